@@ -1,0 +1,93 @@
+"""Install and start the local Docker engine, and talk to it through docker-py."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+
+import docker
+
+from conformance.lab import paths
+from conformance.lab.progress import LabError, run, say, wait_for
+
+PACKAGES = ["docker.io", "docker-registry", "debootstrap", "rpm", "openssh-client", "gcc", "libc6-dev", "curl"]
+SOCKET = "unix:///var/run/docker.sock"
+PIDFILE = Path("/var/run/docker.pid")
+START_TIMEOUT = 60
+
+
+def missing_packages():
+    """Debian packages the lab needs that are not installed."""
+    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *PACKAGES],
+                          capture_output=True, text=True)
+    installed = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith("ok installed")}
+    return [p for p in PACKAGES if p not in installed]
+
+
+def install_packages(names):
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    log = paths.LOGS / "apt.log"
+    run(["apt-get", "update", "-q"], title="apt-get update", timeout=300, log=log, env=env)
+    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *names],
+        title=f"apt-get install {' '.join(names)}", timeout=600, log=log, env=env)
+
+
+def client(timeout=60):
+    """A docker-py client for the local engine (explicit socket: never a CLI context); use in `with`."""
+    return closing(docker.DockerClient(base_url=SOCKET, timeout=timeout))
+
+
+def answers():
+    try:
+        with client(timeout=5) as c:
+            return c.ping()
+    except (docker.errors.DockerException, OSError):  # any failure means "not answering yet"
+        return False
+
+
+def systemd_is_pid1():
+    return Path("/run/systemd/system").is_dir()
+
+
+def start():
+    """Start the engine: systemd where it is PID 1, the init script otherwise, dockerd itself as a last resort."""
+    if answers():
+        return
+    if systemd_is_pid1():
+        run(["systemctl", "start", "docker"], title="systemctl start docker", timeout=START_TIMEOUT)
+    else:
+        # Debian's init script aborts where `ulimit -n 1048576` is refused (a hard limit below it).
+        proc = run(["service", "docker", "start"], title="service docker start", timeout=START_TIMEOUT, check=False)
+        if proc.returncode != 0:
+            say("  the init script failed; starting dockerd directly")
+            _spawn_dockerd()
+    wait_for(answers, what=f"the Docker engine did not answer on {SOCKET}", timeout=START_TIMEOUT)
+
+
+def restart():
+    """Restart the engine so it reads daemon.json again."""
+    if systemd_is_pid1():
+        run(["systemctl", "restart", "docker"], title="systemctl restart docker", timeout=START_TIMEOUT)
+    else:
+        _stop_dockerd()
+        start()
+    wait_for(answers, what=f"the Docker engine did not answer on {SOCKET} after a restart", timeout=START_TIMEOUT)
+
+
+def _spawn_dockerd():
+    paths.LOGS.mkdir(parents=True, exist_ok=True)
+    with open(paths.LOGS / "dockerd.log", "ab") as log:
+        subprocess.Popen([shutil.which("dockerd") or "/usr/sbin/dockerd"], stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop_dockerd():
+    try:
+        pid = int(PIDFILE.read_text().strip())
+    except (OSError, ValueError):
+        raise LabError(f"cannot restart the engine: no readable {PIDFILE}") from None
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), what=f"dockerd (pid {pid}) did not stop", timeout=START_TIMEOUT)
+    time.sleep(0.2)  # let the socket file go before the new daemon binds it

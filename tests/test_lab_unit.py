@@ -1,0 +1,106 @@
+"""Unit tests of the lab's pure parts: recipe hashing, daemon.json merge, mirror discovery."""
+import dataclasses
+import json
+
+import pytest
+
+from conformance.lab import daemon_json, images, paths
+from conformance.lab.progress import LabError
+
+
+@pytest.fixture
+def lab_home(tmp_path, monkeypatch):
+    home = tmp_path / "lab"
+    home.mkdir()
+    monkeypatch.setattr(paths, "HOME", home)
+    monkeypatch.setattr(paths, "DAEMON_JSON_BACKUP", home / "daemon.json.orig")
+    monkeypatch.setattr(paths, "DAEMON_JSON_ABSENT", home / "daemon.json.absent")
+    return home
+
+
+def test_recipe_hash_is_stable_and_names_the_tag():
+    assert images.NGINX.digest == images.NGINX.digest
+    assert images.NGINX.tag == f"conformance-lab/nginx:{images.NGINX.digest}"
+
+
+@pytest.mark.parametrize("change", [
+    {"packages": ("nginx-full",)},
+    {"changes": ('CMD ["nginx"]',)},
+    {"name": "nginx2"},
+])
+def test_recipe_hash_changes_with_any_input(change):
+    assert dataclasses.replace(images.NGINX, **change).digest != images.NGINX.digest
+
+
+def test_recipe_hash_follows_source_content(tmp_path, monkeypatch):
+    (tmp_path / "a.c").write_text("int main(void){return 0;}")
+    monkeypatch.setattr(paths, "FIXTURES", tmp_path)
+    recipe = images.Recipe(name="x", builder="static-c", sources=("a.c",))
+    before = recipe.digest
+    (tmp_path / "a.c").write_text("int main(void){return 1;}")
+    assert recipe.digest != before
+
+
+def test_merge_keeps_other_keys_and_backs_up(lab_home, tmp_path):
+    target = tmp_path / "daemon.json"
+    target.write_text(json.dumps({"log-driver": "json-file", "registry-mirrors": ["http://old"]}))
+    assert daemon_json.merge(target, {"registry-mirrors": ["http://127.0.0.1:5000"]}) is True
+    assert json.loads(target.read_text()) == {"log-driver": "json-file", "registry-mirrors": ["http://127.0.0.1:5000"]}
+    assert json.loads((lab_home / "daemon.json.orig").read_text())["registry-mirrors"] == ["http://old"]
+
+
+def test_merge_unchanged_reports_no_change(lab_home, tmp_path):
+    target = tmp_path / "daemon.json"
+    target.write_text(json.dumps({"registry-mirrors": ["http://127.0.0.1:5000"]}))
+    assert daemon_json.merge(target, {"registry-mirrors": ["http://127.0.0.1:5000"]}) is False
+
+
+def test_restore_puts_back_the_original(lab_home, tmp_path):
+    target = tmp_path / "daemon.json"
+    original = '{"debug": true}\n'
+    target.write_text(original)
+    daemon_json.merge(target, {"registry-mirrors": ["http://127.0.0.1:5000"]})
+    assert daemon_json.restore(target) is True
+    assert target.read_text() == original
+
+
+def test_restore_removes_a_file_that_was_absent(lab_home, tmp_path):
+    target = tmp_path / "daemon.json"
+    daemon_json.merge(target, {"registry-mirrors": ["http://127.0.0.1:5000"]})
+    assert target.exists()
+    assert daemon_json.restore(target) is True
+    assert not target.exists()
+
+
+def test_merge_refuses_a_malformed_file_and_says_where(lab_home, tmp_path):
+    target = tmp_path / "daemon.json"
+    broken = '{\n  "debug": true,\n  "registry-mirrors": [\n}\n'
+    target.write_text(broken)
+    with pytest.raises(LabError, match=r"line 4, column 1"):
+        daemon_json.merge(target, {"registry-mirrors": ["http://127.0.0.1:5000"]})
+    assert target.read_text() == broken
+
+
+def test_merge_refuses_a_non_object(lab_home, tmp_path):
+    target = tmp_path / "daemon.json"
+    target.write_text("[1, 2]")
+    with pytest.raises(LabError, match="must hold a JSON object, found list"):
+        daemon_json.merge(target, {"registry-mirrors": []})
+
+
+def test_debian_mirror_read_from_deb822_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n")
+    assert images.debian_mirror(tmp_path) == "http://mirror.example/debian"
+
+
+def test_debian_mirror_read_from_sources_list(tmp_path):
+    (tmp_path / "sources.list").write_text("deb [arch=amd64] http://other.example/debian bookworm main\n")
+    assert images.debian_mirror(tmp_path) == "http://other.example/debian"
+
+
+def test_debian_mirror_missing_is_a_clear_error(tmp_path):
+    with pytest.raises(LabError, match="no apt source for Debian bookworm"):
+        images.debian_mirror(tmp_path)

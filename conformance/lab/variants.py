@@ -1,0 +1,131 @@
+"""Lab host variants as data (fixtures/lab/variants.toml): a base plus mutation steps, validated on load."""
+import tomllib
+from dataclasses import dataclass, field
+
+from conformance.lab import paths, rpms
+from conformance.lab.progress import LabError
+
+FILE = paths.FIXTURES / "variants.toml"
+DEFAULT_MIRROR = "http://{gateway}:5000"
+VARIANT_KEYS = {"description", "base", "mirror", "policy", "steps"}
+# Each step kind with its argument type and the options it accepts (option -> type).
+STEP_KINDS = {
+    "write": (str, {"content": str, "source": str, "mode": int}),
+    "remove": (str, {}),
+    "run": (str, {}),
+    "daemon_json": (dict, {"restart": bool, "replace": bool}),
+    "rpm": (list, {}),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One mutation: a kind, its argument and its options."""
+    kind: str
+    arg: object
+    options: dict = field(default_factory=dict)
+
+    def __str__(self):
+        return f"{self.kind} {self.arg!r}" + "".join(f" {k}={v!r}" for k, v in self.options.items()
+                                                      if k != "content")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A lab host variant, its base's steps and settings already folded in."""
+    name: str
+    description: str
+    steps: tuple = ()
+    mirror: str = DEFAULT_MIRROR
+    policy: dict = field(default_factory=dict)
+    base: str = ""
+
+
+def load(path=None):
+    """Every variant in the file by name; a LabError naming the variant and the fault on any mistake."""
+    path = path or FILE
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise LabError(f"{path}: {e}") from None
+    resolved = {}
+    for name in raw:
+        _resolve(name, raw, resolved, path, chain=())
+    return resolved
+
+
+def get(name, path=None):
+    """One variant by name; a LabError listing the known ones otherwise."""
+    variants = load(path)
+    if name not in variants:
+        raise LabError(f"unknown variant {name!r}; known: {', '.join(variants)}")
+    return variants[name]
+
+
+def _resolve(name, raw, resolved, path, chain):
+    if name in resolved:
+        return resolved[name]
+    where = f"{path}: variant {name!r}"
+    if name in chain:
+        raise LabError(f"{where}: base cycle {' -> '.join((*chain, name))}")
+    table = raw[name]
+    if not isinstance(table, dict):
+        raise LabError(f"{where}: must be a table")
+    unknown = set(table) - VARIANT_KEYS
+    if unknown:
+        raise LabError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(VARIANT_KEYS))}")
+    base_name = table.get("base", "")
+    if base_name:
+        if base_name not in raw:
+            raise LabError(f"{where}: unknown base {base_name!r}; known: {', '.join(raw)}")
+        base = _resolve(base_name, raw, resolved, path, (*chain, name))
+    else:
+        base = Variant(name="", description="")
+    if not isinstance(table.get("description", ""), str) or not table.get("description"):
+        raise LabError(f"{where}: needs a one-line description")
+    if not isinstance(table.get("mirror", ""), str):
+        raise LabError(f"{where}: mirror must be a string")
+    if not isinstance(table.get("policy", {}), dict):
+        raise LabError(f"{where}: policy must be a table")
+    steps = table.get("steps", [])
+    if not isinstance(steps, list):
+        raise LabError(f"{where}: steps must be a list of tables")
+    own = tuple(_step(s, f"{where}, step {i + 1}") for i, s in enumerate(steps))
+    variant = Variant(name=name, description=table["description"], steps=base.steps + own,
+                      mirror=table.get("mirror", base.mirror), policy={**base.policy, **table.get("policy", {})},
+                      base=base_name)
+    resolved[name] = variant
+    return variant
+
+
+def _step(table, where):
+    if not isinstance(table, dict):
+        raise LabError(f"{where}: must be a table like {{run = \"...\"}}")
+    kinds = [k for k in table if k in STEP_KINDS]
+    if len(kinds) != 1:
+        raise LabError(f"{where}: needs exactly one step kind of {', '.join(STEP_KINDS)}; "
+                       f"found {', '.join(sorted(table)) or 'nothing'}")
+    kind = kinds[0]
+    arg_type, option_types = STEP_KINDS[kind]
+    arg = table[kind]
+    if not isinstance(arg, arg_type):
+        raise LabError(f"{where}: {kind} takes a {arg_type.__name__}, got {type(arg).__name__}")
+    options = {k: v for k, v in table.items() if k != kind}
+    for key, value in options.items():
+        if key not in option_types:
+            raise LabError(f"{where}: {kind} has no option {key!r}"
+                           + (f"; options: {', '.join(option_types)}" if option_types else ""))
+        if not isinstance(value, option_types[key]):
+            raise LabError(f"{where}: option {key} must be a {option_types[key].__name__}")
+    if kind == "write":
+        if ("content" in options) == ("source" in options):
+            raise LabError(f"{where}: write needs exactly one of content or source")
+        if "source" in options and not (paths.FIXTURES / options["source"]).is_file():
+            raise LabError(f"{where}: source {options['source']!r} is not a file under {paths.FIXTURES}")
+    if kind in ("write", "remove") and not arg.startswith("/"):
+        raise LabError(f"{where}: {kind} needs an absolute path, got {arg!r}")
+    if kind == "rpm":
+        unknown = [n for n in arg if n not in rpms.table()]
+        if unknown or not arg:
+            raise LabError(f"{where}: rpm needs names from {rpms.TABLE}; unknown: {', '.join(map(str, unknown))}")
+    return Step(kind, arg, options)

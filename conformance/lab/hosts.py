@@ -1,0 +1,286 @@
+"""Lab hosts: containers that are whole Docker hosts (systemd, sshd, their own dockerd), reached over SSH."""
+import io
+import json
+import socket
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass
+
+import docker
+
+from conformance.lab import images, paths, rpms, sshconf, variants
+from conformance.lab.progress import LabError, say, step, wait_for
+
+PREFIX = "conformance-lab-"
+HOST_LABEL = "conformance.lab.host"
+ROLE = "host"
+DAEMON_JSON = "/etc/docker/daemon.json"
+# A mirror miss must never leave the machine: Docker Hub's names resolve to nowhere inside a lab host.
+DOCKER_HUB = ("registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
+# --privileged is refused here; these are what systemd and a nested dockerd need instead.
+CAP_DROP = ["SYS_RESOURCE", "MAC_OVERRIDE"]
+SECURITY_OPT = ["seccomp=unconfined", "apparmor=unconfined"]
+SSH_TIMEOUT = 20
+BOOT_TIMEOUT = 30
+ENGINE_TIMEOUT = 30
+EXEC_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Row:
+    """One lab host as `host list` shows it."""
+    name: str
+    variant: str
+    state: str
+    spec: str
+
+    def __str__(self):
+        return f"{self.name:20} {self.variant:24} {self.state:10} {self.spec}"
+
+
+def spec(ip):
+    """The target spec: testinfra's ssh backend as-is; ssh://root@<ip> also works for docker-py (via ~/.ssh)."""
+    return f"ssh://{sshconf.USER}@{ip}?ssh_identity_file={sshconf.client_key()}"
+
+
+def bridge_gateway(client):
+    return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+
+
+def start(client, name, variant_name):
+    """Start (or replace) lab host `name` as `variant_name`; return its target spec once it is ready."""
+    variant = variants.get(variant_name)
+    began = time.monotonic()
+    old = _find(client, name)
+    if old is not None:
+        say(f"lab host {name} exists ({old.labels.get(paths.VARIANT_LABEL)}, {old.status}): replacing it")
+        _remove(client, old)
+    image = images.ensure_built(client, images.HOST)
+    sshconf.ensure_keys()
+    gateway = bridge_gateway(client)
+    values = {"{gateway}": gateway, "{mirror}": f"http://{gateway}:{paths.REGISTRY_PORT}"}
+    with step(f"lab host {name} ({variant.name}): create and boot"):
+        container = _create(client, name, variant, image, _substitute(variant.mirror, values))
+        container.start()
+        ip = _ip(container)
+        _wait_ready(container, ip)
+        sshconf.add(ip)
+        _check_ssh(ip)
+    for s in variant.steps:
+        with step(f"lab host {name}: {_substitute(str(s), values)}"):
+            _apply(container, s, values)
+    say(f"lab host {name} ({variant.name}) ready at {ip} in {time.monotonic() - began:.1f}s")
+    return spec(ip)
+
+
+def stop(client, name):
+    """Remove lab host `name`, its volume and its SSH entries; fine if it is already gone."""
+    container = _find(client, name)
+    if container is None:
+        say(f"no lab host {name}")
+    else:
+        _remove(client, container)
+    _remove_volume(client, name)
+
+
+def list_hosts(client):
+    """A Row per lab host container."""
+    rows = []
+    for c in client.containers.list(all=True, filters={"label": f"{paths.LABEL}={ROLE}"}):
+        ip = _ip(c) if c.status == "running" else ""
+        rows.append(Row(c.labels.get(HOST_LABEL, c.name), c.labels.get(paths.VARIANT_LABEL, "?"), c.status,
+                        spec(ip) if ip else ""))
+    return sorted(rows, key=lambda r: r.name)
+
+
+def remove_all(client):
+    """Remove every lab host container and volume (by label only) and every lab SSH entry."""
+    for c in client.containers.list(all=True, filters={"label": f"{paths.LABEL}={ROLE}"}):
+        _remove(client, c)
+    for v in client.volumes.list(filters={"label": f"{paths.LABEL}={ROLE}"}):
+        v.remove(force=True)
+    sshconf.remove_all()
+
+
+def _labels(name, variant):
+    return {paths.LABEL: ROLE, paths.VARIANT_LABEL: variant.name, HOST_LABEL: name}
+
+
+def _find(client, name):
+    try:
+        c = client.containers.get(PREFIX + name)
+    except docker.errors.NotFound:
+        return None
+    if c.labels.get(paths.LABEL) != ROLE:
+        raise LabError(f"container {PREFIX + name} exists but is not a lab host (no {paths.LABEL}={ROLE} label); "
+                       "the lab leaves it alone: choose another name")
+    return c
+
+
+def _remove(client, container):
+    ip = _ip(container) if container.status == "running" else ""
+    if ip:
+        sshconf.remove(ip)
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    _remove_volume(client, container.labels.get(HOST_LABEL, ""))
+
+
+def _remove_volume(client, name):
+    try:
+        volume = client.volumes.get(f"{PREFIX}{name}-docker")
+    except docker.errors.NotFound:
+        return
+    if volume.attrs.get("Labels", {}).get(paths.LABEL) == ROLE:
+        volume.remove(force=True)
+
+
+def _create(client, name, variant, image, mirror):
+    labels = _labels(name, variant)
+    volume = client.volumes.create(f"{PREFIX}{name}-docker", labels=labels)
+    container = client.containers.create(
+        image.id, name=PREFIX + name, hostname=name, labels=labels, detach=True,
+        cap_add=["ALL"], cap_drop=CAP_DROP, security_opt=SECURITY_OPT, cgroupns="host",
+        tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
+        volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+                 volume.name: {"bind": "/var/lib/docker", "mode": "rw"}},
+        extra_hosts={h: "127.0.0.1" for h in DOCKER_HUB}, stop_signal="SIGRTMIN+3")
+    host_pub = sshconf.host_key().with_suffix(".pub")
+    files = {
+        "/etc/ssh/ssh_host_ed25519_key": (sshconf.host_key().read_bytes(), 0o600),
+        "/etc/ssh/ssh_host_ed25519_key.pub": (host_pub.read_bytes(), 0o644),
+        "/root/.ssh/authorized_keys": (sshconf.client_key().with_suffix(".pub").read_bytes(), 0o600),
+    }
+    if mirror:
+        files[DAEMON_JSON] = (_json({"registry-mirrors": [mirror]}), 0o644)
+    _put(container, files)
+    return container
+
+
+def _json(data):
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
+def _put(container, files):
+    """Write {path: (bytes, mode)} into the container (parents are created by the engine)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, (data, mode) in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    if not container.put_archive("/", buf.getvalue()):
+        raise LabError(f"could not copy {', '.join(files)} into {container.name}")
+
+
+def _ip(container):
+    container.reload()
+    return container.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+
+
+def _exec(container, command, timeout=EXEC_TIMEOUT):
+    """Run a shell command as root in the host, bounded by coreutils timeout; (exit code, output)."""
+    code, out = container.exec_run(["timeout", str(timeout), "sh", "-c", command])
+    return code, out.decode(errors="replace").strip()
+
+
+def _sshd_answers(ip):
+    try:
+        with socket.create_connection((ip, 22), timeout=1) as s:
+            s.settimeout(1)
+            return s.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def _wait_ready(container, ip):
+    def diagnose(what):
+        container.reload()
+        if container.status != "running":
+            logs = container.logs(tail=20).decode(errors="replace")
+            return LabError(f"{what}: the container stopped ({container.status}); last output:\n{logs}")
+        failed = _exec(container, "systemctl --failed --no-legend --plain", timeout=10)[1]
+        return LabError(f"{what}; failed units: {failed or 'none'}")
+
+    state = {"boot": ""}
+
+    def booted():
+        state["boot"] = _exec(container, "systemctl is-system-running", timeout=10)[1]
+        return state["boot"] in ("running", "degraded")
+
+    checks = (
+        (lambda: _sshd_answers(ip), f"sshd did not answer on {ip}:22", SSH_TIMEOUT),
+        (booted, "systemd did not reach running or degraded", BOOT_TIMEOUT),
+        (lambda: _exec(container, "docker version --format '{{.Server.Version}}'", timeout=10)[0] == 0,
+         "the host's own Docker engine did not answer", ENGINE_TIMEOUT),
+    )
+    for predicate, what, timeout in checks:
+        try:
+            wait_for(predicate, what=what, timeout=timeout)
+        except LabError as e:
+            extra = f" (last state: {state['boot']})" if predicate is booted else ""
+            raise diagnose(f"{container.name}: {e}{extra}") from None
+
+
+def _check_ssh(ip):
+    """The exact path the suite takes: the lab's known_hosts entry and identity, no password, no prompt."""
+    proc = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=5",
+                           f"{sshconf.USER}@{ip}", "true"], capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise LabError(f"ssh {sshconf.USER}@{ip} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+
+
+def _substitute(value, values):
+    """Replace {gateway}/{mirror} in every string inside value."""
+    if isinstance(value, str):
+        for k, v in values.items():
+            value = value.replace(k, v)
+        return value
+    if isinstance(value, list):
+        return [_substitute(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, values) for k, v in value.items()}
+    return value
+
+
+def _apply(container, s, values):
+    """Carry out one variant step inside the host."""
+    arg, opts = _substitute(s.arg, values), _substitute(s.options, values)
+    if s.kind == "write":
+        data = opts["content"].encode() if "content" in opts else \
+            _substitute((paths.FIXTURES / opts["source"]).read_text(), values).encode()
+        _put(container, {arg: (data, opts.get("mode", 0o644))})
+    elif s.kind == "remove":
+        _check(container, f"rm -rf -- '{arg}'")
+    elif s.kind == "run":
+        _check(container, arg)
+    elif s.kind == "daemon_json":
+        current = {}
+        if not opts.get("replace"):
+            code, text = _exec(container, f"cat {DAEMON_JSON} 2>/dev/null || echo '{{}}'")
+            try:
+                current = json.loads(text or "{}")
+            except json.JSONDecodeError as e:
+                raise LabError(f"daemon_json step: {DAEMON_JSON} in the host is not JSON ({e}); "
+                               "use replace = true or a write step") from None
+        _put(container, {DAEMON_JSON: (_json({**current, **arg}), 0o644)})
+        if opts.get("restart", True):
+            _check(container, "systemctl restart docker")
+            wait_for(lambda: _exec(container, "docker version >/dev/null", timeout=10)[0] == 0,
+                     what="the host's engine did not answer after the restart", timeout=ENGINE_TIMEOUT)
+    elif s.kind == "rpm":
+        files = {f"/tmp/lab-rpms/{p.name}": (p.read_bytes(), 0o644) for p in rpms.ensure_built(arg)}
+        _put(container, files)
+        _check(container, "rpm -U --justdb --nodeps --nosignature --replacepkgs /tmp/lab-rpms/*.rpm"
+                          " && rm -rf /tmp/lab-rpms")
+    else:
+        raise LabError(f"no way to apply step kind {s.kind!r}")
+
+
+def _check(container, command):
+    code, out = _exec(container, command)
+    if code != 0:
+        raise LabError(f"{container.name}: `{command}` exited {code}" + (f": {out[-800:]}" if out else ""))

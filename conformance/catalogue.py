@@ -1,0 +1,114 @@
+"""The requirement catalogue: suites/requirements.toml loaded and validated."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+CATALOGUE_PATH = Path("suites") / "requirements.toml"
+LEVELS = ("MUST", "SHOULD")
+PROFILES = ("any", "rhel", "debian")
+REQUIRED = ("id", "section", "level", "claim", "description", "proof")
+OPTIONAL = ("profile", "depends")
+ID_PATTERN = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)*")
+
+
+@dataclasses.dataclass(frozen=True)
+class Requirement:
+    """One documented behaviour the suite proves."""
+    id: str
+    section: str
+    level: str
+    claim: str
+    description: str
+    proof: str
+    profile: str = "any"
+    depends: tuple[str, ...] = ()
+
+
+class Catalogue:
+    """The requirements in file order, looked up by id or id prefix."""
+
+    def __init__(self, requirements: list[Requirement], path: Path | None = None):
+        self.path = path
+        self._by_id = {r.id: r for r in requirements}
+        self._order = {r.id: i for i, r in enumerate(requirements)}
+
+    def __contains__(self, req_id: str) -> bool:
+        return req_id in self._by_id
+
+    def __iter__(self):
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, req_id: str) -> Requirement | None:
+        return self._by_id.get(req_id)
+
+    def index(self, req_id: str) -> int:
+        return self._order.get(req_id, len(self._order))
+
+    def ids(self) -> list[str]:
+        return list(self._by_id)
+
+    def matching(self, prefix: str) -> list[str]:
+        return [i for i in self._by_id if i.startswith(prefix)]
+
+
+def _fail(path: Path, where: str, message: str) -> None:
+    raise pytest.UsageError(f"{path}: requirement {where}: {message}")
+
+
+def _requirement(path: Path, n: int, entry: dict, earlier: dict[str, Requirement]) -> Requirement:
+    where = repr(entry.get("id", f"#{n + 1}"))
+    unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        _fail(path, where, f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(REQUIRED + OPTIONAL)})")
+    missing = [k for k in REQUIRED if k not in entry]
+    if missing:
+        _fail(path, where, f"missing key(s) {', '.join(missing)}")
+    for key in (*REQUIRED, "profile"):
+        if key in entry and not (isinstance(entry[key], str) and entry[key].strip()):
+            _fail(path, where, f"{key} must be a non-empty string")
+    if not ID_PATTERN.fullmatch(entry["id"]):
+        _fail(path, where, "id must be lower-case words joined by dots, e.g. image.copy-on-write")
+    if entry["id"] in earlier:
+        _fail(path, where, "duplicate id")
+    if entry["level"] not in LEVELS:
+        _fail(path, where, f"level {entry['level']!r} is not one of {', '.join(LEVELS)}")
+    profile = entry.get("profile", "any")
+    if profile not in PROFILES:
+        _fail(path, where, f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+    depends = entry.get("depends", [])
+    if not (isinstance(depends, list) and all(isinstance(d, str) for d in depends)):
+        _fail(path, where, "depends must be a list of ids")
+    for dep in depends:
+        if dep not in earlier:
+            _fail(path, where, f"depends on {dep!r}, which is not listed earlier in the file")
+    return Requirement(**{**entry, "profile": profile, "depends": tuple(depends)})
+
+
+def load(path: Path) -> Catalogue:
+    """Read and validate the catalogue; any problem is a UsageError naming the file and the id."""
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise pytest.UsageError(f"{path}: cannot read the requirement catalogue: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise pytest.UsageError(f"{path}: not valid TOML: {e}") from None
+    extra = sorted(set(data) - {"requirement"})
+    if extra:
+        raise pytest.UsageError(f"{path}: unknown top-level key(s) {', '.join(extra)}; use [[requirement]] tables")
+    entries = data.get("requirement", [])
+    if not isinstance(entries, list):
+        raise pytest.UsageError(f"{path}: 'requirement' must be an array of tables ([[requirement]])")
+    earlier: dict[str, Requirement] = {}
+    for n, entry in enumerate(entries):
+        req = _requirement(path, n, entry, earlier)
+        earlier[req.id] = req
+    return Catalogue(list(earlier.values()), path)

@@ -1,0 +1,382 @@
+"""pytest plugin of the suite (pytest11 entry point): catalogue lint, targets, outcomes, evidence, cleanup, reports."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import html
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+
+from conformance import catalogue as catalogues, cleanup, config as configs, outcomes, report as reports
+from conformance.catalogue import Catalogue, Requirement
+from conformance.evidence import Evidence
+from conformance.outcomes import TargetError
+from conformance.targets import Target, Targets
+
+HOST_PARAM = "_testinfra_host"  # testinfra's indirect, module-scoped parameter behind `host`
+
+
+@dataclasses.dataclass
+class Run:
+    """The session's conformance state (one per process; the controller also aggregates results)."""
+    settings: configs.Settings
+    catalogue: Catalogue | None
+    run_id: str
+    started: datetime.datetime
+    suites_dir: Path
+    targets: Targets
+    outcomes: outcomes.Outcomes
+    results: reports.Results
+    run_dir: Path | None = None
+    exit_status: int | None = None
+    cleanup_problems: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """What the plugin knows about one collected check."""
+    requirement: Requirement
+    target: str
+
+
+RUN = pytest.StashKey[Run]()
+CHECK = pytest.StashKey[Check]()
+EVIDENCE = pytest.StashKey[Evidence]()
+CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    configs.add_options(parser)
+
+
+def _run_id(config: pytest.Config) -> str:
+    """Short hex id shared by xdist workers: derived from xdist's testrun uid, which the controller seeds."""
+    workerinput = getattr(config, "workerinput", None)
+    uid = workerinput["testrunuid"] if workerinput else getattr(config.option, "testrunuid", None)
+    if not uid:
+        uid = secrets.token_hex(16)
+        if hasattr(config.option, "testrunuid"):
+            config.option.testrunuid = uid  # xdist's NodeManager hands it to every worker
+    return (re.sub(r"[^0-9a-zA-Z]", "", uid) or secrets.token_hex(4))[:8].lower()
+
+
+def _arg_paths(config: pytest.Config) -> list[tuple[Path, bool]]:
+    """(path, whole) for each collection argument; whole is False for node ids like file.py::test."""
+    base = config.invocation_params.dir
+    return [((base / arg.split("::")[0]).resolve(), "::" not in arg) for arg in config.args]
+
+
+def _collects_suites(config: pytest.Config, suites_dir: Path) -> bool:
+    return any(p == suites_dir or suites_dir in p.parents or p in suites_dir.parents for p, _ in _arg_paths(config))
+
+
+def _collects_whole_suites(config: pytest.Config, suites_dir: Path) -> bool:
+    """True when nothing narrows the collection of suites/ (no sub-path, -k, -m, --req or --deselect)."""
+    narrowed = (config.getoption("keyword") or config.getoption("markexpr") or config.getoption("req")
+                or config.getoption("deselect") or config.getoption("ignore") or config.getoption("ignore_glob"))
+    return not narrowed and any(whole and (p == suites_dir or p in suites_dir.parents) for p, whole in _arg_paths(config))
+
+
+def _host_options(config: pytest.Config) -> dict:
+    o = config.option
+    return dict(connection=o.connection, ssh_config=o.ssh_config, ssh_identity_file=o.ssh_identity_file,
+                sudo=o.sudo, sudo_user=o.sudo_user, ansible_inventory=o.ansible_inventory,
+                force_ansible=o.force_ansible)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read their output paths
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "req(id): the requirement id (from suites/requirements.toml) this check proves")
+    settings = configs.load(config)
+    suites_dir = (config.rootpath / "suites").resolve()
+    catalogue_path = config.rootpath / catalogues.CATALOGUE_PATH
+    catalogue = catalogues.load(catalogue_path) if catalogue_path.is_file() else None
+    for prefix in config.getoption("req"):
+        if catalogue is None or not catalogue.matching(prefix):
+            raise pytest.UsageError(f"--req {prefix}: no requirement id starts with it"
+                                    + (f" (see {catalogue_path})" if catalogue else f" ({catalogue_path} not found)"))
+    active = _collects_suites(config, suites_dir)
+    if active and config.option.hosts is None:
+        config.option.hosts = "local://"
+    specs = config.option.hosts.split(",") if config.option.hosts else ["local://"]
+    run_id = _run_id(config)
+    started = reports.utc_now()
+    run = Run(settings, catalogue, run_id, started, suites_dir,
+              Targets(specs, settings, run_id, _host_options(config)), outcomes.Outcomes(),
+              reports.Results(run_id, started))
+    config.stash[RUN] = run
+    config.pluginmanager.register(Recorder(run), "conformance-recorder")
+    if active and not hasattr(config, "workerinput"):
+        run.run_dir = reports.run_folder(config.invocation_params.dir / settings.report_dir, run_id, started)
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        if not config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
+            config.option.htmlpath = str(run.run_dir / "report.html")
+            config.option.self_contained_html = True
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(run.run_dir / "junit.xml")
+        _add_metadata(config, {"Run id": run_id, "Targets": ", ".join(specs)})
+
+
+def _add_metadata(config: pytest.Config, values: dict) -> None:
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    if metadata_key in config.stash:
+        config.stash[metadata_key].update(values)
+
+
+def _requirement_id(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("req")
+    if marker is None:
+        return None
+    return marker.args[0] if marker.args else marker.kwargs.get("id")
+
+
+def _lint(run: Run, config: pytest.Config, checks: list[pytest.Item]) -> None:
+    """Collection lint of suites/: markers, known ids, a target per check, and (whole runs) coverage."""
+    path = config.rootpath / catalogues.CATALOGUE_PATH
+    if run.catalogue is None:
+        raise pytest.UsageError(f"{path} not found: every check in suites/ names a requirement from it")
+    problems: dict[str, str] = {}
+    for item in checks:
+        name = item.nodeid.split("[")[0]
+        req_id = _requirement_id(item)
+        if req_id is None:
+            problems.setdefault(name, f"{name}: no @pytest.mark.req(<id>) marker")
+        elif req_id not in run.catalogue:
+            problems.setdefault(name, f"{name}: unknown requirement id {req_id!r} (not in {path})")
+        elif HOST_PARAM not in getattr(getattr(item, "callspec", None), "params", {}):
+            problems.setdefault(name, f"{name}: uses no target; request the `evidence` (or `target`) fixture")
+    if problems:
+        raise pytest.UsageError("conformance lint:\n  " + "\n  ".join(problems.values()))
+    if _collects_whole_suites(config, run.suites_dir):
+        covered = {_requirement_id(item) for item in checks}
+        missing = [i for i in run.catalogue.ids() if i not in covered]
+        if missing:
+            raise pytest.UsageError(f"conformance lint: requirement(s) in {path} without a check in suites/: "
+                                    + ", ".join(missing))
+
+
+@pytest.hookimpl(tryfirst=True)  # see the list before -k/-m deselection; mark xdist groups before xdist reads them
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run = config.stash[RUN]
+    checks = [item for item in items if run.suites_dir in item.path.parents]
+    if not checks:
+        return
+    _lint(run, config, checks)
+    for item in checks:
+        requirement = run.catalogue.get(_requirement_id(item))
+        spec = run.targets.spec_of(item.callspec.params[HOST_PARAM])
+        item.stash[CHECK] = Check(requirement, spec)
+        item.user_properties += [("requirement", requirement.id), ("level", requirement.level),
+                                 ("section", requirement.section), ("host", spec)]
+        item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", spec)))  # one worker per target (loadgroup)
+    prefixes = config.getoption("req")
+    if prefixes:
+        keep = [i for i in items if CHECK in i.stash and i.stash[CHECK].requirement.id.startswith(tuple(prefixes))]
+        dropped = [i for i in items if i not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+    def order(item: pytest.Item) -> tuple[int, int, int]:
+        check = item.stash.get(CHECK, None)
+        if check is None:
+            return (-1, 0, 0)
+        return (0, run.targets.order(check.target), run.catalogue.index(check.requirement.id))
+    items.sort(key=order)  # stable: within a requirement, collection order stays
+
+
+def _target(item: pytest.Item) -> Target:
+    return item.config.stash[RUN].targets.get(item.callspec.params[HOST_PARAM])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Blocked and not-applicable checks end here, before any fixture runs."""
+    check = item.stash.get(CHECK, None)
+    outcomes.set_current_requirement(check.requirement.id if check else None)
+    if check is None:
+        return
+    run = item.config.stash[RUN]
+    for dependency in check.requirement.depends:
+        recorded = run.outcomes.get(check.target, dependency)
+        if recorded and recorded[0] in outcomes.BLOCKING:
+            outcomes.blocked(dependency, recorded[1])
+    if check.requirement.profile != "any":
+        target = _target(item)
+        try:
+            profile, how = target.profile, target.profile_reason
+        except TargetError as e:
+            pytest.fail(str(e), pytrace=False)
+        if profile != check.requirement.profile:
+            outcomes.not_applicable(f"profile {check.requirement.profile} ({target.id} is {profile}: {how})")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    check = item.stash.get(CHECK, None)
+    if check is None:
+        return report
+    requirement = check.requirement
+    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
+    data = {"target": check.target, "requirement": requirement.id, "level": requirement.level,
+            "section": requirement.section, "description": doc[0] if doc else requirement.description}
+    evidence = item.stash.get(EVIDENCE, None)
+    if report.when == "call":
+        item.stash[CALL_REPORT] = report
+        if call.excinfo is not None and call.excinfo.errisinstance(TargetError):
+            report.conformance_error = True
+        if evidence:
+            data["evidence"] = evidence.items
+            text = evidence.text()
+            report.extras = [*getattr(report, "extras", []), *_html_text(text)]
+            item.user_properties.append(("evidence", text))  # JUnit: the teardown report carries it
+    if report.when == "teardown":
+        call_report = item.stash.get(CALL_REPORT, None)
+        if call_report is not None and call_report.outcome in ("passed", "failed") and not evidence and report.passed:
+            report.outcome = "failed"
+            report.longrepr = (f"plugin error: requirement {requirement.id} on {check.target} recorded no evidence; "
+                               "record what the check ran or read (evidence.cmd/api/http/note)")
+        data["facts"] = _facts(item)
+    report.conformance = data
+    return report
+
+
+def _facts(item: pytest.Item) -> dict:
+    try:
+        return _target(item).facts()
+    except TargetError as e:
+        return {"error": str(e)}
+
+
+def _html_text(text: str) -> list:
+    try:
+        from pytest_html import extras
+    except ImportError:
+        return []
+    return [extras.text(text, name="evidence")]
+
+
+class Recorder:
+    """Registered per config: the report hook needs the run, and pytest passes it no config."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Record outcomes (for blocked decisions in this process) and aggregate results."""
+        finished = self.run.results.add(report)
+        if finished:
+            target, req_id, status, message = finished
+            self.run.outcomes.record(target, req_id, status, message)
+
+
+@pytest.hookimpl(tryfirst=True)  # targets cleaned up and facts in the environment table before reports are written
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = session.config.stash.get(RUN, None)
+    if run is None:
+        return
+    outcomes.set_current_requirement(None)
+    run.cleanup_problems = [f"{spec}: {p}" for spec, problems in run.targets.close().items() for p in problems]
+    if hasattr(session.config, "workerinput") or run.run_dir is None:
+        return
+    _add_metadata(session.config, {f"Target {t}": {k: html.escape(str(v)) for k, v in h["facts"].items()}
+                                   for t, h in run.results.hosts.items()})
+    run.results.write(run.run_dir / "results.json")
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")  # after pytest-html and junitxml have written
+def pytest_sessionfinish_exit_status(session: pytest.Session) -> None:
+    """Replace pytest's exit status by the one computed from the outcomes (see report.exit_status)."""
+    run = session.config.stash.get(RUN, None)
+    if run is None or hasattr(session.config, "workerinput"):
+        return
+    run.exit_status = reports.exit_status(run.results, run.settings.strict, session.exitstatus)
+    session.exitstatus = run.exit_status
+    if run.run_dir is not None and run.run_dir.exists():
+        reports.update_latest(run.run_dir)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is None or hasattr(config, "workerinput"):
+        return
+    for problem in run.cleanup_problems:
+        terminalreporter.write_line(f"conformance: cleanup problem on {problem}", red=True)
+    if run.results.hosts:
+        status = run.exit_status if run.exit_status is not None else exitstatus
+        reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_report_title(report) -> None:
+    report.title = "Docker host conformance"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    reports.html_header(cells)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_row(report, cells: list[str]) -> None:
+    reports.html_row(report, cells)
+
+
+# Fixtures -----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def run_id(pytestconfig: pytest.Config) -> str:
+    """The run id: label value conformance.run and part of the report folder name."""
+    return pytestconfig.stash[RUN].run_id
+
+
+@pytest.fixture(scope="module")
+def target(request: pytest.FixtureRequest, host) -> Target:
+    """The target of this check: .id, .host, .engine, .profile, .settings, .shared, .make (session-wide cache)."""
+    found = request.config.stash[RUN].targets.get(host)
+    try:
+        found.reachable()
+    except TargetError as e:
+        pytest.fail(str(e), pytrace=False)
+    return found
+
+
+@pytest.fixture(scope="module")
+def engine(target: Target):
+    """The target's docker-py client; an unreachable engine makes the check an error."""
+    try:
+        return target.engine
+    except TargetError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest, target: Target) -> Evidence:
+    """Where the check records what it ran or read and what it saw."""
+    recorded = Evidence(target.id, target.settings.call_timeout)
+    request.node.stash[EVIDENCE] = recorded
+    return recorded
+
+
+@pytest.fixture
+def requirement(request: pytest.FixtureRequest) -> Requirement | None:
+    """The catalogue entry of the running check."""
+    check = request.node.stash.get(CHECK, None)
+    return check.requirement if check else None
+
+
+@pytest.fixture
+def make(target: Target, engine, run_id: str):
+    """Factory of labelled containers/images/networks/volumes, removed when the check ends (pass or fail)."""
+    factory = cleanup.Factory(engine, run_id, target.pulled_images)
+    yield factory
+    problems = factory.cleanup()
+    if problems:
+        pytest.fail(f"cleanup on {target.id}: " + "; ".join(problems), pytrace=False)

@@ -1,0 +1,226 @@
+"""Per-target state for the whole session: probe, engine client, profile, facts, shared resources."""
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from conformance import cleanup, engine as engines
+from conformance.config import Settings, TargetSettings
+from conformance.outcomes import TargetError, one_line
+
+RHEL_IDS = {"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "cloudlinux"}
+DEBIAN_IDS = {"debian", "ubuntu", "raspbian", "linuxmint"}
+
+
+def _once(method):
+    """Cache a method's result or its TargetError, so a broken target costs its timeout once."""
+    name = "_cached_" + method.__name__
+
+    def wrapper(self):
+        if name not in self.__dict__:
+            try:
+                self.__dict__[name] = (True, method(self))
+            except TargetError as e:
+                self.__dict__[name] = (False, e)
+        ok, value = self.__dict__[name]
+        if not ok:
+            raise TargetError(str(value))
+        return value
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+def profile_from_os_release(text: str) -> tuple[str, str]:
+    """('rhel'|'debian'|'unknown', how it was decided) from /etc/os-release content."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = " ".join(shlex.split(value)) if value.strip() else ""
+    ids = {fields.get("ID", "").lower(), *fields.get("ID_LIKE", "").lower().split()}
+    how = f"os-release ID={fields.get('ID', '?')}" + (f" ID_LIKE={fields['ID_LIKE']!r}" if fields.get("ID_LIKE") else "")
+    if ids & RHEL_IDS:
+        return "rhel", how
+    if ids & DEBIAN_IDS:
+        return "debian", how
+    return "unknown", how
+
+
+class Target:
+    """One target host as given in --hosts; everything expensive is created once and lazily."""
+
+    def __init__(self, spec: str, host, settings: TargetSettings, run_id: str):
+        self.id = spec
+        self.host = host
+        self.settings = settings
+        self.run_id = run_id
+        self.shared: dict[str, Any] = {}
+        self._teardowns: list[Callable[[], object]] = []
+
+    def __repr__(self) -> str:
+        return f"<Target {self.id}>"
+
+    def run(self, command: str, *args: str, what: str):
+        """host.run under coreutils timeout, bounded again from outside; returns the CommandResult."""
+        seconds = max(1, int(self.settings.call_timeout))
+        line = self.host.backend.quote(command, *args)
+        try:
+            return engines.bounded(lambda: self.host.run("timeout %s sh -c %s", str(seconds), line),
+                                   seconds + 10, f"{self.id}: {what}")
+        except TargetError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any backend failure means the target is unreachable
+            raise TargetError(f"{self.id}: {what}: {one_line(str(e) or type(e).__name__)}") from e
+
+    @_once
+    def reachable(self) -> bool:
+        """Probe the target once with a trivial command."""
+        result = self.run("true", what="run a command")
+        if result.rc != 0:
+            raise TargetError(f"{self.id}: run a command: rc={result.rc} {one_line(result.stderr)}")
+        return True
+
+    @property
+    def engine(self):
+        """The docker-py client of this target (created once per process)."""
+        return self._engine()
+
+    @_once
+    def _engine(self):
+        url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)
+        client = engines.connect(self.id, url, self.settings.call_timeout)
+        self.on_teardown(client.close)
+        # Registered right after the client, so it runs last before close: after every shared teardown.
+        self.on_teardown(lambda: cleanup.sweep(client, self.run_id))
+        return client
+
+    @property
+    def profile(self) -> str:
+        return self._profile()[0]
+
+    @property
+    def profile_reason(self) -> str:
+        return self._profile()[1]
+
+    @_once
+    def _profile(self) -> tuple[str, str]:
+        if self.settings.profile != "auto":
+            return self.settings.profile, f"set by {self.settings.profile_source}"
+        self.reachable()
+        result = self.run("cat /etc/os-release", what="read /etc/os-release")
+        if result.rc != 0:
+            return "unknown", "auto: /etc/os-release unreadable"
+        profile, how = profile_from_os_release(result.stdout)
+        return profile, f"auto: {how}"
+
+    @property
+    def make(self) -> cleanup.Factory:
+        """A factory whose objects live until the end of the session (for shared resources)."""
+        return self.share("conformance.make", lambda: self._factory(), lambda f: f.cleanup())
+
+    def _factory(self) -> cleanup.Factory:
+        return cleanup.Factory(self.engine, self.run_id, self.pulled_images)
+
+    @property
+    def pulled_images(self) -> cleanup.PulledImages:
+        """Images present before the run, and those the run pulled (removed when the session ends)."""
+        return self.share("conformance.pulled", lambda: cleanup.PulledImages(self.engine),
+                          lambda p: p.remove_pulled())
+
+    def share(self, key: str, create: Callable[[], Any], destroy: Callable[[Any], object] | None = None) -> Any:
+        """Return shared[key], creating it once; destroy(value) runs when the session ends."""
+        if key not in self.shared:
+            value = create()
+            self.shared[key] = value
+            if destroy is not None:
+                self.on_teardown(lambda: destroy(value))
+        return self.shared[key]
+
+    def on_teardown(self, callback: Callable[[], object]) -> None:
+        self._teardowns.append(callback)
+
+    @_once
+    def facts(self) -> dict[str, str]:
+        """Host facts for the report; a fact that could not be read says so."""
+        return gather_facts(self)
+
+    def close(self) -> list[str]:
+        """Run teardown callbacks, newest first; the last ones sweep this run's labels and close the client."""
+        problems = []
+        while self._teardowns:
+            callback = self._teardowns.pop()
+            try:
+                result = callback()
+                problems += result if isinstance(result, list) else []
+            except Exception as e:  # noqa: BLE001 - one failed cleanup must not stop the others
+                problems.append(one_line(str(e) or type(e).__name__))
+        self.shared.clear()
+        return problems
+
+
+def gather_facts(target: Target) -> dict[str, str]:
+    facts: dict[str, str] = {}
+    try:
+        target.reachable()
+        os_release = target.run("cat /etc/os-release", what="read /etc/os-release").stdout
+        pretty = [l.partition("=")[2].strip('"') for l in os_release.splitlines() if l.startswith("PRETTY_NAME=")]
+        facts["OS"] = pretty[0] if pretty else "could not read /etc/os-release"
+        kernel = target.run("uname -r", what="uname -r")
+        facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
+    except TargetError as e:
+        facts["OS"] = facts["kernel"] = f"could not read: {e}"
+    try:
+        info = target.engine.info()
+        facts["engine version"] = str(info.get("ServerVersion", "not reported"))
+        facts["storage driver"] = str(info.get("Driver", "not reported"))
+        facts["cgroup driver"] = str(info.get("CgroupDriver", "not reported"))
+        mirrors = (info.get("RegistryConfig") or {}).get("Mirrors") or []
+        facts["mirrors"] = ", ".join(mirrors) or "none"
+    except Exception as e:  # noqa: BLE001 - facts never fail a check
+        for key in ("engine version", "storage driver", "cgroup driver", "mirrors"):
+            facts[key] = f"could not read: {one_line(str(e) or type(e).__name__)}"
+    return facts
+
+
+class Targets:
+    """The session's targets, keyed by the spec exactly as given in --hosts."""
+
+    def __init__(self, specs: list[str], settings: Settings, run_id: str, host_options: dict[str, Any]):
+        self.specs = specs
+        self.settings = settings
+        self.run_id = run_id
+        self.host_options = host_options
+        self._spec_by_pytest_id: dict[str, str] | None = None
+        self._targets: dict[str, Target] = {}
+
+    def spec_of(self, host) -> str:
+        """The --hosts spec a testinfra host came from (testinfra only keeps its pytest id)."""
+        if self._spec_by_pytest_id is None:
+            import testinfra.backend  # late: importing it before its plugin loads defeats assert rewriting
+            mapping: dict[str, str] = {}
+            for spec in self.specs:
+                backends = testinfra.backend.get_backends([spec], **self.host_options)
+                for backend in backends:
+                    pid = backend.get_pytest_id()
+                    mapping.setdefault(pid, spec if len(backends) == 1 else pid)
+            self._spec_by_pytest_id = mapping
+        pid = host.backend.get_pytest_id()
+        return self._spec_by_pytest_id.get(pid, "local://" if pid == "local" else pid)
+
+    def order(self, spec: str) -> int:
+        return self.specs.index(spec) if spec in self.specs else len(self.specs)
+
+    def get(self, host) -> Target:
+        spec = self.spec_of(host)
+        if spec not in self._targets:
+            settings = self.settings.for_target(spec, host.backend.get_pytest_id())
+            self._targets[spec] = Target(spec, host, settings, self.run_id)
+        return self._targets[spec]
+
+    def all(self) -> list[Target]:
+        return list(self._targets.values())
+
+    def close(self) -> dict[str, list[str]]:
+        return {spec: target.close() for spec, target in self._targets.items()}

@@ -69,5 +69,6 @@ def connect(target_id: str, url: str, timeout: float) -> docker.DockerClient:
     except TargetError:
         raise
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError, Exception) as e:
-        hint = f" ({SSH_HINT})" if url.startswith("ssh://") else ""
+        ssh_setup = "known_hosts" in str(e) or type(e).__name__ in ("AuthenticationException", "SSHException")
+        hint = f" ({SSH_HINT})" if url.startswith("ssh://") and ssh_setup else ""
         raise TargetError(f"{target_id}: connect to engine {url}: {one_line(str(e) or type(e).__name__)}{hint}") from e

@@ -50,7 +50,9 @@ def blocked(dependency: str, message: str) -> None:
     pytest.skip(f"{BLOCKED_PREFIX}{dependency}: {message}")
 
 
-def one_line(text: str, limit: int = 300) -> str:
+def one_line(text: object, limit: int = 300) -> str:
+    """First line of text, whitespace collapsed and cut to limit."""
+    text = getattr(text, "stderr", None) or text  # testinfra raises RuntimeError(CommandResult)
     line = " ".join(str(text).strip().split("\n", 1)[0].split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 

@@ -109,7 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
               reports.Results(run_id, started))
     config.stash[RUN] = run
     config.pluginmanager.register(Recorder(run), "conformance-recorder")
-    if active and not hasattr(config, "workerinput"):
+    if active and not hasattr(config, "workerinput") and not config.getoption("collectonly"):
         run.run_dir = reports.run_folder(config.invocation_params.dir / settings.report_dir, run_id, started)
         run.run_dir.mkdir(parents=True, exist_ok=True)
         if not config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
@@ -203,12 +203,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if check is None:
         return
     run = item.config.stash[RUN]
+    target = _target(item)
+    try:
+        target.reachable()  # cached: an unreachable target makes every check an error, never blocked
+    except TargetError as e:
+        pytest.fail(str(e), pytrace=False)
     for dependency in check.requirement.depends:
         recorded = run.outcomes.get(check.target, dependency)
         if recorded and recorded[0] in outcomes.BLOCKING:
             outcomes.blocked(dependency, recorded[1])
     if check.requirement.profile != "any":
-        target = _target(item)
         try:
             profile, how = target.profile, target.profile_reason
         except TargetError as e:

@@ -72,7 +72,8 @@ class Target:
         except TargetError:
             raise
         except Exception as e:  # noqa: BLE001 - any backend failure means the target is unreachable
-            raise TargetError(f"{self.id}: {what}: {one_line(str(e) or type(e).__name__)}") from e
+            detail = e.args[0] if e.args and hasattr(e.args[0], "stderr") else (str(e) or type(e).__name__)
+            raise TargetError(f"{self.id}: {what}: {one_line(detail)}") from e
 
     @_once
     def reachable(self) -> bool:

@@ -1,6 +1,7 @@
 """Lab hosts: containers that are whole Docker hosts (systemd, sshd, their own dockerd), reached over SSH."""
 import io
 import json
+import re
 import socket
 import subprocess
 import tarfile
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 import docker
 
-from conformance.lab import images, paths, rpms, sshconf, variants
+from conformance.lab import images, paths, registry, rpms, sshconf, variants
 from conformance.lab.progress import LabError, say, step, wait_for
 
 PREFIX = "conformance-lab-"
@@ -50,6 +51,8 @@ def bridge_gateway(client):
 
 def start(client, name, variant_name):
     """Start (or replace) lab host `name` as `variant_name`; return its target spec once it is ready."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
+        raise LabError(f"lab host name {name!r}: use lower-case letters, digits and '-' (it becomes the hostname)")
     variant = variants.get(variant_name)
     began = time.monotonic()
     old = _find(client, name)
@@ -59,7 +62,10 @@ def start(client, name, variant_name):
     image = images.ensure_built(client, images.HOST)
     sshconf.ensure_keys()
     gateway = bridge_gateway(client)
-    values = {"{gateway}": gateway, "{mirror}": f"http://{gateway}:{paths.REGISTRY_PORT}"}
+    values = {"{gateway}": gateway, "{mirror}": registry.url(gateway)}
+    if not registry.answers(gateway):
+        say(f"warning: the lab mirror does not answer on {registry.url(gateway)}; pulls in the host will fail "
+            "(run `conformance-lab up`)")
     with step(f"lab host {name} ({variant.name}): create and boot"):
         container = _create(client, name, variant, image, _substitute(variant.mirror, values))
         container.start()
@@ -227,8 +233,11 @@ def _wait_ready(container, ip):
 
 def _check_ssh(ip):
     """The exact path the suite takes: the lab's known_hosts entry and identity, no password, no prompt."""
-    proc = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=5",
-                           f"{sshconf.USER}@{ip}", "true"], capture_output=True, text=True, timeout=30)
+    try:
+        proc = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=5",
+                               f"{sshconf.USER}@{ip}", "true"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"ssh {sshconf.USER}@{ip} true: no answer within 30 s") from None
     if proc.returncode != 0:
         raise LabError(f"ssh {sshconf.USER}@{ip} failed (exit {proc.returncode}): {proc.stderr.strip()}")
 

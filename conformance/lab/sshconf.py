@@ -152,6 +152,8 @@ def close_master(ip):
     """Stop a ControlMaster for `ip`: after the host is gone it would hang the next host on the same IP."""
     socket = control_path(ip)
     if socket.exists():
-        subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", ip],
-                       capture_output=True, timeout=10)
+        try:
+            subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", ip], capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # a wedged master: removing its socket below still frees the path for the next host
         socket.unlink(missing_ok=True)

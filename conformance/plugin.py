@@ -33,6 +33,7 @@ class Run:
     run_dir: Path | None = None
     exit_status: int | None = None
     cleanup_problems: list[str] = dataclasses.field(default_factory=list)
+    lint_error: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +168,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     checks = [item for item in items if run.suites_dir in item.path.parents]
     if not checks:
         return
-    _lint(run, config, checks)
+    try:
+        _lint(run, config, checks)
+    except pytest.UsageError as e:
+        if not hasattr(config, "workerinput"):
+            raise
+        # A UsageError in an xdist worker is an INTERNALERROR; hand the message to the controller instead.
+        config.workeroutput["conformance_lint"] = str(e)
+        items[:] = []
+        return
     for item in checks:
         requirement = run.catalogue.get(_requirement_id(item))
         spec = run.targets.spec_of(item.callspec.params[HOST_PARAM])
@@ -273,6 +282,13 @@ class Recorder:
     def __init__(self, run: Run):
         self.run = run
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """xdist controller: take a worker's collection-lint failure (see pytest_collection_modifyitems)."""
+        lint = getattr(node, "workeroutput", {}).get("conformance_lint")
+        if lint:
+            self.run.lint_error = lint
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Record outcomes (for blocked decisions in this process) and aggregate results."""
         finished = self.run.results.add(report)
@@ -302,6 +318,8 @@ def pytest_sessionfinish_exit_status(session: pytest.Session) -> None:
     if run is None or hasattr(session.config, "workerinput"):
         return
     run.exit_status = reports.exit_status(run.results, run.settings.strict, session.exitstatus)
+    if run.lint_error:
+        run.exit_status = pytest.ExitCode.USAGE_ERROR
     session.exitstatus = run.exit_status
     if run.run_dir is not None and run.run_dir.exists():
         reports.update_latest(run.run_dir)
@@ -311,6 +329,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     run = config.stash.get(RUN, None)
     if run is None or hasattr(config, "workerinput"):
         return
+    if run.lint_error:
+        terminalreporter.write_line(f"ERROR: {run.lint_error}", red=True)
     for problem in run.cleanup_problems:
         terminalreporter.write_line(f"conformance: cleanup problem on {problem}", red=True)
     if run.results.hosts:

@@ -103,3 +103,10 @@ def test_collect_only_is_fast_and_lists_checks(pytester):
     result = run(pytester, "--collect-only", "-q")
     result.stdout.fnmatch_lines(["suites/test_checks.py::test_read_only[[]local[]]"])
     assert result.ret == 0 and result.duration < 10
+
+
+def test_lint_under_xdist_exits_4_with_the_message(pytester):
+    make_project(pytester, CATALOGUE, CHECKS.replace('req("nginx.run")', 'req("nginx.runs")'))
+    result = run(pytester, "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*test_nginx: unknown requirement id 'nginx.runs'*"])

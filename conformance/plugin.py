@@ -237,7 +237,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if check is None:
         return report
     requirement = check.requirement
-    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
+    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
     data = {"target": check.target, "requirement": requirement.id, "level": requirement.level,
             "section": requirement.section, "description": doc[0] if doc else requirement.description}
     evidence = item.stash.get(EVIDENCE, None)

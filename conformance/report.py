@@ -135,10 +135,9 @@ def summary(terminal, results: Results, run_dir: Path | None, strict: bool, stat
     terminal.section("conformance summary")
     table = results.counts()
     width = max([len("target"), *map(len, table)])
-    header = f"{'target':<{width}}  " + "  ".join(f"{s:>14}" for s in outcomes.STATUSES)
-    terminal.write_line(header)
+    terminal.write_line(f"{'target':<{width}}  " + "  ".join(outcomes.STATUSES))
     for target, row in table.items():
-        terminal.write_line(f"{target:<{width}}  " + "  ".join(f"{row[s]:>14}" for s in outcomes.STATUSES))
+        terminal.write_line(f"{target:<{width}}  " + "  ".join(f"{row[s]:>{len(s)}}" for s in outcomes.STATUSES))
     for target, req_id, message in results.should_failures():
         verdict = "fails the run (--strict)" if strict else "warning"
         terminal.write_line(f"SHOULD {req_id} on {target}: {message} [{verdict}]", yellow=True)

@@ -1,0 +1,52 @@
+"""Seed 1.1 docker与虚拟机比较, docker版本: a container is a process on the host's kernel; CE and EE editions."""
+import time
+
+import pytest
+
+from conformance import probes
+
+
+@pytest.mark.req("engine.shared-kernel")
+def test_shared_kernel(host, target, evidence):
+    """The kernel release inside a container equals the host's."""
+    _, inside = probes.run_in(probes.shared_nginx(target), ["uname", "-r"], evidence)
+    probes.shared_kernel(evidence.cmd(host, "uname -r").stdout, inside).check()
+
+
+@pytest.mark.req("engine.pid-isolation")
+def test_pid_isolation(host, target, evidence):
+    """The container's main process is PID 1 inside and an ordinary process on the host."""
+    container = probes.shared_nginx(target)
+    container.reload()
+    pid = container.attrs["State"]["Pid"]
+    top = container.top()
+    pid_column = top["Titles"].index("PID")
+    top_pids = [row[pid_column] for row in top["Processes"]]
+    evidence.api(f"GET /containers/{container.short_id}/top", State_Pid=pid, Processes=top["Processes"])
+    _, inside = probes.run_in(container, ["cat", "/proc/1/comm"], evidence)
+    comm = evidence.cmd(host, "cat /proc/%s/comm", str(pid)).stdout
+    namespaces = evidence.cmd(host, "readlink /proc/%s/ns/pid /proc/1/ns/pid", str(pid)).stdout.split()
+    container_ns, host_ns = (namespaces + ["", ""])[:2]
+    probes.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check()
+
+
+@pytest.mark.req("engine.start-latency")
+def test_start_latency(target, make, evidence):
+    """Create, start and exit of hello-world take less than the start budget."""
+    make.pull(probes.HELLO_WORLD)  # outside the timing: only create+start+exit counts
+    started = time.monotonic()
+    container = make.container(probes.HELLO_WORLD)
+    code = probes.wait_exit(container, evidence, target.settings.call_timeout)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    evidence.note(f"create+start+wait of {probes.HELLO_WORLD}: {elapsed_ms:.0f} ms "
+                  f"(budget {target.settings.start_budget_ms} ms)")
+    probes.start_latency(elapsed_ms, target.settings.start_budget_ms, code).check()
+
+
+@pytest.mark.req("engine.edition")
+def test_edition(target, engine, evidence):
+    """The engine's edition and version meet the policy."""
+    version = engine.version()
+    evidence.api("GET /version", Version=version.get("Version"), Platform=version.get("Platform"),
+                 policy_edition=target.settings.edition, policy_min_version=target.settings.min_engine_version)
+    probes.edition(version, target.settings.edition, target.settings.min_engine_version).check()

@@ -1,0 +1,130 @@
+"""Seed 1.2 docker安装: installing Docker CE on the host, starting it, docker info / version."""
+import docker
+import pytest
+
+from conformance import probes
+from conformance.outcomes import expect, not_applicable
+
+PROFILES = probes.profiles()
+PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
+LEGACY = [(p, name) for p in ("rhel", "debian") for name in PROFILES[p]["packages"]["legacy"]]
+UNIT = "docker.service"  # full unit name: testinfra's service.exists is a prefix match (pytest-testinfra #768)
+
+
+def only_profile(target, profile):
+    if target.profile != profile:
+        not_applicable(f"a {profile} expectation; {target.id} is {target.profile} ({target.profile_reason})")
+
+
+def profile_data(target):
+    if target.profile not in PROFILES:
+        not_applicable(f"fixtures/profiles.toml has no expectations for profile {target.profile}; set --profile")
+    return PROFILES[target.profile]
+
+
+@pytest.mark.req("install.os-supported")
+def test_os_supported(host, evidence):
+    """The OS family and version and the kernel are in the supported table."""
+    os_release = probes.read_file(host, evidence, "/etc/os-release")
+    redhat_release = None if os_release else probes.read_file(host, evidence, "/etc/redhat-release")
+    kernel = evidence.cmd(host, "uname -r").stdout
+    probes.os_supported(os_release, redhat_release, kernel, PROFILES["supported"]).check()
+
+
+@pytest.mark.req("install.prerequisites")
+@pytest.mark.parametrize("profile,entry", PREREQUISITES, ids=[f"{p}:{'|'.join(e['any_of'])}" for p, e in PREREQUISITES])
+def test_prerequisite_installed(host, target, evidence, profile, entry):
+    """A package the engine installation depends on is installed."""
+    only_profile(target, profile)
+    packages = probes.Packages(host, evidence)
+    probes.prerequisite(entry["any_of"], {n: packages.installed(n) for n in entry["any_of"]}, entry["why"]).check()
+
+
+@pytest.mark.req("install.repo")
+def test_docker_repo(host, target, evidence):
+    """Docker's own package source is configured and enabled."""
+    repo = profile_data(target)["repo"]
+    if repo["needed_for"]:
+        packages = probes.Packages(host, evidence)
+        if not any(packages.installed(name) for name in repo["needed_for"]):
+            not_applicable(f"the engine is not {' or '.join(repo['needed_for'])} but the distribution's own package; "
+                           f"no {repo['site']} source is needed")
+    if repo["kind"] == "yum":
+        path = repo["paths"][0]
+        probes.yum_repo(path, probes.read_file(host, evidence, path), repo["site"]).check()
+    else:
+        listing = evidence.cmd(host, "find %s %s -maxdepth 1 -type f", *repo["paths"]).stdout.split()
+        files = [f for f in listing if f.endswith((".list", ".sources")) or f in repo["paths"]]
+        sources = {f: probes.read_file(host, evidence, f) or "" for f in files}
+        probes.apt_source(sources, repo["site"]).check()
+
+
+@pytest.mark.req("install.package")
+def test_engine_package_installed(host, target, evidence):
+    """An allowed engine package is installed."""
+    allowed = profile_data(target)["packages"]["engines"]
+    packages = probes.Packages(host, evidence)
+    probes.engine_package(allowed, {n: packages.installed(n) for n in allowed}).check()
+
+
+@pytest.mark.req("install.package")
+@pytest.mark.parametrize("profile,name", LEGACY, ids=[f"{p}:{n}" for p, n in LEGACY])
+def test_legacy_package_absent(host, target, evidence, profile, name):
+    """A legacy docker package is not installed."""
+    only_profile(target, profile)
+    probes.legacy_absent(name, probes.Packages(host, evidence).installed(name)).check()
+
+
+@pytest.mark.req("service.running")
+def test_service_running(host, evidence):
+    """The docker service is active."""
+    running = host.service(UNIT).is_running
+    evidence.note(f"host.service({UNIT!r}).is_running -> {running}")
+    evidence.cmd(host, "systemctl show -p ActiveState -p SubState -p MainPID %s", UNIT)
+    systemd_pid1 = host.file("/run/systemd/system").is_directory
+    evidence.note(f"systemd is PID 1 (/run/systemd/system is a directory): {systemd_pid1}")
+    pid = comm = None
+    if not running and not systemd_pid1:
+        pid = (probes.read_file(host, evidence, "/var/run/docker.pid") or "").strip() or None
+        comm = (probes.read_file(host, evidence, f"/proc/{int(pid)}/comm") or "").strip() if pid and pid.isdigit() else None
+    probes.service_running(UNIT, running, systemd_pid1, pid, comm).check()
+
+
+@pytest.mark.req("service.enabled")
+def test_service_enabled(host, evidence):
+    """The docker service is enabled at boot."""
+    enabled = host.service(UNIT).is_enabled
+    evidence.note(f"host.service({UNIT!r}).is_enabled -> {enabled}")
+    state = evidence.cmd(host, "systemctl show -p UnitFileState --value %s", UNIT).stdout.strip()
+    probes.service_enabled(UNIT, enabled, state).check()
+
+
+@pytest.mark.req("engine.info")
+def test_engine_info(engine, evidence):
+    """The daemon answers info with its drivers and registry config."""
+    info = engine.info()
+    evidence.api("GET /info", **{k: info.get(k) for k in ("ServerVersion", "Driver", "CgroupDriver", "CgroupVersion",
+                                                          "OperatingSystem", "RegistryConfig", "IndexServerAddress")})
+    probes.engine_info(info).check()
+
+
+@pytest.mark.req("engine.version")
+def test_engine_version(host, engine, evidence):
+    """The docker client and the server answer and speak a common API version."""
+    cli = evidence.cmd(host, "docker version --format %s", "{{json .}}")
+    api = engine.version()
+    evidence.api("GET /version", **{k: api.get(k) for k in ("Version", "ApiVersion", "MinAPIVersion", "Platform")})
+    probes.engine_version(cli.rc, cli.stdout, api).check()
+
+
+@pytest.mark.req("engine.hello-world")
+def test_hello_world(target, make, evidence):
+    """The hello-world image runs to exit 0 and prints Hello from Docker!."""
+    try:
+        container = make.container(probes.HELLO_WORLD)
+    except docker.errors.APIError as e:
+        expect(False, f"{probes.HELLO_WORLD} pulled and run", f"{type(e).__name__}: {e.explanation or e}")
+    code = probes.wait_exit(container, evidence, target.settings.call_timeout)
+    logs = probes.text(container.logs())
+    evidence.api(f"GET /containers/{container.short_id}/logs", output=logs[-1500:])
+    probes.hello_world(code, logs).check()

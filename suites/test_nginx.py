@@ -1,0 +1,100 @@
+"""Seed 1.2 docker简单使用: create an nginx container, list it, enter it, find its IP, curl it."""
+import time
+
+import docker
+import pytest
+
+from conformance import probes
+from conformance.outcomes import expect
+
+WATCH_S, LOOK_EVERY_S = 2.0, 0.5
+HTTP_TRIES, HTTP_PAUSE_S = 5, 0.5  # nginx may need a moment after start before it accepts connections
+
+
+def nginx(target):
+    return probes.shared_nginx(target)
+
+
+@pytest.mark.req("nginx.run")
+def test_nginx_runs(target, evidence):
+    """An nginx container starts and stays running."""
+    try:
+        container = nginx(target)
+    except docker.errors.APIError as e:
+        expect(False, f"{probes.NGINX} pulled and started", f"{type(e).__name__}: {e.explanation or e}")
+    states = []
+    for _ in range(int(WATCH_S / LOOK_EVERY_S) + 1):
+        container.reload()
+        states.append(container.status)
+        time.sleep(LOOK_EVERY_S)
+    evidence.api(f"GET /containers/{container.short_id}/json (every {LOOK_EVERY_S} s)", Id=container.id,
+                 Image=probes.NGINX, states=states)
+    probes.stays_running(states).check()
+
+
+@pytest.mark.req("nginx.listed")
+def test_nginx_listed(target, engine, evidence):
+    """The running nginx container is listed by id with state running."""
+    container = nginx(target)
+    rows = engine.api.containers()
+    evidence.api("GET /containers/json", containers=[{k: r.get(k) for k in ("Id", "Image", "State", "Status")}
+                                                     for r in rows])
+    probes.listed(rows, container.id).check()
+
+
+@pytest.mark.req("nginx.exec")
+def test_nginx_exec(host, target, evidence):
+    """A command executed in the container runs inside it."""
+    container = nginx(target)
+    code, output = probes.run_in(container, ["bash", "-c", "hostname"], evidence)
+    host_name = evidence.cmd(host, "cat /proc/sys/kernel/hostname").stdout.strip()
+    probes.exec_inside(code, output, container.attrs["Config"]["Hostname"], host_name).check()
+
+
+@pytest.mark.req("nginx.isolated-fs")
+def test_nginx_isolated_fs(host, target, evidence, run_id):
+    """A file written inside is not on the host and a host marker is not visible inside."""
+    container = nginx(target)
+    inside = f"/conformance-inside-{run_id}"
+    written = probes.run_in(container, ["touch", inside], evidence)[0] == 0
+    host_sees = evidence.cmd(host, "test -e %s", inside).rc == 0
+    made = evidence.cmd(host, "mktemp /tmp/conformance-marker.XXXXXX")
+    marker = made.stdout.strip()
+    try:
+        inside_sees = bool(marker) and probes.run_in(container, ["test", "-e", marker], evidence)[0] == 0
+    finally:
+        if marker:
+            evidence.cmd(host, "rm -f %s", marker)
+    probes.isolated_fs(written, host_sees, made.rc == 0 and bool(marker), inside_sees).check()
+
+
+@pytest.mark.req("nginx.bridge-ip")
+def test_nginx_bridge_ip(target, engine, evidence):
+    """The container has an IP inside the bridge network's subnet."""
+    container = nginx(target)
+    container.reload()
+    ip, networks = probes.bridge_address(container.attrs)
+    try:
+        ipam = engine.networks.get("bridge").attrs.get("IPAM") or {}
+        subnet = next((c["Subnet"] for c in ipam.get("Config") or [] if c.get("Subnet")),
+                      probes.profiles()["engine"]["default_bridge_subnet"])
+    except docker.errors.NotFound:
+        ipam, subnet = "no network named bridge", None
+    evidence.api(f"GET /containers/{container.short_id}/json", NetworkSettings_Networks=networks)
+    evidence.api("GET /networks/bridge", IPAM=ipam)
+    probes.bridge_ip(ip, networks, subnet).check()
+
+
+@pytest.mark.req("nginx.http")
+def test_nginx_http(host, target, evidence):
+    """nginx answers HTTP 200 with its welcome page on the container's bridge IP."""
+    container = nginx(target)
+    container.reload()
+    ip, _ = probes.bridge_address(container.attrs)
+    http = probes.Http(host, evidence, timeout=min(10, target.settings.call_timeout))
+    for _ in range(HTTP_TRIES):
+        status, _, body = http.get(f"http://{ip}/")
+        if status is not None:
+            break
+        time.sleep(HTTP_PAUSE_S)
+    probes.http_welcome(status, body).check()

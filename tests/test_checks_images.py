@@ -1,0 +1,85 @@
+"""Seed 1.3 image checks fed recorded engine and host answers in which images or layers misbehave."""
+import pytest
+
+from conformance import probes
+
+LAYERS = ["sha256:624521eee3e786b16c8cb6722f5986a90a41cef0e31bf76e0d5b980daa52eaca"]
+IMAGE = {"Id": "sha256:1ce7baf9ef9f", "RootFS": {"Layers": LAYERS},
+         "Config": {"Cmd": ["nginx", "-g", "daemon off;"], "Env": ["NGINX_FLAVOUR=nginx-light"]}}
+UPPER = "/var/lib/docker/overlay2/9552/diff"
+GRAPH = {"Name": "overlay2", "Data": {"LowerDir": "/var/lib/docker/overlay2/9552-init/diff:/var/lib/docker/overlay2/8b82/diff",
+                                      "UpperDir": UPPER, "MergedDir": "/var/lib/docker/overlay2/9552/merged"}}
+MOUNTINFO = ("80 52 0:43 / / rw,relatime master:2 - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/42SG:"
+             "/var/lib/docker/overlay2/l/XV4P,upperdir=/snap/12/fs,workdir=/snap/12/work\n"
+             "81 80 0:47 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n")
+UNION = probes.profiles()["engine"]["union_drivers"]
+
+
+def message(verdict):
+    with pytest.raises(AssertionError) as failure:
+        verdict.check()
+    return str(failure.value)
+
+
+def test_image_changed_by_writes_fails():
+    assert probes.read_only(IMAGE, IMAGE, 0).ok
+    changed = {**IMAGE, "Id": "sha256:77aa", "RootFS": {"Layers": LAYERS + ["sha256:beef"]}}
+    assert "sha256:beef" in message(probes.read_only(IMAGE, changed, 0))
+    assert "writes exit 1" in message(probes.read_only(IMAGE, IMAGE, 1))
+
+
+def test_missing_rootfs_dir_fails():
+    assert "test -d /tmp exit 1" in message(probes.rootfs_dir("/tmp", 1))
+
+
+def test_process_not_from_image_config_fails():
+    assert probes.process_cmd(IMAGE["Config"], "nginx", ["-g", "daemon off;"], "nginx\n").ok
+    assert "process ['sh', '-c', 'sleep 1']" in message(probes.process_cmd(IMAGE["Config"], "sh", ["-c", "sleep 1"], "sh"))
+    env = probes.process_env(["NGINX_FLAVOUR=nginx-light"], ["PATH=/usr/bin"], "PATH=/usr/bin\nHOME=/root\n")
+    assert "missing from Config.Env ['NGINX_FLAVOUR=nginx-light']" in message(env)
+    assert probes.process_env(["A=1"], ["A=1"], "A=1\nHOME=/root\n").ok
+
+
+def test_root_mount_and_layer_dirs():
+    fstype, options = probes.root_mount(MOUNTINFO)
+    assert fstype == "overlay" and options["upperdir"] == "/snap/12/fs"
+    assert probes.layer_dirs(GRAPH, fstype, options)[1] == UPPER
+    containerd = {"Name": "overlayfs", "Data": None}
+    assert probes.layer_dirs(containerd, fstype, options) == (
+        ["/var/lib/docker/overlay2/l/42SG", "/var/lib/docker/overlay2/l/XV4P"], "/snap/12/fs")
+    assert probes.layer_dirs({"Name": "vfs", "Data": None}, fstype, options) == ([], None)  # outer overlay ignored
+
+
+def test_vfs_or_missing_upper_dir_fails():
+    lower, upper = probes.layer_dirs(GRAPH, "overlay", {})
+    assert probes.union_mount("overlay2", UNION, lower, upper, "overlay").ok
+    assert "driver vfs" in message(probes.union_mount("vfs", UNION, [], None, "ext4"))
+    assert "upper dir none" in message(probes.union_mount("overlay2", UNION, lower, None, "overlay"))
+
+
+def test_write_through_to_image_or_no_copy_up_fails():
+    changes = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/nginx/nginx.conf", "Kind": 0}]
+    path = "/etc/nginx/nginx.conf"
+    assert probes.copy_on_write(changes, path, "bb", "bb", "aa", "aa").ok
+    assert "image copy aa -> bb" in message(probes.copy_on_write(changes, path, "bb", "bb", "aa", "bb"))
+    assert "upper copy sha256 absent" in message(probes.copy_on_write(changes, path, None, "bb", "aa", "aa"))
+    assert "not listed" in message(probes.copy_on_write([], path, "bb", "bb", "aa", "aa"))
+
+
+def test_second_container_sees_first_ones_writes_fails():
+    assert probes.no_leak("aaaa", "bbbb", False, "aaaa").ok
+    assert "sees the added file: True" in message(probes.no_leak("aaaa", "bbbb", True, "aaaa"))
+    assert "sha bbbb" in message(probes.no_leak("aaaa", "bbbb", False, "bbbb"))
+
+
+def test_removed_container_leaves_its_layer_fails():
+    assert probes.rm_discards(UPPER, False, False).ok and probes.rm_discards(None, None, False).ok
+    assert f"{UPPER} still exists" in message(probes.rm_discards(UPPER, True, False))
+    assert "sees the change: True" in message(probes.rm_discards(UPPER, False, True))
+
+
+def test_commit_without_new_layer_or_change_fails():
+    assert probes.commit_persists(LAYERS, LAYERS + ["sha256:c0"], True).ok
+    assert "1 layer(s) on top" in message(probes.commit_persists(LAYERS, LAYERS, True))
+    assert "change visible: False" in message(probes.commit_persists(LAYERS, LAYERS + ["sha256:c0"], False))
+    assert "not based on the base's" in message(probes.commit_persists(LAYERS, ["sha256:x", "sha256:c0"], True))

@@ -1,0 +1,65 @@
+"""Seed 1.2 nginx checks fed recorded engine answers in which the behaviour is broken."""
+import pytest
+
+from conformance import probes
+
+CID = "2c1e0a7f3b9d" + "0" * 52
+WELCOME = "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head><body>...</body></html>"
+
+
+def message(verdict):
+    with pytest.raises(AssertionError) as failure:
+        verdict.check()
+    return str(failure.value)
+
+
+def test_container_that_exits_fails():
+    assert probes.stays_running(["running"] * 5).ok
+    assert "running, exited" in message(probes.stays_running(["running", "exited", "exited"]))
+    assert "none" in message(probes.stays_running([]))
+
+
+def test_container_missing_from_ps_or_not_running_fails():
+    assert probes.listed([{"Id": CID, "State": "running", "Status": "Up 2 seconds"}], CID).ok
+    assert "not among the 1 running containers" in message(probes.listed([{"Id": "f" * 64, "State": "running"}], CID))
+    assert "State restarting" in message(probes.listed([{"Id": CID, "State": "restarting", "Status": "Restarting"}], CID))
+
+
+def test_exec_that_ran_on_the_host_or_failed_fails():
+    assert probes.exec_inside(0, "2c1e0a7f3b9d\n", "2c1e0a7f3b9d", "vm").ok
+    assert "output 'vm'" in message(probes.exec_inside(0, "vm\n", "2c1e0a7f3b9d", "vm"))
+    text = message(probes.exec_inside(126, 'OCI runtime exec failed: exec: "bash": not found', "2c1e0a7f3b9d", "vm"))
+    assert "exit 126" in text
+
+
+def test_shared_filesystem_fails():
+    assert probes.isolated_fs(True, False, True, False).ok
+    assert "seen on the host: True" in message(probes.isolated_fs(True, True, True, False))
+    assert "seen inside: True" in message(probes.isolated_fs(True, False, True, True))
+    assert "file written inside: False" in message(probes.isolated_fs(False, False, True, False))
+
+
+def test_bridge_address_read_from_networks_only():
+    attrs = {"NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}}}  # no top-level IPAddress (API 1.52)
+    assert probes.bridge_address(attrs) == ("172.17.0.2", {"bridge": "172.17.0.2"})
+
+
+def test_no_bridge_or_outside_subnet_fails():
+    assert probes.bridge_ip("172.17.0.2", {"bridge": "172.17.0.2"}, "172.17.0.0/16").ok
+    text = message(probes.bridge_ip(None, {"none": ""}, None))
+    assert "no 'bridge' network" in text and "'none': ''" in text
+    assert "172.18.0.0/16" in message(probes.bridge_ip("172.17.0.2", {"bridge": "172.17.0.2"}, "172.18.0.0/16"))
+
+
+def test_nginx_not_answering_or_other_page_fails():
+    assert probes.http_welcome(200, WELCOME).ok
+    assert "HTTP no answer" in message(probes.http_welcome(None, ""))
+    assert "HTTP 502" in message(probes.http_welcome(502, "<title>502 Bad Gateway</title>"))
+    assert "title 'Apache2 Debian Default Page: It works'" in message(
+        probes.http_welcome(200, "<title>Apache2 Debian Default Page: It works</title>"))
+
+
+def test_curl_output_parsed():
+    raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nDocker-Content-Digest: sha256:abc\r\n\r\n{}"
+    assert probes.parse_http(raw) == (200, {"docker-content-digest": "sha256:abc"}, "{}")
+    assert probes.parse_http("") == (None, {}, "")

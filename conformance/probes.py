@@ -16,6 +16,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import docker
 import requests
 
 from conformance.engine import bounded
@@ -104,6 +105,18 @@ def wait_exit(container, evidence, seconds: float) -> int | None:
     return status.get("StatusCode")
 
 
+def started(create, image: str, evidence):
+    """The container create() (a make.container call) returns; a failed pull or start is recorded and fails the check."""
+    __tracebackhide__ = True
+    try:
+        container = create()
+    except docker.errors.APIError as e:
+        evidence.api(f"POST /images/create, /containers/create, /start ({image})", error=str(e.explanation or e))
+        expect(False, f"{image} pulled and started", f"{type(e).__name__}: {e.explanation or e}")
+    evidence.api(f"POST /containers/create, /start ({image})", Id=container.id)
+    return container
+
+
 def shared_nginx(target):
     """The one nginx container per target shared by the checks that only read it (removed at session end)."""
     return target.share("probes.nginx", lambda: target.make.container(NGINX))
@@ -182,6 +195,7 @@ def os_identity(os_release: str | None, redhat_release: str | None) -> tuple[str
 def os_supported(os_release: str | None, redhat_release: str | None, kernel: str, table: dict) -> Verdict:
     """Judge install.os-supported against the supported table."""
     os_id, id_like, version = os_identity(os_release, redhat_release)
+    kernel = kernel.strip()
     found = f"ID={os_id or '?'} ID_LIKE={' '.join(id_like) or '-'} VERSION_ID={version or '?'}, kernel {kernel or '?'}"
     families = table["os"]
     family = next((f for f in families if os_id in f["ids"]), None) or \
@@ -251,7 +265,7 @@ def apt_source(sources: dict[str, str], site: str) -> Verdict:
                    "; ".join(active) if active else f"no active line mentions {site} in {', '.join(sources) or 'no files'}")
 
 
-def service_running(unit: str, is_running: bool, systemd_pid1: bool, pidfile_pid: str | None,
+def service_running(unit: str, is_running: bool, state: str, systemd_pid1: bool, pidfile_pid: str | None,
                     pid_comm: str | None) -> Verdict:
     """Judge service.running; without systemd as PID 1, a live dockerd named by its pidfile counts."""
     expected = f"{unit} active"
@@ -259,7 +273,10 @@ def service_running(unit: str, is_running: bool, systemd_pid1: bool, pidfile_pid
         return Verdict(True, expected, f"{unit} active")
     if not systemd_pid1 and pid_comm == "dockerd":
         return Verdict(True, expected, f"no service manager runs it (systemd is not PID 1); dockerd pid {pidfile_pid} is alive")
-    detail = "" if systemd_pid1 else f"; systemd is not PID 1 and /var/run/docker.pid names {pidfile_pid or 'nothing'} ({pid_comm or 'no such process'})"
+    detail = f" ({state})" if state else ""
+    if not systemd_pid1:
+        detail += (f"; systemd is not PID 1 and /var/run/docker.pid names {pidfile_pid or 'nothing'} "
+                   f"({pid_comm or 'no such process'})")
     return Verdict(False, expected, f"{unit} not active{detail}")
 
 

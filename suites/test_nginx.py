@@ -5,7 +5,6 @@ import docker
 import pytest
 
 from conformance import probes
-from conformance.outcomes import expect
 
 WATCH_S, LOOK_EVERY_S = 2.0, 0.5
 HTTP_TRIES, HTTP_PAUSE_S = 5, 0.5  # nginx may need a moment after start before it accepts connections
@@ -18,10 +17,7 @@ def nginx(target):
 @pytest.mark.req("nginx.run")
 def test_nginx_runs(target, evidence):
     """An nginx container starts and stays running."""
-    try:
-        container = nginx(target)
-    except docker.errors.APIError as e:
-        expect(False, f"{probes.NGINX} pulled and started", f"{type(e).__name__}: {e.explanation or e}")
+    container = probes.started(lambda: nginx(target), probes.NGINX, evidence)
     states = []
     for _ in range(int(WATCH_S / LOOK_EVERY_S) + 1):
         container.reload()

@@ -72,9 +72,11 @@ def test_no_engine_package_or_legacy_package_fails():
 
 
 def test_stopped_service_fails_unless_an_unmanaged_dockerd_runs_without_systemd():
-    assert "docker.service not active" in message(probes.service_running("docker.service", False, True, None, None))
-    assert probes.service_running("docker.service", False, False, "6305", "dockerd").ok
-    text = message(probes.service_running("docker.service", False, False, "6305", None))
+    stopped = "ActiveState=inactive SubState=dead MainPID=0"
+    assert f"docker.service not active ({stopped})" in message(
+        probes.service_running("docker.service", False, stopped, True, None, None))
+    assert probes.service_running("docker.service", False, "", False, "6305", "dockerd").ok
+    text = message(probes.service_running("docker.service", False, "", False, "6305", None))
     assert "/var/run/docker.pid names 6305 (no such process)" in text
 
 

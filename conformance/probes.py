@@ -12,7 +12,6 @@ import ipaddress
 import json
 import posixpath
 import re
-import time
 import tomllib
 from pathlib import Path
 

@@ -46,8 +46,11 @@ class Verdict:
     expected: str
     found: str
 
-    def check(self) -> None:
+    def check(self, evidence=None) -> None:
+        """Fail the check unless ok; with evidence, the verdict is recorded first (passes get a 'found' too)."""
         __tracebackhide__ = True
+        if evidence is not None:
+            evidence.note(f"verdict: expected {self.expected}; found {self.found}")
         expect(self.ok, self.expected, self.found)
 
 

@@ -10,7 +10,7 @@ from conformance import probes
 def test_shared_kernel(host, target, evidence):
     """The kernel release inside a container equals the host's."""
     _, inside = probes.run_in(probes.shared_nginx(target), ["uname", "-r"], evidence)
-    probes.shared_kernel(evidence.cmd(host, "uname -r").stdout, inside).check()
+    probes.shared_kernel(evidence.cmd(host, "uname -r").stdout, inside).check(evidence)
 
 
 @pytest.mark.req("engine.pid-isolation")
@@ -27,7 +27,7 @@ def test_pid_isolation(host, target, evidence):
     comm = evidence.cmd(host, "cat /proc/%s/comm", str(pid)).stdout
     namespaces = evidence.cmd(host, "readlink /proc/%s/ns/pid /proc/1/ns/pid", str(pid)).stdout.split()
     container_ns, host_ns = (namespaces + ["", ""])[:2]
-    probes.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check()
+    probes.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check(evidence)
 
 
 @pytest.mark.req("engine.start-latency")
@@ -40,7 +40,7 @@ def test_start_latency(target, make, evidence):
     elapsed_ms = (time.monotonic() - started) * 1000
     evidence.note(f"create+start+wait of {probes.HELLO_WORLD}: {elapsed_ms:.0f} ms "
                   f"(budget {target.settings.start_budget_ms} ms)")
-    probes.start_latency(elapsed_ms, target.settings.start_budget_ms, code).check()
+    probes.start_latency(elapsed_ms, target.settings.start_budget_ms, code).check(evidence)
 
 
 @pytest.mark.req("engine.edition")
@@ -49,4 +49,4 @@ def test_edition(target, engine, evidence):
     version = engine.version()
     evidence.api("GET /version", Version=version.get("Version"), Platform=version.get("Platform"),
                  policy_edition=target.settings.edition, policy_min_version=target.settings.min_engine_version)
-    probes.edition(version, target.settings.edition, target.settings.min_engine_version).check()
+    probes.edition(version, target.settings.edition, target.settings.min_engine_version).check(evidence)

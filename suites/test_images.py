@@ -54,7 +54,7 @@ def test_image_read_only(engine, make, evidence, run_id):
     """Writes in a container leave the image's id and layer digests unchanged."""
     before = image_attrs(engine, evidence)
     code = change(make.container(probes.NGINX), run_id, "read-only", evidence)
-    probes.read_only(before, image_attrs(engine, evidence), code).check()
+    probes.read_only(before, image_attrs(engine, evidence), code).check(evidence)
 
 
 @pytest.mark.req("image.rootfs")
@@ -62,7 +62,7 @@ def test_image_read_only(engine, make, evidence, run_id):
 def test_rootfs_dir(target, evidence, path):
     """The container's root holds the documented rootfs directory."""
     code, _ = probes.run_in(probes.shared_nginx(target), ["test", "-d", path], evidence)
-    probes.rootfs_dir(path, code).check()
+    probes.rootfs_dir(path, code).check(evidence)
 
 
 @pytest.mark.req("image.config-applied")
@@ -75,7 +75,7 @@ def test_cmd_applied(target, engine, evidence):
     evidence.api(f"GET /containers/{container.short_id}/json", Path=path, Args=args,
                  image_Entrypoint=config.get("Entrypoint"), image_Cmd=config.get("Cmd"))
     _, comm = probes.run_in(container, ["cat", "/proc/1/comm"], evidence)
-    probes.process_cmd(config, path, args, comm).check()
+    probes.process_cmd(config, path, args, comm).check(evidence)
 
 
 @pytest.mark.req("image.config-applied")
@@ -88,7 +88,7 @@ def test_env_applied(target, engine, evidence):
                  image_Env=config.get("Env"))
     # Not /proc/1/environ: nginx writes its process title over its argv and environ.
     _, inside = probes.run_in(container, ["env"], evidence)
-    probes.process_env(config.get("Env") or [], container.attrs["Config"]["Env"], inside).check()
+    probes.process_env(config.get("Env") or [], container.attrs["Config"]["Env"], inside).check(evidence)
 
 
 @pytest.mark.req("image.union-mount")
@@ -97,7 +97,7 @@ def test_union_mount(host, target, engine, evidence):
     driver = engine.info().get("Driver", "")
     evidence.api("GET /info", Driver=driver)
     lower, upper, fstype = layers_of(host, probes.shared_nginx(target), evidence)
-    probes.union_mount(driver, probes.profiles()["engine"]["union_drivers"], lower, upper, fstype).check()
+    probes.union_mount(driver, probes.profiles()["engine"]["union_drivers"], lower, upper, fstype).check(evidence)
 
 
 @pytest.mark.req("image.copy-on-write")
@@ -115,7 +115,7 @@ def test_copy_on_write(host, make, evidence, run_id):
     upper_sha = sha_on_host(host, evidence, upper + IMAGE_FILE) if upper else None
     lower_after = sha_on_host(host, evidence, image_copy) if image_copy else None
     inside = sha_inside(container, IMAGE_FILE, evidence)
-    probes.copy_on_write(changes, IMAGE_FILE, upper_sha, inside, lower_before, lower_after).check()
+    probes.copy_on_write(changes, IMAGE_FILE, upper_sha, inside, lower_before, lower_after).check(evidence)
 
 
 @pytest.mark.req("image.no-leak")
@@ -127,7 +127,7 @@ def test_no_leak(make, evidence, run_id):
     written = sha_inside(first, IMAGE_FILE, evidence)
     second = make.container(probes.NGINX)
     probes.no_leak(original, written, sees(second, added_file(run_id, "leak"), evidence),
-                   sha_inside(second, IMAGE_FILE, evidence)).check()
+                   sha_inside(second, IMAGE_FILE, evidence)).check(evidence)
 
 
 @pytest.mark.req("image.rm-discards")
@@ -140,7 +140,7 @@ def test_rm_discards(host, make, evidence, run_id):
     evidence.api(f"DELETE /containers/{first.short_id}?force=1")
     upper_exists = evidence.cmd(host, "test -e %s", upper).rc == 0 if upper else None
     new_sees = sees(make.container(probes.NGINX), added_file(run_id, "rm"), evidence)
-    probes.rm_discards(upper, upper_exists, new_sees).check()
+    probes.rm_discards(upper, upper_exists, new_sees).check(evidence)
 
 
 @pytest.mark.req("image.commit-persists")
@@ -153,4 +153,4 @@ def test_commit_persists(engine, make, evidence, run_id):
     base = image_attrs(engine, evidence)["RootFS"]["Layers"]
     committed = image_attrs(engine, evidence, f"{repository}:{tag}")["RootFS"]["Layers"]
     new_sees = sees(make.container(f"{repository}:{tag}"), added_file(run_id, "commit"), evidence)
-    probes.commit_persists(base, committed, new_sees).check()
+    probes.commit_persists(base, committed, new_sees).check(evidence)

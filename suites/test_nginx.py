@@ -25,7 +25,7 @@ def test_nginx_runs(target, evidence):
         time.sleep(LOOK_EVERY_S)
     evidence.api(f"GET /containers/{container.short_id}/json (every {LOOK_EVERY_S} s)", Id=container.id,
                  Image=probes.NGINX, states=states)
-    probes.stays_running(states).check()
+    probes.stays_running(states).check(evidence)
 
 
 @pytest.mark.req("nginx.listed")
@@ -35,7 +35,7 @@ def test_nginx_listed(target, engine, evidence):
     rows = engine.api.containers()
     evidence.api("GET /containers/json", containers=[{k: r.get(k) for k in ("Id", "Image", "State", "Status")}
                                                      for r in rows])
-    probes.listed(rows, container.id).check()
+    probes.listed(rows, container.id).check(evidence)
 
 
 @pytest.mark.req("nginx.exec")
@@ -44,7 +44,7 @@ def test_nginx_exec(host, target, evidence):
     container = nginx(target)
     code, output = probes.run_in(container, ["bash", "-c", "hostname"], evidence)
     host_name = evidence.cmd(host, "cat /proc/sys/kernel/hostname").stdout.strip()
-    probes.exec_inside(code, output, container.attrs["Config"]["Hostname"], host_name).check()
+    probes.exec_inside(code, output, container.attrs["Config"]["Hostname"], host_name).check(evidence)
 
 
 @pytest.mark.req("nginx.isolated-fs")
@@ -61,7 +61,7 @@ def test_nginx_isolated_fs(host, target, evidence, run_id):
     finally:
         if marker:
             evidence.cmd(host, "rm -f %s", marker)
-    probes.isolated_fs(written, host_sees, made.rc == 0 and bool(marker), inside_sees).check()
+    probes.isolated_fs(written, host_sees, made.rc == 0 and bool(marker), inside_sees).check(evidence)
 
 
 @pytest.mark.req("nginx.bridge-ip")
@@ -78,7 +78,7 @@ def test_nginx_bridge_ip(target, engine, evidence):
         ipam, subnet = "no network named bridge", None
     evidence.api(f"GET /containers/{container.short_id}/json", NetworkSettings_Networks=networks)
     evidence.api("GET /networks/bridge", IPAM=ipam)
-    probes.bridge_ip(ip, networks, subnet).check()
+    probes.bridge_ip(ip, networks, subnet).check(evidence)
 
 
 @pytest.mark.req("nginx.http")
@@ -93,4 +93,4 @@ def test_nginx_http(host, target, evidence):
         if status is not None:
             break
         time.sleep(HTTP_PAUSE_S)
-    probes.http_welcome(status, body).check()
+    probes.http_welcome(status, body).check(evidence)

@@ -32,7 +32,7 @@ def test_default_hub(engine, evidence):
     info = engine.info()
     evidence.api("GET /info", IndexServerAddress=info.get("IndexServerAddress"),
                  IndexConfigs=(info.get("RegistryConfig") or {}).get("IndexConfigs"))
-    probes.default_hub(info, ENGINE["hub_index"]).check()
+    probes.default_hub(info, ENGINE["hub_index"]).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-configured")
@@ -40,13 +40,13 @@ def test_mirror_configured(host, target, evidence):
     """daemon.json is valid JSON and lists the expected registry mirror(s)."""
     content = probes.read_file(host, evidence, DAEMON_JSON)
     evidence.note(f"expected mirrors: {list(target.settings.mirrors) or 'any, at least one'}")
-    probes.mirror_configured(DAEMON_JSON, content, target.settings.mirrors).check()
+    probes.mirror_configured(DAEMON_JSON, content, target.settings.mirrors).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-applied")
 def test_mirror_applied(host, engine, evidence):
     """The running daemon uses exactly the mirrors daemon.json lists."""
-    probes.mirror_applied(file_mirrors(host, evidence), daemon_mirrors(engine, evidence)).check()
+    probes.mirror_applied(file_mirrors(host, evidence), daemon_mirrors(engine, evidence)).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-reachable")
@@ -54,7 +54,7 @@ def test_mirror_reachable(host, target, engine, evidence):
     """Every mirror the daemon uses answers the registry API from the target."""
     mirrors = probes.mirrors_in_use(daemon_mirrors(engine, evidence), file_mirrors(host, evidence))
     get = http(host, target, evidence).get
-    probes.mirror_reachable({m: get(f"{m}/v2/")[0] for m in mirrors}).check()
+    probes.mirror_reachable({m: get(f"{m}/v2/")[0] for m in mirrors}).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-serves-pulls")
@@ -68,4 +68,4 @@ def test_mirror_serves_pulls(host, target, engine, make, evidence):
     for mirror in mirrors:
         status, headers, _ = get(f"{mirror}/v2/library/hello-world/manifests/latest", probes.MANIFEST_TYPES)
         answers[mirror] = (status, headers.get("docker-content-digest"))
-    probes.serves_pulls(answers, repo_digests).check()
+    probes.serves_pulls(answers, repo_digests).check(evidence)

@@ -58,6 +58,16 @@ class Catalogue:
     def matching(self, prefix: str) -> list[str]:
         return [i for i in self._by_id if i.startswith(prefix)]
 
+    def with_dependencies(self, req_ids) -> set[str]:
+        """The given ids and, transitively, every id they depend on."""
+        wanted, todo = set(), list(req_ids)
+        while todo:
+            req_id = todo.pop()
+            if req_id not in wanted:
+                wanted.add(req_id)
+                todo.extend(self._by_id[req_id].depends)
+        return wanted
+
 
 def _fail(path: Path, where: str, message: str) -> None:
     raise pytest.UsageError(f"{path}: requirement {where}: {message}")

@@ -186,7 +186,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", spec)))  # one worker per target (loadgroup)
     prefixes = config.getoption("req")
     if prefixes:
-        keep = [i for i in items if CHECK in i.stash and i.stash[CHECK].requirement.id.startswith(tuple(prefixes))]
+        # A selected check's dependencies run too, so that a broken prerequisite still blocks it.
+        wanted = run.catalogue.with_dependencies(i for i in run.catalogue.ids() if i.startswith(tuple(prefixes)))
+        keep = [i for i in items if CHECK in i.stash and i.stash[CHECK].requirement.id in wanted]
         dropped = [i for i in items if i not in keep]
         if dropped:
             config.hook.pytest_deselected(items=dropped)

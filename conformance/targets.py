@@ -111,10 +111,14 @@ class Target:
             return self.settings.profile, f"set by {self.settings.profile_source}"
         self.reachable()
         result = self.run("cat /etc/os-release", what="read /etc/os-release")
-        if result.rc != 0:
-            return "unknown", "auto: /etc/os-release unreadable"
-        profile, how = profile_from_os_release(result.stdout)
-        return profile, f"auto: {how}"
+        if result.rc == 0:
+            profile, how = profile_from_os_release(result.stdout)
+            return profile, f"auto: {how}"
+        # RHEL 6 and older have no os-release, only /etc/redhat-release.
+        legacy = self.run("cat /etc/redhat-release", what="read /etc/redhat-release")
+        if legacy.rc == 0 and legacy.stdout.strip():
+            return "rhel", f"auto: /etc/redhat-release says {legacy.stdout.strip()!r}"
+        return "unknown", "auto: neither /etc/os-release nor /etc/redhat-release is readable"
 
     @property
     def make(self) -> cleanup.Factory:

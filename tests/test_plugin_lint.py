@@ -75,6 +75,14 @@ def test_req_selects_by_prefix(pytester):
     result.assert_outcomes(passed=2, deselected=1)
 
 
+def test_req_also_runs_the_dependencies_so_they_can_block(pytester):
+    catalogue = [requirement("nginx.run"), requirement("nginx.exec", depends=["nginx.run"]),
+                 requirement("image.rootfs")]
+    make_project(pytester, catalogue, CHECKS.replace('req("image.read-only")', 'req("nginx.exec")'))
+    result = run(pytester, "--req", "nginx.exec")
+    result.assert_outcomes(passed=2, deselected=1)
+
+
 def test_req_unknown_prefix(pytester):
     make_project(pytester, CATALOGUE, CHECKS)
     result = run(pytester, "--req", "volume.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import docker
 
-from conformance.lab import images, paths, registry, rpms, sshconf, variants
+from conformance.lab import extra_registry, images, paths, registry, rpms, sshconf, variants
 from conformance.lab.progress import LabError, say, step, wait_for
 
 PREFIX = "conformance-lab-"
@@ -49,6 +49,12 @@ def bridge_gateway(client):
     return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
 
 
+def substitutions(client):
+    """What "{gateway}" and "{mirror}" stand for in variants.toml (and in a variant's policy)."""
+    gateway = bridge_gateway(client)
+    return {"{gateway}": gateway, "{mirror}": registry.url(gateway)}
+
+
 def start(client, name, variant_name):
     """Start (or replace) lab host `name` as `variant_name`; return its target spec once it is ready."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
@@ -61,13 +67,15 @@ def start(client, name, variant_name):
         _remove(client, old)
     image = images.ensure_built(client, images.HOST)
     sshconf.ensure_keys()
-    gateway = bridge_gateway(client)
-    values = {"{gateway}": gateway, "{mirror}": registry.url(gateway)}
+    values = substitutions(client)
+    gateway = values["{gateway}"]
     if not registry.answers(gateway):
         say(f"warning: the lab mirror does not answer on {registry.url(gateway)}; pulls in the host will fail "
             "(run `conformance-lab up`)")
     with step(f"lab host {name} ({variant.name}): create and boot"):
         container = _create(client, name, variant, image, _substitute(variant.mirror, values))
+        if variant.registry:  # after the labelled container exists: a concurrent stop then keeps the registry
+            extra_registry.ensure(gateway, variant.registry["port"], variant.registry["serves"])
         container.start()
         ip = _ip(container)
         _wait_ready(container, ip)
@@ -110,7 +118,10 @@ def remove_all(client):
 
 
 def _labels(name, variant):
-    return {paths.LABEL: ROLE, paths.VARIANT_LABEL: variant.name, HOST_LABEL: name}
+    labels = {paths.LABEL: ROLE, paths.VARIANT_LABEL: variant.name, HOST_LABEL: name}
+    if variant.registry:
+        labels[extra_registry.PORT_LABEL] = str(variant.registry["port"])
+    return labels
 
 
 def _find(client, name):
@@ -133,6 +144,11 @@ def _remove(client, container):
     except docker.errors.NotFound:
         pass
     _remove_volume(client, container.labels.get(HOST_LABEL, ""))
+    port = container.labels.get(extra_registry.PORT_LABEL)
+    if port:
+        selector = {"label": [f"{paths.LABEL}={ROLE}", f"{extra_registry.PORT_LABEL}={port}"]}
+        extra_registry.release(bridge_gateway(client), int(port),
+                               lambda: bool(client.containers.list(all=True, filters=selector)))
 
 
 def _remove_volume(client, name):

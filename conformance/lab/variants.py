@@ -7,7 +7,16 @@ from conformance.lab.progress import LabError
 
 FILE = paths.FIXTURES / "variants.toml"
 DEFAULT_MIRROR = "http://{gateway}:5000"
-VARIANT_KEYS = {"description", "base", "mirror", "policy", "steps"}
+VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "steps"}
+# policy key -> the suite option it becomes, and its type (the proof matrix passes them to the suite).
+POLICY_OPTIONS = {
+    "mirror": ("--mirror", str),
+    "min_engine_version": ("--min-engine-version", str),
+    "edition": ("--edition", str),
+    "start_budget_ms": ("--start-budget-ms", int),
+}
+# registry: an extra lab registry serving only some repositories of the lab registry (see extra_registry.py).
+REGISTRY_PORTS = range(5001, 5100)
 # Each step kind with its argument type and the options it accepts (option -> type).
 STEP_KINDS = {
     "write": (str, {"content": str, "source": str, "mode": int}),
@@ -39,6 +48,17 @@ class Variant:
     mirror: str = DEFAULT_MIRROR
     policy: dict = field(default_factory=dict)
     base: str = ""
+    registry: dict = field(default_factory=dict)  # {} or {"port": int, "serves": [repository, ...]}
+
+    def suite_options(self, values=None):
+        """The policy as suite command-line options; the expected mirror defaults to the variant's own."""
+        policy = {"mirror": self.mirror, **self.policy} if self.mirror else dict(self.policy)
+        out = []
+        for key, value in policy.items():
+            for k, v in (values or {}).items():
+                value = value.replace(k, v) if isinstance(value, str) else value
+            out.append(f"{POLICY_OPTIONS[key][0]}={value}")
+        return out
 
 
 def load(path=None):
@@ -87,15 +107,34 @@ def _resolve(name, raw, resolved, path, chain):
         raise LabError(f"{where}: mirror must be a string")
     if not isinstance(table.get("policy", {}), dict):
         raise LabError(f"{where}: policy must be a table")
+    for key, value in table.get("policy", {}).items():
+        if key not in POLICY_OPTIONS:
+            raise LabError(f"{where}: unknown policy key {key!r}; known: {', '.join(POLICY_OPTIONS)}")
+        if not isinstance(value, POLICY_OPTIONS[key][1]):
+            raise LabError(f"{where}: policy {key} must be a {POLICY_OPTIONS[key][1].__name__}")
+    registry = table.get("registry", base.registry)
+    if registry != base.registry:
+        _registry(registry, where)
     steps = table.get("steps", [])
     if not isinstance(steps, list):
         raise LabError(f"{where}: steps must be a list of tables")
     own = tuple(_step(s, f"{where}, step {i + 1}") for i, s in enumerate(steps))
     variant = Variant(name=name, description=table["description"], steps=base.steps + own,
                       mirror=table.get("mirror", base.mirror), policy={**base.policy, **table.get("policy", {})},
-                      base=base_name)
+                      base=base_name, registry=registry)
     resolved[name] = variant
     return variant
+
+
+def _registry(table, where):
+    if not isinstance(table, dict) or set(table) != {"port", "serves"}:
+        raise LabError(f"{where}: registry must be a table {{port = 5002, serves = [\"library/nginx\"]}}")
+    port, serves = table["port"], table["serves"]
+    if not isinstance(port, int) or port not in REGISTRY_PORTS:
+        raise LabError(f"{where}: registry port must be a number in {REGISTRY_PORTS.start}-{REGISTRY_PORTS.stop - 1} "
+                       "(5000 is the lab registry)")
+    if not (isinstance(serves, list) and serves and all(isinstance(s, str) and "/" in s for s in serves)):
+        raise LabError(f"{where}: registry serves must list repositories like \"library/nginx\"")
 
 
 def _step(table, where):

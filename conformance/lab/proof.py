@@ -1,0 +1,218 @@
+"""The proof matrix: expected verdicts per lab variant (fixtures/verdicts.toml) against what the suite reported.
+
+Every catalogue id gets exactly one expected status per target: failed or blocked when verdicts.toml says so,
+not-applicable when the catalogue or the profile data make it so (computed here, never listed), else passed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import html
+import json
+import tomllib
+from pathlib import Path
+
+from conformance import catalogue as catalogues
+from conformance.lab import paths, variants
+from conformance.lab.progress import LabError
+
+REPO = paths.FIXTURES.parents[1]
+VERDICTS = REPO / "fixtures" / "verdicts.toml"
+PROFILES = REPO / "fixtures" / "profiles.toml"
+CATALOGUE = REPO / catalogues.CATALOGUE_PATH
+PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
+TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One column of the proof: a lab variant (started for the run) or a fixed target such as local://."""
+    name: str
+    profile: str
+    fail: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
+    spec: str = ""            # fixed targets only
+    policy: dict = dataclasses.field(default_factory=dict)  # fixed targets only; variants use variants.toml
+
+    @property
+    def is_variant(self) -> bool:
+        return not self.spec
+
+
+def catalogue():
+    return catalogues.load(CATALOGUE)
+
+
+def profiles() -> dict:
+    return tomllib.loads(PROFILES.read_text())
+
+
+def load(path: Path | None = None) -> tuple[dict, list[Case]]:
+    """(profile table, cases) from verdicts.toml, validated against the catalogue and variants.toml."""
+    path = path or VERDICTS
+    data = tomllib.loads(path.read_text())
+    known_ids = set(catalogue().ids())
+    known_variants = variants.load()
+    profile_table = data.get("profiles", {})
+    cases = []
+    for group in ("variants", "targets"):
+        for name, table in data.get(group, {}).items():
+            where = f"{path}: {group}.{name}"
+            unknown = set(table) - TARGET_KEYS
+            if unknown:
+                raise LabError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+            if group == "variants" and name not in known_variants:
+                raise LabError(f"{where}: no such variant in {variants.FILE}")
+            if group == "variants" and ("spec" in table or "policy" in table):
+                raise LabError(f"{where}: a variant's policy lives in {variants.FILE}")
+            if group == "targets" and not table.get("spec"):
+                raise LabError(f"{where}: needs spec")
+            if table.get("profile") not in profile_table:
+                raise LabError(f"{where}: profile must be one of {', '.join(profile_table)}")
+            for key in ("fail", "blocked"):
+                bad = [i for i in table.get(key, []) if i not in known_ids]
+                if bad:
+                    raise LabError(f"{where}: {key} names unknown id(s) {', '.join(bad)}")
+            both = set(table.get("fail", [])) & set(table.get("blocked", []))
+            if both:
+                raise LabError(f"{where}: {', '.join(sorted(both))} both fail and blocked")
+            cases.append(Case(name, table["profile"], tuple(table.get("fail", ())), tuple(table.get("blocked", ())),
+                              table.get("spec", ""), table.get("policy", {})))
+    return profile_table, cases
+
+
+def applicable(req, profile: str, engine_package: str, profile_data: dict) -> bool:
+    """Whether a requirement applies to a host of `profile` whose engine package is `engine_package`."""
+    if req.profile not in ("any", profile):
+        return False
+    if req.id == "install.repo":  # profiles.toml <profile>.repo.needed_for: the repo matters only for those engines
+        needed_for = profile_data.get(profile, {}).get("repo", {}).get("needed_for", [])
+        return not needed_for or engine_package in needed_for
+    return True
+
+
+def expected(case: Case, profile_table: dict, cat=None, profile_data=None) -> dict[str, str]:
+    """Every catalogue id -> the status the suite must report for this case."""
+    cat = cat or catalogue()
+    profile_data = profile_data if profile_data is not None else profiles()
+    engine_package = profile_table[case.profile]["engine_package"]
+    out = {}
+    for req in cat:
+        if req.id in case.fail:
+            out[req.id] = FAILED
+        elif req.id in case.blocked:
+            out[req.id] = BLOCKED
+        elif not applicable(req, case.profile, engine_package, profile_data):
+            out[req.id] = NOT_APPLICABLE
+        else:
+            out[req.id] = PASSED
+    return out
+
+
+def dependents(cat, failing) -> list[str]:
+    """Ids transitively depending on any of `failing` (what the plugin reports blocked), in catalogue order."""
+    red = set(failing)
+    out = []
+    for req in cat:  # depends always names earlier ids
+        if req.id not in red and red & set(req.depends):
+            red.add(req.id)
+            out.append(req.id)
+    return out
+
+
+def suite_options(case: Case, values: dict) -> list[str]:
+    if case.is_variant:
+        return variants.get(case.name).suite_options(values)
+    return [f"{variants.POLICY_OPTIONS[k][0]}={v}" for k, v in case.policy.items()]
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one case produced: the suite's statuses and messages, or why the suite could not be run."""
+    case: Case
+    spec: str = ""
+    got: dict = dataclasses.field(default_factory=dict)        # id -> status
+    messages: dict = dataclasses.field(default_factory=dict)   # id -> one-line message
+    problem: str = ""
+    run_dir: str = ""
+    seconds: float = 0.0
+
+
+def differences(outcome: Outcome, want: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(id, expected, got, message) for every id whose status is not the expected one."""
+    return [(i, status, outcome.got.get(i, "missing"), outcome.messages.get(i, ""))
+            for i, status in want.items() if outcome.got.get(i, "missing") != status]
+
+
+def explain(outcome: Outcome, want: dict[str, str]) -> str:
+    """One readable block: the variant, then each requirement with expected and got."""
+    head = f"variant {outcome.case.name}" + (f" ({outcome.spec})" if outcome.spec else "")
+    if outcome.problem:
+        return f"{head}: the suite could not be run: {outcome.problem}"
+    diffs = differences(outcome, want)
+    lines = [f"{head}: {len(diffs)} verdict(s) differ from {VERDICTS.relative_to(REPO)}"]
+    width = max((len(d[0]) for d in diffs), default=0)
+    for req_id, exp, got, message in diffs:
+        lines.append(f"  {req_id:<{width}}  expected {exp:<14} got {got:<14} {message[:240]}")
+    if outcome.run_dir:
+        lines.append(f"  suite report: {outcome.run_dir}/ (report.html, results.json)")
+    return "\n".join(lines)
+
+
+def write_matrix(outcomes: list[Outcome], wants: dict[str, dict[str, str]], folder: Path, wall_s: float,
+                 workers: int) -> tuple[Path, Path]:
+    """reports/proof-matrix.json and .html: cases x ids, each cell expected vs got."""
+    ids = catalogue().ids()
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for o in outcomes:
+        want = wants[o.case.name]
+        cells = {i: {"expected": want[i], "got": o.got.get(i, "missing"), "message": o.messages.get(i, "")}
+                 for i in ids}
+        rows.append({"case": o.case.name, "spec": o.spec, "profile": o.case.profile, "seconds": round(o.seconds, 1),
+                     "problem": o.problem, "run_dir": o.run_dir, "ok": not o.problem and not differences(o, want),
+                     "cells": cells})
+    data = {"generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "wall_time_s": round(wall_s, 1), "workers": workers, "ids": ids, "rows": rows,
+            "mismatches": sum(1 for r in rows for c in r["cells"].values() if c["expected"] != c["got"])}
+    json_path, html_path = folder / "proof-matrix.json", folder / "proof-matrix.html"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    html_path.write_text(render_html(data), encoding="utf-8")
+    return json_path, html_path
+
+
+SHORT = {PASSED: "pass", FAILED: "FAIL", BLOCKED: "blk", NOT_APPLICABLE: "n/a", "error": "ERR", "missing": "—"}
+
+
+def render_html(data: dict) -> str:
+    e = html.escape
+    head = "".join(f'<th class="id"><div>{e(i)}</div></th>' for i in data["ids"])
+    body = []
+    for row in data["rows"]:
+        cells = []
+        for i in data["ids"]:
+            c = row["cells"][i]
+            match = c["expected"] == c["got"]
+            text = SHORT.get(c["got"], c["got"]) if match else f'{SHORT.get(c["expected"], c["expected"])}≠{SHORT.get(c["got"], c["got"])}'
+            title = f'{i}: expected {c["expected"]}, got {c["got"]}' + (f' — {c["message"]}' if c["message"] else "")
+            cls = ("ok " if match else "bad ") + c["got"]
+            cells.append(f'<td class="{e(cls)}" title="{e(title)}">{e(text)}</td>')
+        verdict = "ok" if row["ok"] else ("could not run: " + row["problem"] if row["problem"] else "MISMATCH")
+        body.append(f'<tr><th class="case" title="{e(row["spec"])}">{e(row["case"])}<br><small>{e(row["profile"])}, '
+                    f'{row["seconds"]} s, {e(verdict)}</small></th>{"".join(cells)}</tr>')
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Proof matrix</title>
+<style>
+body{{font:13px sans-serif}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 4px;text-align:center}}
+th.id{{height:150px;white-space:nowrap;vertical-align:bottom}} th.id div{{writing-mode:vertical-rl;transform:rotate(180deg)}}
+th.case{{text-align:left;white-space:nowrap}} td.ok.passed{{background:#e6f4e6}} td.ok.failed{{background:#f7c6c6;font-weight:bold}}
+td.ok.blocked{{background:#fbe3b5}} td.ok.not-applicable{{background:#eee;color:#777}} td.bad{{background:#c00;color:#fff;font-weight:bold}}
+</style></head><body>
+<h1>Proof matrix: every lab variant against fixtures/verdicts.toml</h1>
+<p>Generated {e(data["generated"])}; wall time {data["wall_time_s"]} s with {data["workers"]} host(s) at a time;
+{data["mismatches"]} cell(s) differ from the expectation. A cell shows the verdict the suite reported; a red cell shows
+expected≠got. Hover a cell for the suite's message.</p>
+<table><thead><tr><th>target</th>{head}</tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table></body></html>
+"""

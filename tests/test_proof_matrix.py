@@ -1,0 +1,121 @@
+"""The proof matrix: every lab variant and local:// checked by the suite, verdicts exactly as fixtures/verdicts.toml says."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conformance.lab import engine, hosts, images, proof, rpms
+from conformance.lab.progress import LabError
+
+pytestmark = pytest.mark.lab
+
+PROFILE_TABLE, CASES = proof.load()
+# 2 cores: each case is one lab host (systemd + its own dockerd) plus one pytest process; 4 at a time measured
+# fastest here (see README, "The proof matrix"). CONFORMANCE_PROOF_WORKERS overrides it.
+WORKERS = int(os.environ.get("CONFORMANCE_PROOF_WORKERS", "4"))
+SUITE_TIMEOUT = 600
+HOST_PREFIX = f"pm{os.getpid()}-"  # unique per run: a parallel run never replaces our hosts
+REPORTS = proof.REPO / "reports"
+
+
+def host_name(case):
+    return (HOST_PREFIX + case.name)[:41]
+
+
+def run_suite(case, spec, values, folder):
+    """`python -m pytest --hosts=SPEC ...` from the repo root; returns the outcome read from results.json."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_") and k != "PYTEST_ADDOPTS"}
+    command = [sys.executable, "-m", "pytest", f"--hosts={spec}", *proof.suite_options(case, values),
+               f"--report-dir={folder}", "-p", "no:cacheprovider", "-q", "-o", "console_output_style=classic"]
+    proc = subprocess.run(command, cwd=proof.REPO, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
+    (folder / "pytest-output.txt").write_text(" ".join(command) + "\n\n" + proc.stdout + proc.stderr)
+    results = folder / "latest" / "results.json"
+    outcome = proof.Outcome(case, spec, run_dir=str(folder / "latest"))
+    if proc.returncode not in (0, 1) or not results.exists():
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        outcome.problem = f"pytest exit {proc.returncode}, no usable results.json:\n    " + "\n    ".join(tail)
+        return outcome
+    host = json.loads(results.read_text())["hosts"].get(spec)
+    if host is None:
+        outcome.problem = f"results.json has no entry for {spec}"
+        return outcome
+    outcome.got = {i: e["status"] for i, e in host["requirements"].items()}
+    outcome.messages = {i: e["message"] for i, e in host["requirements"].items()}
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory):
+    """Run every case, WORKERS at a time; stop every lab host afterwards, also on failure or interrupt."""
+    began = time.monotonic()
+    with engine.client(timeout=120) as client:
+        images.ensure_built(client, images.HOST)  # built once here, never by two threads at once
+        values = hosts.substitutions(client)
+    rpms.ensure_built(list(rpms.table()))
+    started, lock, stop = [], threading.Lock(), threading.Event()
+    base = tmp_path_factory.mktemp("proof")  # here, not in the threads: tmp_path_factory is not thread-safe
+
+    def one(case):
+        t0 = time.monotonic()
+        folder = base / case.name.replace("://", "-").replace("/", "")
+        folder.mkdir()
+        outcome = proof.Outcome(case)
+        try:
+            if stop.is_set():
+                raise LabError("not started: the matrix was interrupted")
+            if case.is_variant:
+                name = host_name(case)
+                with lock:
+                    started.append(name)
+                with engine.client(timeout=120) as client:
+                    spec = hosts.start(client, name, case.name)
+                try:
+                    outcome = run_suite(case, spec, values, folder)
+                finally:
+                    with engine.client(timeout=120) as client:
+                        hosts.stop(client, name)
+            else:
+                outcome = run_suite(case, case.spec, values, folder)
+        except (LabError, subprocess.TimeoutExpired, OSError, Exception) as e:  # noqa: BLE001 - reported per case
+            outcome.problem = f"{type(e).__name__}: {e}"
+        outcome.seconds = time.monotonic() - t0
+        return outcome
+
+    outcomes = []
+    try:
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="proof") as pool:
+            futures = [pool.submit(one, case) for case in CASES]
+            try:
+                outcomes = [f.result() for f in futures]
+            except BaseException:
+                stop.set()
+                raise
+    finally:
+        with engine.client(timeout=120) as client:
+            for name in started:
+                hosts.stop(client, name)
+    wall = time.monotonic() - began
+    wants = {c.name: proof.expected(c, PROFILE_TABLE) for c in CASES}
+    json_path, html_path = proof.write_matrix(outcomes, wants, REPORTS, wall, WORKERS)
+    print(f"\nproof matrix: {len(CASES)} cases in {wall:.0f} s with {WORKERS} at a time -> {html_path}, {json_path}")
+    return {o.case.name: o for o in outcomes}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_verdicts_exactly_as_expected(matrix, case):
+    """The suite reports exactly the expected status for every catalogue id: no missing fail, no extra one."""
+    outcome = matrix[case.name]
+    want = proof.expected(case, PROFILE_TABLE)
+    assert not outcome.problem and not proof.differences(outcome, want), proof.explain(outcome, want)
+
+
+def test_no_lab_host_left_behind(matrix):
+    """Every host the matrix started is gone."""
+    with engine.client() as client:
+        left = [row.name for row in hosts.list_hosts(client) if row.name.startswith(HOST_PREFIX)]
+    assert not left, f"lab hosts left running after the proof matrix: {', '.join(left)}"

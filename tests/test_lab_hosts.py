@@ -177,16 +177,20 @@ def test_shipped_variants_load():
 
 def test_base_steps_run_first_and_settings_are_inherited(tmp_path):
     f = tmp_path / "v.toml"
-    f.write_text('[a]\ndescription = "a"\nmirror = "http://m"\npolicy = {x = "1"}\nsteps = [{run = "one"}]\n'
-                 '[b]\ndescription = "b"\nbase = "a"\npolicy = {y = "2"}\nsteps = [{remove = "/etc/x"}]\n')
+    f.write_text('[a]\ndescription = "a"\nmirror = "http://m"\npolicy = {edition = "ce"}\nsteps = [{run = "one"}]\n'
+                 '[b]\ndescription = "b"\nbase = "a"\npolicy = {start_budget_ms = 2}\nsteps = [{remove = "/etc/x"}]\n')
     b = variants.load(f)["b"]
     assert [s.kind for s in b.steps] == ["run", "remove"]
-    assert b.mirror == "http://m" and b.policy == {"x": "1", "y": "2"}
+    assert b.mirror == "http://m" and b.policy == {"edition": "ce", "start_budget_ms": 2}
 
 
 @pytest.mark.parametrize("body, message", [
     ('steps = [{reboot = "now"}]', "needs exactly one step kind"),
     ('base = "nowhere"', "unknown base 'nowhere'"),
+    ('policy = {min_version = "99"}', "unknown policy key 'min_version'"),
+    ('policy = {start_budget_ms = "1"}', "policy start_budget_ms must be a number"),
+    ('registry = {port = 5000, serves = ["library/nginx"]}', "registry port must be a number in 5001-5099"),
+    ('registry = {port = 5002, serves = []}', "registry serves must list repositories"),
     ('steps = [{run = "a", remove = "/b"}]', "needs exactly one step kind"),
     ('steps = [{write = "/etc/x"}]', "exactly one of content or source"),
     ('steps = [{write = "/etc/x", source = "no/such/file"}]', "is not a file under"),

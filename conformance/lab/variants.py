@@ -111,7 +111,7 @@ def _resolve(name, raw, resolved, path, chain):
         if key not in POLICY_OPTIONS:
             raise LabError(f"{where}: unknown policy key {key!r}; known: {', '.join(POLICY_OPTIONS)}")
         if not isinstance(value, POLICY_OPTIONS[key][1]):
-            raise LabError(f"{where}: policy {key} must be a {POLICY_OPTIONS[key][1].__name__}")
+            raise LabError(f"{where}: policy {key} must be a {'number' if POLICY_OPTIONS[key][1] is int else 'string'}")
     registry = table.get("registry", base.registry)
     if registry != base.registry:
         _registry(registry, where)

@@ -9,7 +9,7 @@ from conformance import probes
 @pytest.mark.req("engine.shared-kernel")
 def test_shared_kernel(host, target, evidence):
     """The kernel release inside a container equals the host's."""
-    _, inside = probes.run_in(probes.shared_nginx(target), ["uname", "-r"], evidence)
+    _, inside = probes.run_in(probes.shared_nginx(target), ["uname", "-r"], evidence, prints=True)
     probes.shared_kernel(evidence.cmd(host, "uname -r").stdout, inside).check(evidence)
 
 
@@ -23,7 +23,7 @@ def test_pid_isolation(host, target, evidence):
     pid_column = top["Titles"].index("PID")
     top_pids = [row[pid_column] for row in top["Processes"]]
     evidence.api(f"GET /containers/{container.short_id}/top", State_Pid=pid, Processes=top["Processes"])
-    _, inside = probes.run_in(container, ["cat", "/proc/1/comm"], evidence)
+    _, inside = probes.run_in(container, ["cat", "/proc/1/comm"], evidence, prints=True)
     comm = evidence.cmd(host, "cat /proc/%s/comm", str(pid)).stdout
     namespaces = evidence.cmd(host, "readlink /proc/%s/ns/pid /proc/1/ns/pid", str(pid)).stdout.split()
     container_ns, host_ns = (namespaces + ["", ""])[:2]

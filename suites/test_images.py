@@ -14,7 +14,7 @@ def added_file(run_id, what):
 
 
 def sha_inside(container, path, evidence):
-    return probes.run_in(container, ["sha256sum", path], evidence)[1].split(" ")[0].strip()
+    return probes.run_in(container, ["sha256sum", path], evidence, prints=True)[1].split(" ")[0].strip()
 
 
 def sha_on_host(host, evidence, path):
@@ -74,7 +74,7 @@ def test_cmd_applied(target, engine, evidence):
     path, args = container.attrs["Path"], container.attrs["Args"]
     evidence.api(f"GET /containers/{container.short_id}/json", Path=path, Args=args,
                  image_Entrypoint=config.get("Entrypoint"), image_Cmd=config.get("Cmd"))
-    _, comm = probes.run_in(container, ["cat", "/proc/1/comm"], evidence)
+    _, comm = probes.run_in(container, ["cat", "/proc/1/comm"], evidence, prints=True)
     probes.process_cmd(config, path, args, comm).check(evidence)
 
 
@@ -87,7 +87,7 @@ def test_env_applied(target, engine, evidence):
     evidence.api(f"GET /containers/{container.short_id}/json", Config_Env=container.attrs["Config"]["Env"],
                  image_Env=config.get("Env"))
     # Not /proc/1/environ: nginx writes its process title over its argv and environ.
-    _, inside = probes.run_in(container, ["env"], evidence)
+    _, inside = probes.run_in(container, ["env"], evidence, prints=True)
     probes.process_env(config.get("Env") or [], container.attrs["Config"]["Env"], inside).check(evidence)
 
 

@@ -42,7 +42,7 @@ def test_nginx_listed(target, engine, evidence):
 def test_nginx_exec(host, target, evidence):
     """A command executed in the container runs inside it."""
     container = nginx(target)
-    code, output = probes.run_in(container, ["bash", "-c", "hostname"], evidence)
+    code, output = probes.run_in(container, ["bash", "-c", "hostname"], evidence, prints=True)
     host_name = evidence.cmd(host, "cat /proc/sys/kernel/hostname").stdout.strip()
     probes.exec_inside(code, output, container.attrs["Config"]["Hostname"], host_name).check(evidence)
 

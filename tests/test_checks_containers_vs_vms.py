@@ -12,12 +12,14 @@ def message(verdict):
     return str(failure.value)
 
 
+@pytest.mark.red("engine.shared-kernel")
 def test_other_kernel_inside_fails():
     assert probes.shared_kernel("6.1.0-18-amd64\n", "6.1.0-18-amd64\n").ok
     text = message(probes.shared_kernel("6.1.0-18-amd64\n", "5.10.0-28-amd64\n"))  # a VM would boot its own kernel
     assert "'6.1.0-18-amd64'" in text and "'5.10.0-28-amd64'" in text
 
 
+@pytest.mark.red("engine.pid-isolation")
 def test_process_not_isolated_or_not_visible_fails():
     assert probes.pid_isolation("nginx\n", 4746, ["4746", "4772"], "nginx\n", NS_CONTAINER, NS_HOST).ok
     assert "namespaces pid:[4026531836] vs host pid:[4026531836]" in message(
@@ -27,12 +29,14 @@ def test_process_not_isolated_or_not_visible_fails():
     assert "inside PID 1 is 'sh'" in message(probes.pid_isolation("sh", 4746, ["4746"], "nginx", NS_CONTAINER, NS_HOST))
 
 
+@pytest.mark.red("engine.start-latency")
 def test_slow_start_or_failed_run_fails():
     assert probes.start_latency(412.0, 5000, 0).ok
     assert "412 ms" in message(probes.start_latency(412.0, 1, 0))
     assert "exit code None" in message(probes.start_latency(30000.0, 5000, None))
 
 
+@pytest.mark.red("engine.edition")
 def test_edition_and_minimum_version_policy():
     debian = {"Version": "20.10.24+dfsg1", "Platform": {"Name": ""}}
     docker_ce = {"Version": "27.3.1", "Platform": {"Name": "Docker Engine - Community"}}

@@ -21,6 +21,7 @@ def message(verdict):
     return str(failure.value)
 
 
+@pytest.mark.red("image.read-only")
 def test_image_changed_by_writes_fails():
     assert probes.read_only(IMAGE, IMAGE, 0).ok
     changed = {**IMAGE, "Id": "sha256:77aa", "RootFS": {"Layers": LAYERS + ["sha256:beef"]}}
@@ -28,10 +29,12 @@ def test_image_changed_by_writes_fails():
     assert "writes exit 1" in message(probes.read_only(IMAGE, IMAGE, 1))
 
 
+@pytest.mark.red("image.rootfs")
 def test_missing_rootfs_dir_fails():
     assert "test -d /tmp exit 1" in message(probes.rootfs_dir("/tmp", 1))
 
 
+@pytest.mark.red("image.config-applied")
 def test_process_not_from_image_config_fails():
     assert probes.process_cmd(IMAGE["Config"], "nginx", ["-g", "daemon off;"], "nginx\n").ok
     assert "process ['sh', '-c', 'sleep 1']" in message(probes.process_cmd(IMAGE["Config"], "sh", ["-c", "sleep 1"], "sh"))
@@ -50,6 +53,7 @@ def test_root_mount_and_layer_dirs():
     assert probes.layer_dirs({"Name": "vfs", "Data": None}, fstype, options) == ([], None)  # outer overlay ignored
 
 
+@pytest.mark.red("image.union-mount")
 def test_vfs_or_missing_upper_dir_fails():
     lower, upper = probes.layer_dirs(GRAPH, "overlay", {})
     assert probes.union_mount("overlay2", UNION, lower, upper, "overlay").ok
@@ -57,6 +61,7 @@ def test_vfs_or_missing_upper_dir_fails():
     assert "upper dir none" in message(probes.union_mount("overlay2", UNION, lower, None, "overlay"))
 
 
+@pytest.mark.red("image.copy-on-write")
 def test_write_through_to_image_or_no_copy_up_fails():
     changes = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/nginx/nginx.conf", "Kind": 0}]
     path = "/etc/nginx/nginx.conf"
@@ -66,18 +71,21 @@ def test_write_through_to_image_or_no_copy_up_fails():
     assert "not listed" in message(probes.copy_on_write([], path, "bb", "bb", "aa", "aa"))
 
 
+@pytest.mark.red("image.no-leak")
 def test_second_container_sees_first_ones_writes_fails():
     assert probes.no_leak("aaaa", "bbbb", False, "aaaa").ok
     assert "sees the added file: True" in message(probes.no_leak("aaaa", "bbbb", True, "aaaa"))
     assert "sha bbbb" in message(probes.no_leak("aaaa", "bbbb", False, "bbbb"))
 
 
+@pytest.mark.red("image.rm-discards")
 def test_removed_container_leaves_its_layer_fails():
     assert probes.rm_discards(UPPER, False, False).ok and probes.rm_discards(None, None, False).ok
     assert f"{UPPER} still exists" in message(probes.rm_discards(UPPER, True, False))
     assert "sees the change: True" in message(probes.rm_discards(UPPER, False, True))
 
 
+@pytest.mark.red("image.commit-persists")
 def test_commit_without_new_layer_or_change_fails():
     assert probes.commit_persists(LAYERS, LAYERS + ["sha256:c0"], True).ok
     assert "1 layer(s) on top" in message(probes.commit_persists(LAYERS, LAYERS, True))

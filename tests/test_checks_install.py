@@ -30,6 +30,7 @@ def test_supported_os_passes(os_release, kernel):
     assert probes.os_supported(os_release, None, kernel, SUPPORTED).ok
 
 
+@pytest.mark.red("install.os-supported")
 def test_centos6_without_os_release_fails():
     text = message(probes.os_supported(None, "CentOS release 6.10 (Final)\n", "2.6.32-754.el6.x86_64", SUPPORTED))
     assert "RHEL family >= 7" in text and "VERSION_ID=6.10" in text
@@ -41,12 +42,14 @@ def test_old_ubuntu_and_old_kernel_and_unknown_os_fail():
     assert "not a supported OS family" in message(probes.os_supported("ID=alpine\nVERSION_ID=3.19\n", None, "6.1", SUPPORTED))
 
 
+@pytest.mark.red("install.prerequisites")
 def test_missing_prerequisite_fails():
     text = message(probes.prerequisite(["lvm2"], {"lvm2": False}, "LVM tools"))
     assert "one of lvm2 installed" in text and "lvm2: no" in text
     assert probes.prerequisite(["runc", "containerd.io"], {"runc": False, "containerd.io": True}, "runtime").ok
 
 
+@pytest.mark.red("install.repo")
 def test_disabled_or_foreign_yum_repo_fails():
     path = "/etc/yum.repos.d/docker-ce.repo"
     assert probes.yum_repo(path, DOCKER_CE_REPO, "download.docker.com").ok
@@ -66,11 +69,13 @@ def test_apt_source_commented_or_disabled_fails():
     assert not probes.apt_source({"/etc/apt/sources.list.d/docker.sources": deb822}, "download.docker.com").ok
 
 
+@pytest.mark.red("install.package")
 def test_no_engine_package_or_legacy_package_fails():
     assert "none of them installed" in message(probes.engine_package(["docker-ce"], {"docker-ce": False}))
     assert "docker is installed" in message(probes.legacy_absent("docker", True))
 
 
+@pytest.mark.red("service.running")
 def test_stopped_service_fails_unless_an_unmanaged_dockerd_runs_without_systemd():
     stopped = "ActiveState=inactive SubState=dead MainPID=0"
     assert f"docker.service not active ({stopped})" in message(
@@ -80,15 +85,18 @@ def test_stopped_service_fails_unless_an_unmanaged_dockerd_runs_without_systemd(
     assert "/var/run/docker.pid names 6305 (no such process)" in text
 
 
+@pytest.mark.red("service.enabled")
 def test_disabled_service_fails():
     assert "UnitFileState=disabled" in message(probes.service_enabled("docker.service", False, "disabled"))
 
 
+@pytest.mark.red("engine.info")
 def test_info_without_drivers_fails():
     assert probes.engine_info(INFO).ok
     assert "missing Driver, CgroupDriver" in message(probes.engine_info({**INFO, "Driver": "", "CgroupDriver": None}))
 
 
+@pytest.mark.red("engine.version")
 def test_client_and_server_api_mismatch_fails():
     assert probes.engine_version(0, json.dumps(CLI_VERSION), API_VERSION).ok
     too_new = {**CLI_VERSION, "Client": {**CLI_VERSION["Client"], "ApiVersion": "1.52"}}
@@ -98,6 +106,7 @@ def test_client_and_server_api_mismatch_fails():
     assert "not JSON" in message(probes.engine_version(1, "Cannot connect to the Docker daemon", API_VERSION))
 
 
+@pytest.mark.red("engine.hello-world")
 def test_hello_world_without_greeting_or_exit_fails():
     assert probes.hello_world(0, "\nHello from Docker!\nThis message shows ...").ok
     assert "exit code 1" in message(probes.hello_world(1, "exec /hello: exec format error"))

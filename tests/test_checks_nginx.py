@@ -13,18 +13,21 @@ def message(verdict):
     return str(failure.value)
 
 
+@pytest.mark.red("nginx.run")
 def test_container_that_exits_fails():
     assert probes.stays_running(["running"] * 5).ok
     assert "running, exited" in message(probes.stays_running(["running", "exited", "exited"]))
     assert "none" in message(probes.stays_running([]))
 
 
+@pytest.mark.red("nginx.listed")
 def test_container_missing_from_ps_or_not_running_fails():
     assert probes.listed([{"Id": CID, "State": "running", "Status": "Up 2 seconds"}], CID).ok
     assert "not among the 1 running containers" in message(probes.listed([{"Id": "f" * 64, "State": "running"}], CID))
     assert "State restarting" in message(probes.listed([{"Id": CID, "State": "restarting", "Status": "Restarting"}], CID))
 
 
+@pytest.mark.red("nginx.exec")
 def test_exec_that_ran_on_the_host_or_failed_fails():
     assert probes.exec_inside(0, "2c1e0a7f3b9d\n", "2c1e0a7f3b9d", "vm").ok
     assert "output 'vm'" in message(probes.exec_inside(0, "vm\n", "2c1e0a7f3b9d", "vm"))
@@ -32,6 +35,7 @@ def test_exec_that_ran_on_the_host_or_failed_fails():
     assert "exit 126" in text
 
 
+@pytest.mark.red("nginx.isolated-fs")
 def test_shared_filesystem_fails():
     assert probes.isolated_fs(True, False, True, False).ok
     assert "seen on the host: True" in message(probes.isolated_fs(True, True, True, False))
@@ -44,6 +48,7 @@ def test_bridge_address_read_from_networks_only():
     assert probes.bridge_address(attrs) == ("172.17.0.2", {"bridge": "172.17.0.2"})
 
 
+@pytest.mark.red("nginx.bridge-ip")
 def test_no_bridge_or_outside_subnet_fails():
     assert probes.bridge_ip("172.17.0.2", {"bridge": "172.17.0.2"}, "172.17.0.0/16").ok
     text = message(probes.bridge_ip(None, {"none": ""}, None))
@@ -51,6 +56,7 @@ def test_no_bridge_or_outside_subnet_fails():
     assert "172.18.0.0/16" in message(probes.bridge_ip("172.17.0.2", {"bridge": "172.17.0.2"}, "172.18.0.0/16"))
 
 
+@pytest.mark.red("nginx.http")
 def test_nginx_not_answering_or_other_page_fails():
     assert probes.http_welcome(200, WELCOME).ok
     assert "HTTP no answer" in message(probes.http_welcome(None, ""))

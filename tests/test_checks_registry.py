@@ -14,12 +14,14 @@ def message(verdict):
     return str(failure.value)
 
 
+@pytest.mark.red("registry.default-hub")
 def test_other_default_index_fails():
     info = {"IndexServerAddress": HUB, "RegistryConfig": {"IndexConfigs": {"docker.io": {"Official": True}}}}
     assert probes.default_hub(info, HUB).ok
     assert "registry.example.org" in message(probes.default_hub({**info, "IndexServerAddress": "https://registry.example.org/v1/"}, HUB))
 
 
+@pytest.mark.red("registry.mirror-configured")
 def test_daemon_json_missing_malformed_or_without_mirror_fails():
     assert probes.mirror_configured(PATH, '{"registry-mirrors": ["http://f1361db2.m.daocloud.io"]}', ()).ok
     assert "does not exist" in message(probes.mirror_configured(PATH, None, ()))
@@ -34,6 +36,7 @@ def test_expected_mirror_absent_fails_and_trailing_slash_is_ignored():
     assert "missing ['http://mirror.example']" in message(probes.mirror_configured(PATH, content, ("http://mirror.example",)))
 
 
+@pytest.mark.red("registry.mirror-applied")
 def test_pending_restart_is_drift():
     assert probes.mirror_applied(["http://172.17.0.1:5000"], ["http://172.17.0.1:5000/"]).ok
     text = message(probes.mirror_applied(["http://172.17.0.1:5001"], ["http://172.17.0.1:5000/"]))
@@ -45,6 +48,7 @@ def test_mirrors_in_use_prefers_the_running_daemon():
     assert probes.mirrors_in_use([], ["http://b:5001/"]) == ["http://b:5001"]
 
 
+@pytest.mark.red("registry.mirror-reachable")
 def test_mirror_down_fails():
     assert probes.mirror_reachable({"http://m:5000": 200}).ok and probes.mirror_reachable({"http://m": 401}).ok
     assert "http://m:5000/v2/ -> no answer" in message(probes.mirror_reachable({"http://m:5000": None}))
@@ -52,6 +56,7 @@ def test_mirror_down_fails():
     assert "no mirror" in message(probes.mirror_reachable({}))
 
 
+@pytest.mark.red("registry.mirror-serves-pulls")
 def test_mirror_without_the_pulled_manifest_fails():
     local = [f"hello-world@{DIGEST}"]
     assert probes.serves_pulls({"http://m:5000": (200, DIGEST)}, local).ok

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -43,6 +44,95 @@ def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
+
+
+class Breaker:
+    """Remembers that a target stopped answering, so later calls fail at once instead of each waiting."""
+
+    def __init__(self, target_id: str, what: str):
+        self.target_id, self.what = target_id, what
+        self.tripped: str | None = None
+
+    def check(self, operation: str) -> None:
+        if self.tripped:
+            raise TargetError(f"{operation}: not tried, the {self.what} stopped answering earlier ({self.tripped})")
+
+    def trip(self, error: TargetError) -> None:
+        self.tripped = self.tripped or str(error).removeprefix(f"{self.target_id}: ")
+
+    def reset(self) -> None:
+        """Allow one more try (the end-of-run sweep and audit: the engine may be back)."""
+        self.tripped = None
+
+
+def _timed_out(error: BaseException) -> bool:
+    """requests reports a read timeout over unix and ssh sockets as a ConnectionError; look through the chain."""
+    while error is not None:
+        if isinstance(error, (requests.exceptions.Timeout, TimeoutError)) or "timed out" in str(error).lower():
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def guard_client(client: docker.DockerClient, target_id: str, seconds: float) -> Breaker:
+    """Bound and name every HTTP request of the client; transport failures become TargetError.
+
+    docker-py's own timeout only bounds reads, and not over every transport (see the library notes), so
+    each request also runs under bounded(). A caller's explicit timeout (container.wait(timeout=...))
+    keeps its own exception, which the caller expects.
+    """
+    breaker = Breaker(target_id, "engine")
+    api = client.api
+    plain = api.request
+
+    def request(method, url, *args, **kwargs):
+        path = urllib.parse.urlsplit(url).path.split("/v1.", 1)[-1].partition("/")[2]
+        operation = f"{target_id}: {method} /{path}"
+        breaker.check(operation)
+        own = kwargs.get("timeout", api.timeout)
+        limit = (own or seconds) + 5
+        try:
+            return bounded(lambda: plain(method, url, *args, **kwargs), limit, operation)
+        except TargetError as e:
+            breaker.trip(e)
+            raise
+        except (requests.exceptions.RequestException, OSError, EOFError) as e:
+            if _timed_out(e) and own != api.timeout:
+                raise  # the caller asked for this timeout and handles it
+            if _timed_out(e):
+                error = TargetError(f"{operation}: no answer within {own:g} s")
+                breaker.trip(error)
+                raise error from e
+            raise TargetError(f"{operation}: {one_line(str(e) or type(e).__name__)}") from e
+
+    api.request = request
+    return breaker
+
+
+def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
+    """Bound every testinfra command of a backend (testinfra has no command timeout; see the library notes).
+
+    Pass conformance_bound=SECONDS to host.run for a longer command; testinfra hands extra keyword
+    arguments to the backend's run, which is wrapped here. Idempotent: testinfra caches hosts per process.
+    """
+    existing = getattr(backend, "conformance_breaker", None)
+    if existing is not None:
+        return existing
+    breaker = Breaker(target_id, "connection")
+    plain = backend.run
+
+    def run(command, *args, conformance_bound: float | None = None, **kwargs):
+        operation = f"{target_id}: run {one_line(command, 80)}"
+        breaker.check(operation)
+        try:
+            return bounded(lambda: plain(command, *args, **kwargs), conformance_bound or seconds, operation)
+        except TargetError as e:
+            breaker.trip(e)
+            raise
+
+    backend.run = run
+    backend.conformance_breaker = breaker
+    return breaker
 
 
 def url_for(target_id: str, backend, configured: str | None) -> str:

@@ -6,11 +6,13 @@ import datetime
 import html
 import re
 import secrets
+import signal
+import threading
 from pathlib import Path
 
 import pytest
 
-from conformance import catalogue as catalogues, cleanup, config as configs, outcomes, report as reports
+from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, outcomes, report as reports
 from conformance.catalogue import Catalogue, Requirement
 from conformance.evidence import Evidence
 from conformance.outcomes import TargetError
@@ -34,6 +36,7 @@ class Run:
     exit_status: int | None = None
     cleanup_problems: list[str] = dataclasses.field(default_factory=list)
     lint_error: str | None = None
+    audits: dict[str, dict] = dataclasses.field(default_factory=dict)  # target -> leak audit (audit.Audit.as_json)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
               reports.Results(run_id, started))
     config.stash[RUN] = run
     config.pluginmanager.register(Recorder(run), "conformance-recorder")
+    _handle_sigterm(config)
     if active and not hasattr(config, "workerinput") and not config.getoption("collectonly"):
         run.run_dir = reports.run_folder(config.invocation_params.dir / settings.report_dir, run_id, started)
         run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +123,37 @@ def pytest_configure(config: pytest.Config) -> None:
         if not config.option.xmlpath:
             config.option.xmlpath = str(run.run_dir / "junit.xml")
         _add_metadata(config, {"Run id": run_id, "Targets": ", ".join(specs)})
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def _handle_sigterm(config: pytest.Config) -> None:
+    """SIGTERM ends the run like Ctrl-C (pytest only handles SIGINT): fixtures tear down, targets are swept."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+
+
+class _Shielded:
+    """While targets are cleaned up, a further Ctrl-C or SIGTERM is noted, not obeyed (cleanup is bounded)."""
+
+    def __enter__(self):
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        print(f"\nconformance: {signal.Signals(signum).name} during cleanup: finishing the cleanup first "
+              "(every call in it is bounded by --call-timeout)", flush=True)
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def _add_metadata(config: pytest.Config, values: dict) -> None:
@@ -290,6 +325,7 @@ class Recorder:
         lint = getattr(node, "workeroutput", {}).get("conformance_lint")
         if lint:
             self.run.lint_error = lint
+        self.run.audits.update(getattr(node, "workeroutput", {}).get("conformance_audits") or {})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Record outcomes (for blocked decisions in this process) and aggregate results."""
@@ -305,8 +341,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if run is None:
         return
     outcomes.set_current_requirement(None)
-    run.cleanup_problems = [f"{spec}: {p}" for spec, problems in run.targets.close().items() for p in problems]
-    if hasattr(session.config, "workerinput") or run.run_dir is None:
+    with _Shielded():
+        closed = run.targets.close()
+    run.cleanup_problems = [f"{spec}: {p}" for spec, problems in closed.items() for p in problems]
+    run.audits.update({t.id: t.audit.as_json() for t in run.targets.all()})
+    if hasattr(session.config, "workerinput"):
+        session.config.workeroutput["conformance_audits"] = run.audits
+        return
+    for spec, audit in run.audits.items():
+        # A run-level check, not a catalogue requirement: kept out of "requirements" (counts, lint, matrix).
+        run.results.hosts.setdefault(spec, {"facts": {}, "requirements": {}}).setdefault("run_checks", {})[
+            audits.CHECK_ID] = audit
+    if run.run_dir is None:
         return
     _add_metadata(session.config, {f"Target {t}": {k: html.escape(str(v)) for k, v in h["facts"].items()}
                                    for t, h in run.results.hosts.items()})
@@ -322,6 +368,8 @@ def pytest_sessionfinish_exit_status(session: pytest.Session) -> None:
     run.exit_status = reports.exit_status(run.results, run.settings.strict, session.exitstatus)
     if run.lint_error:
         run.exit_status = pytest.ExitCode.USAGE_ERROR
+    if run.exit_status == pytest.ExitCode.OK and any(a["status"] in ("failed", "error") for a in run.audits.values()):
+        run.exit_status = pytest.ExitCode.TESTS_FAILED  # the target was not left as it was found
     session.exitstatus = run.exit_status
     if run.run_dir is not None and run.run_dir.exists():
         reports.update_latest(run.run_dir)
@@ -335,6 +383,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"ERROR: {run.lint_error}", red=True)
     for problem in run.cleanup_problems:
         terminalreporter.write_line(f"conformance: cleanup problem on {problem}", red=True)
+    for spec, audit in run.audits.items():
+        bad = audit["status"] in ("failed", "error")
+        terminalreporter.write_line(f"conformance: {audits.CHECK_ID} on {spec}: {audit['status']}: {audit['message']}",
+                                    red=bad, green=audit["status"] == "passed")
     if run.results.hosts:
         status = run.exit_status if run.exit_status is not None else exitstatus
         reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status)

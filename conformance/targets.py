@@ -5,10 +5,11 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from conformance import cleanup, engine as engines
+from conformance import audit as audits, cleanup, engine as engines
 from conformance.config import Settings, TargetSettings
 from conformance.outcomes import TargetError, one_line
 
+KILL_AFTER = 5  # seconds coreutils timeout waits after TERM (evidence.KILL_AFTER)
 RHEL_IDS = {"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "cloudlinux"}
 DEBIAN_IDS = {"debian", "ubuntu", "raspbian", "linuxmint"}
 
@@ -58,6 +59,9 @@ class Target:
         self.run_id = run_id
         self.shared: dict[str, Any] = {}
         self._teardowns: list[Callable[[], object]] = []
+        self.audit = audits.Audit(spec, run_id)
+        # Every testinfra command of this host is bounded (the outer limit leaves room for coreutils timeout).
+        self.connection = engines.guard_backend(host.backend, spec, settings.call_timeout + KILL_AFTER + 10)
 
     def __repr__(self) -> str:
         return f"<Target {self.id}>"
@@ -67,10 +71,9 @@ class Target:
         seconds = max(1, int(self.settings.call_timeout))
         line = self.host.backend.quote(command, *args)
         try:
-            return engines.bounded(lambda: self.host.run("timeout %s sh -c %s", str(seconds), line),
-                                   seconds + 10, f"{self.id}: {what}")
-        except TargetError:
-            raise
+            return self.host.run("timeout %s sh -c %s", str(seconds), line, conformance_bound=seconds + 10)
+        except TargetError as e:
+            raise TargetError(f"{self.id}: {what}: {str(e).removeprefix(self.id + ': ')}") from e
         except Exception as e:  # noqa: BLE001 - any backend failure means the target is unreachable
             detail = e.args[0] if e.args and hasattr(e.args[0], "stderr") else (str(e) or type(e).__name__)
             raise TargetError(f"{self.id}: {what}: {one_line(detail)}") from e
@@ -92,10 +95,18 @@ class Target:
     def _engine(self):
         url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)
         client = engines.connect(self.id, url, self.settings.call_timeout)
+        breaker = engines.guard_client(client, self.id, self.settings.call_timeout)
         self.on_teardown(client.close)
-        # Registered right after the client, so it runs last before close: after every shared teardown.
-        self.on_teardown(lambda: cleanup.sweep(client, self.run_id))
+        # Registered right after the client, so they run last before close, after every shared teardown:
+        # the sweep of this run's labels, then the audit's second snapshot.
+        self.on_teardown(lambda: self.audit.finish(self, client, self._released()))
+        self.on_teardown(lambda: (breaker.reset(), cleanup.sweep(client, self.run_id))[1])
+        self.audit.start(self, client)
         return client
+
+    def _released(self) -> dict[str, str]:
+        pulled = self.shared.get("conformance.pulled")
+        return dict(pulled.released) if pulled else {}
 
     @property
     def profile(self) -> str:
@@ -131,7 +142,7 @@ class Target:
     @property
     def pulled_images(self) -> cleanup.PulledImages:
         """Images present before the run, and those the run pulled (removed when the session ends)."""
-        return self.share("conformance.pulled", lambda: cleanup.PulledImages(self.engine),
+        return self.share("conformance.pulled", lambda: cleanup.PulledImages(self.engine, self.run_id),
                           lambda p: p.remove_pulled())
 
     def share(self, key: str, create: Callable[[], Any], destroy: Callable[[Any], object] | None = None) -> Any:

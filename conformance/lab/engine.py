@@ -77,10 +77,22 @@ def restart():
 
 
 def _spawn_dockerd():
+    _drop_stale_pidfile()
     paths.LOGS.mkdir(parents=True, exist_ok=True)
     with open(paths.LOGS / "dockerd.log", "ab") as log:
         subprocess.Popen([shutil.which("dockerd") or "/usr/sbin/dockerd"], stdin=subprocess.DEVNULL,
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _drop_stale_pidfile():
+    """dockerd refuses to start while its pid file names a live process, even one that is not dockerd."""
+    try:
+        pid = int(PIDFILE.read_text().strip())
+        alive_dockerd = b"dockerd" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        alive_dockerd = False
+    if not alive_dockerd:
+        PIDFILE.unlink(missing_ok=True)
 
 
 def _stop_dockerd():

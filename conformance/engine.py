@@ -150,6 +150,17 @@ def url_for(target_id: str, backend, configured: str | None) -> str:
     raise TargetError(f"{target_id}: no Docker API route for a {kind}:// target; give --engine-url {target_id}=URL")
 
 
+def _socket_hint(url: str, error: BaseException) -> str:
+    """Name the usual cause of a unix socket failure (its errno sits deep in requests' exception chain)."""
+    text = str(error)
+    if url.startswith("unix://") and ("FileNotFoundError" in text or "No such file" in text):
+        return f" (no socket at {url.removeprefix('unix://')}: is the engine running, is the path right?)"
+    if url.startswith("unix://") and ("PermissionError" in text or "Permission denied" in text):
+        return (f" (permission denied on {url.removeprefix('unix://')}: run as root or as a member of the socket's "
+                "group, usually docker)")
+    return ""
+
+
 def connect(target_id: str, url: str, timeout: float) -> docker.DockerClient:
     """Create the client (it asks the daemon for its API version at once); failures become TargetError."""
     try:
@@ -160,5 +171,5 @@ def connect(target_id: str, url: str, timeout: float) -> docker.DockerClient:
         raise
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError, Exception) as e:
         ssh_setup = "known_hosts" in str(e) or type(e).__name__ in ("AuthenticationException", "SSHException")
-        hint = f" ({SSH_HINT})" if url.startswith("ssh://") and ssh_setup else ""
+        hint = f" ({SSH_HINT})" if url.startswith("ssh://") and ssh_setup else _socket_hint(url, e)
         raise TargetError(f"{target_id}: connect to engine {url}: {one_line(str(e) or type(e).__name__)}{hint}") from e

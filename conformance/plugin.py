@@ -15,7 +15,7 @@ import pytest
 from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, outcomes, report as reports
 from conformance.catalogue import Catalogue, Requirement
 from conformance.evidence import Evidence
-from conformance.outcomes import TargetError
+from conformance.outcomes import TargetError, one_line
 from conformance.targets import Target, Targets
 
 HOST_PARAM = "_testinfra_host"  # testinfra's indirect, module-scoped parameter behind `host`
@@ -36,6 +36,7 @@ class Run:
     exit_status: int | None = None
     cleanup_problems: list[str] = dataclasses.field(default_factory=list)
     lint_error: str | None = None
+    report_problems: list[str] = dataclasses.field(default_factory=list)  # reports that could not be written
     audits: dict[str, dict] = dataclasses.field(default_factory=dict)  # target -> leak audit (audit.Audit.as_json)
 
 
@@ -106,6 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if active and config.option.hosts is None:
         config.option.hosts = "local://"
     specs = config.option.hosts.split(",") if config.option.hosts else ["local://"]
+    if active:
+        _check_specs(specs, _host_options(config))
     run_id = _run_id(config)
     started = reports.utc_now()
     run = Run(settings, catalogue, run_id, started, suites_dir,
@@ -116,13 +119,42 @@ def pytest_configure(config: pytest.Config) -> None:
     _handle_sigterm(config)
     if active and not hasattr(config, "workerinput") and not config.getoption("collectonly"):
         run.run_dir = reports.run_folder(config.invocation_params.dir / settings.report_dir, run_id, started)
-        run.run_dir.mkdir(parents=True, exist_ok=True)
+        _writable(run.run_dir)
         if not config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
             config.option.htmlpath = str(run.run_dir / "report.html")
             config.option.self_contained_html = True
         if not config.option.xmlpath:
             config.option.xmlpath = str(run.run_dir / "junit.xml")
         _add_metadata(config, {"Run id": run_id, "Targets": ", ".join(specs)})
+
+
+def _check_specs(specs: list[str], host_options: dict) -> None:
+    """Bad --hosts input is a usage error (exit 4), not a collection traceback in testinfra."""
+    import testinfra.backend  # late: see Targets.spec_of
+    for spec in specs:
+        try:
+            testinfra.backend.get_backends([spec], **host_options)
+        except Exception as e:  # noqa: BLE001 - testinfra raises RuntimeError/ValueError/ImportError for bad specs
+            raise pytest.UsageError(f"--hosts {spec}: {one_line(str(e) or type(e).__name__)} (a target is "
+                                    "local://, ssh://[user@]host[:port], paramiko://..., docker://container, ...; "
+                                    "see testinfra's backends)") from None
+
+
+def _writable(folder: Path) -> None:
+    """Create the run folder and prove it takes a file, before any check runs on a target."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".writable"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as e:
+        raise pytest.UsageError(f"conformance: report folder {folder} is not writable: {e.strerror or e} "
+                                "(set --report-dir or CONFORMANCE_REPORT_DIR to a writable folder)") from None
+
+
+def _report_problem(run: Run, what: str, error: OSError) -> None:
+    run.report_problems.append(f"could not write {what}: {error.strerror or error}"
+                               + (f" ({error.filename})" if error.filename else ""))
 
 
 def _interrupt(signum, frame) -> None:
@@ -356,7 +388,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     _add_metadata(session.config, {f"Target {t}": {k: html.escape(str(v)) for k, v in h["facts"].items()}
                                    for t, h in run.results.hosts.items()})
-    run.results.write(run.run_dir / "results.json")
+    try:
+        run.results.write(run.run_dir / "results.json")
+    except OSError as e:  # a full disk must not hide the verdicts: they are in the terminal summary
+        _report_problem(run, "results.json", e)
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_report_errors(session: pytest.Session):
+    """A report writer (junitxml, pytest-html) failing on a full or read-only disk ends as one message, not a traceback."""
+    try:
+        return (yield)
+    except OSError as e:
+        run = session.config.stash.get(RUN, None)
+        if run is None or hasattr(session.config, "workerinput"):
+            raise
+        _report_problem(run, f"a report in {run.run_dir}", e)
+        if run.exit_status is None:  # the writer's error skipped the exit-status hook
+            pytest_sessionfinish_exit_status(session)
+        return None
 
 
 @pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")  # after pytest-html and junitxml have written
@@ -370,9 +420,14 @@ def pytest_sessionfinish_exit_status(session: pytest.Session) -> None:
         run.exit_status = pytest.ExitCode.USAGE_ERROR
     if run.exit_status == pytest.ExitCode.OK and any(a["status"] in ("failed", "error") for a in run.audits.values()):
         run.exit_status = pytest.ExitCode.TESTS_FAILED  # the target was not left as it was found
+    if run.report_problems and run.exit_status == pytest.ExitCode.OK:
+        run.exit_status = pytest.ExitCode.TESTS_FAILED  # a gate must not pass on a missing report
     session.exitstatus = run.exit_status
     if run.run_dir is not None and run.run_dir.exists():
-        reports.update_latest(run.run_dir)
+        try:
+            reports.update_latest(run.run_dir)
+        except OSError as e:
+            _report_problem(run, "the latest link", e)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -383,6 +438,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"ERROR: {run.lint_error}", red=True)
     for problem in run.cleanup_problems:
         terminalreporter.write_line(f"conformance: cleanup problem on {problem}", red=True)
+    for problem in run.report_problems:
+        terminalreporter.write_line(f"conformance: {problem}; the verdicts in this summary stand", red=True)
     for spec, audit in run.audits.items():
         bad = audit["status"] in ("failed", "error")
         terminalreporter.write_line(f"conformance: {audits.CHECK_ID} on {spec}: {audit['status']}: {audit['message']}",

@@ -60,8 +60,9 @@ class Target:
         self.shared: dict[str, Any] = {}
         self._teardowns: list[Callable[[], object]] = []
         self.audit = audits.Audit(spec, run_id)
-        # Every testinfra command of this host is bounded (the outer limit leaves room for coreutils timeout).
-        self.connection = engines.guard_backend(host.backend, spec, settings.call_timeout + KILL_AFTER + 10)
+        # Every testinfra command of this host is bounded; the outer limit leaves room for coreutils timeout
+        # (evidence.cmd's -k KILL_AFTER), whose rc 124 names the command more precisely.
+        self.connection = engines.guard_backend(host.backend, spec, settings.call_timeout + KILL_AFTER + 2)
 
     def __repr__(self) -> str:
         return f"<Target {self.id}>"
@@ -71,7 +72,7 @@ class Target:
         seconds = max(1, int(self.settings.call_timeout))
         line = self.host.backend.quote(command, *args)
         try:
-            return self.host.run("timeout %s sh -c %s", str(seconds), line, conformance_bound=seconds + 10)
+            return self.host.run("timeout %s sh -c %s", str(seconds), line, conformance_bound=seconds + 2)
         except TargetError as e:
             raise TargetError(f"{self.id}: {what}: {str(e).removeprefix(self.id + ': ')}") from e
         except Exception as e:  # noqa: BLE001 - any backend failure means the target is unreachable

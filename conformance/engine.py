@@ -23,6 +23,7 @@ LOCAL_SOCKET = "unix:///var/run/docker.sock"
 SSH_BACKENDS = ("ssh", "safe-ssh", "paramiko")
 SSH_HINT = ("docker-py's ssh transport reads the key only from ~/.ssh/config (IdentityFile) and the host key "
             "only from ~/.ssh/known_hosts; add them or use --engine-url TARGET=URL")
+LONG_POLLS = ("/wait", "/attach", "/events")  # API paths that answer only when something happens
 T = TypeVar("T")
 
 
@@ -91,14 +92,16 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
         breaker.check(operation)
         own = kwargs.get("timeout", api.timeout)
         limit = (own or seconds) + 5
+        waiting = path.endswith(LONG_POLLS)  # answers when something happens: a timeout is the caller's answer
         try:
             return bounded(lambda: plain(method, url, *args, **kwargs), limit, operation)
         except TargetError as e:
-            breaker.trip(e)
+            if not waiting:
+                breaker.trip(e)
             raise
         except (requests.exceptions.RequestException, OSError, EOFError) as e:
-            if _timed_out(e) and own != api.timeout:
-                raise  # the caller asked for this timeout and handles it
+            if _timed_out(e) and waiting:
+                raise  # e.g. container.wait(timeout=...): the caller handles it
             if _timed_out(e):
                 error = TargetError(f"{operation}: no answer within {own:g} s")
                 breaker.trip(error)

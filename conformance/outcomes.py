@@ -66,7 +66,8 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def _failure_message(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return one_line(crash.message.removeprefix("AssertionError: ").removeprefix("Failed: "))
+        return one_line(crash.message.removeprefix("AssertionError: ").removeprefix("Failed: ")
+                        .removeprefix(f"{TargetError.__module__}.TargetError: "))
     return one_line(str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed")
 
 

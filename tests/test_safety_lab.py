@@ -1,0 +1,269 @@
+"""Safety on lab hosts: hosts end as found (interrupts, kills, frozen engine, cut network, two runs at once), bad SSH."""
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance.lab import engine, hosts, paths
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[1]
+TAG = f"safety-{int(time.time()) % 100000}"
+CALL_TIMEOUT = 3
+RUN_LIMIT_S = 240  # a whole run; a hung run fails the test instead of hanging it
+# Everything the leak audit compares, read with the host's own docker CLI (not through the suite's code).
+STATE = ("docker ps -aq --no-trunc | sort; echo --; "
+         "docker images -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' | sort; echo --; "
+         "docker network ls -q --no-trunc | sort; echo --; docker volume ls -q | sort; echo --; "
+         "sha256sum /etc/docker/daemon.json")
+SEED = 7  # the kill points are random, but the same on every run of this test
+
+
+@pytest.fixture(scope="module")
+def client():
+    with engine.client(timeout=120) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def lab_host(client):
+    """start(role) -> (container name, spec); every host is stopped at teardown."""
+    started = []
+
+    def start(role):
+        name = f"{TAG}-{role}"
+        started.append(name)
+        return hosts.PREFIX + name, hosts.start(client, name, "debian")
+
+    yield start
+    for name in started:
+        hosts.stop(client, name)
+
+
+def inside(client, container: str, command: str, check: bool = True) -> str:
+    """Run a shell command in the lab host (its root shell, not through SSH)."""
+    code, out = client.containers.get(container).exec_run(["timeout", "120", "sh", "-c", command])
+    text = out.decode(errors="replace")
+    assert not check or code == 0, f"{command}: exit {code}: {text}"
+    return text
+
+
+def state(client, container: str) -> str:
+    return inside(client, container, STATE)
+
+
+def start_suite(cwd: Path, spec: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pytest", str(REPO / "suites"), "-q", "-p", "no:cacheprovider",
+                             "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"), f"--hosts={spec}",
+                             f"--call-timeout={CALL_TIMEOUT}", *args],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc: subprocess.Popen, limit: float = RUN_LIMIT_S) -> str:
+    try:
+        out, _ = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"the run did not end within {limit} s:\n{out[-3000:]}")
+    assert "Traceback" not in out and "INTERNALERROR" not in out, out[-3000:]
+    return out
+
+
+def run_suite(cwd: Path, spec: str, *args: str) -> tuple[int, str]:
+    proc = start_suite(cwd, spec, *args)
+    out = finish(proc)
+    return proc.returncode, out
+
+
+def results(cwd: Path, spec: str) -> dict:
+    return json.loads((cwd / "reports" / "latest" / "results.json").read_text())["hosts"][spec]
+
+
+def cleanup_cli(spec: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "conformance.cleanup_cli", "--hosts", spec, *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+# ---- a normal run, pre-existing objects -----------------------------------------------------------------
+
+PREEXISTING = """
+set -e
+docker pull -q nginx:latest && docker pull -q hello-world:latest
+# nginx:latest and hello-world:latest swapped: same tags as the suite's, other content
+docker tag nginx:latest user/swap:1 && docker tag hello-world:latest nginx:latest
+docker tag user/swap:1 hello-world:latest && docker rmi user/swap:1
+docker network create usernet
+docker volume create uservol
+docker run --rm -v uservol:/data hello-world:latest sh -c 'echo precious > /data/file'
+# named like the suite's objects, but without its labels
+docker volume create conformance-0123abcd-image-00000000
+docker create --name conformance-probe --network usernet -v uservol:/data hello-world:latest
+"""
+
+
+@pytest.fixture(scope="module")
+def good(client, lab_host):
+    """A debian lab host holding user objects that look like the suite's."""
+    container, spec = lab_host("good")
+    inside(client, container, PREEXISTING)
+    return container, spec
+
+
+def test_run_leaves_host_as_found_and_user_objects_untouched(tmp_path, client, good):
+    container, spec = good
+    before = state(client, container)
+    code, out = run_suite(tmp_path, spec)
+    assert state(client, container) == before
+    assert inside(client, container, "docker run --rm -v uservol:/data nginx:latest cat /data/file 2>/dev/null"
+                                     " || docker run --rm -v uservol:/data hello-world:latest cat /data/file") \
+        == "precious\n"
+    assert state(client, container) == before  # the look above removed its own --rm container
+    audit = results(tmp_path, spec)["run_checks"]["run.leak-audit"]
+    assert audit["status"] == "passed", audit
+    assert f"run.leak-audit on {spec}: passed" in out
+    # the swapped images make the nginx and hello-world checks fail: the suite does not "fix" them by pulling
+    assert results(tmp_path, spec)["requirements"]["engine.hello-world"]["status"] == "failed"
+    assert code == 1
+
+
+def kill_points():
+    rng = random.Random(SEED)
+    return [(sig, round(rng.uniform(2, 16), 1)) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)]
+
+
+@pytest.mark.parametrize("sig, after_s", kill_points(), ids=lambda v: getattr(v, "name", str(v)))
+def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, sig, after_s):
+    container, spec = good
+    before = state(client, container)
+    proc = start_suite(tmp_path, spec)
+    time.sleep(after_s)
+    proc.send_signal(sig)
+    out = finish(proc, 120)
+    if sig == signal.SIGKILL:  # nothing runs in a killed process: the console script cleans up after it
+        listed = cleanup_cli(spec)
+        assert listed.returncode == 0, listed.stderr
+        done = cleanup_cli(spec, "--all-runs")
+        assert done.returncode == 0, done.stdout + done.stderr
+    else:
+        assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
+        assert f"run.leak-audit on {spec}: passed" in out or proc.returncode == 0, out[-2000:]
+    assert state(client, container) == before
+
+
+def test_ssh_authentication_failure_is_an_error_for_the_host(tmp_path, good):
+    _, spec = good
+    ip = urlsplit(spec).hostname
+    wrong = tmp_path / "wrong_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True, timeout=30)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{ip} {(paths.KEYS / 'ssh_host_ed25519_key.pub').read_text().split(' ', 2)[0]} "
+                     f"{(paths.KEYS / 'ssh_host_ed25519_key.pub').read_text().split()[1]}\n")
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n  IdentityFile {wrong}\n  IdentitiesOnly yes\n  BatchMode yes\n"
+                      f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n")
+    code, _ = run_suite(tmp_path, f"ssh://root@{ip}", f"--ssh-config={config}", "--req", "engine.info")
+    host = results(tmp_path, f"ssh://root@{ip}")
+    assert {e["status"] for e in host["requirements"].values()} == {"error"}
+    assert "Permission denied (publickey" in host["requirements"]["engine.info"]["message"]
+    assert code == pytest.ExitCode.USAGE_ERROR  # the only target could not be reached
+
+
+def test_ssh_host_key_mismatch_is_an_error_for_the_host(tmp_path, good):
+    _, spec = good
+    ip = urlsplit(spec).hostname
+    other = tmp_path / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True, timeout=30)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{ip} {' '.join(other.with_suffix('.pub').read_text().split()[:2])}\n")
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n  IdentityFile {paths.KEYS / 'id_ed25519'}\n  IdentitiesOnly yes\n  BatchMode yes\n"
+                      f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n")
+    code, _ = run_suite(tmp_path, f"ssh://root@{ip}", f"--ssh-config={config}", "--req", "engine.info")
+    message = results(tmp_path, f"ssh://root@{ip}")["requirements"]["engine.info"]["message"]
+    assert "host key mismatch: the host's key differs from the one in known_hosts" in message, message
+    assert code == pytest.ExitCode.USAGE_ERROR
+
+
+# ---- faults: a frozen engine, a cut network, a stopped engine ----------------------------------------------
+
+def test_frozen_engine_ends_as_errors_naming_the_operation(tmp_path, client, lab_host):
+    container, spec = lab_host("frozen")
+    before = state(client, container)
+    proc = start_suite(tmp_path, spec)
+    time.sleep(8)  # engine connected, containers being made
+    inside(client, container, "pkill -STOP -x dockerd")
+    frozen_at = time.monotonic()
+    try:
+        out = finish(proc)
+        took = time.monotonic() - frozen_at
+    finally:
+        inside(client, container, "pkill -CONT -x dockerd")
+    host = results(tmp_path, spec)
+    messages = [e["message"] for e in host["requirements"].values() if e["status"] == "error"]
+    assert any(f"no answer within {CALL_TIMEOUT} s" in m or "timed out after" in m for m in messages), messages
+    assert any(m.startswith(f"{spec}: ") and (" /" in m or "command timed out" in m) for m in messages), messages
+    assert took < 120, f"{took:.0f} s from the freeze to the end of the run"
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-2000:]
+    assert host["run_checks"]["run.leak-audit"]["status"] in ("error", "passed")
+    done = cleanup_cli(spec, "--all-runs")  # the engine answers again: what the run could not remove goes now
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert state(client, container) == before
+
+
+def test_cut_network_ends_as_errors_and_cleanup_works_after(tmp_path, client, lab_host):
+    container, spec = lab_host("cut")
+    before = state(client, container)
+    proc = start_suite(tmp_path, spec)
+    time.sleep(8)
+    inside(client, container, "ip link set eth0 down")
+    cut_at = time.monotonic()
+    try:
+        out = finish(proc)
+        took = time.monotonic() - cut_at
+    finally:
+        inside(client, container, "ip link set eth0 up")
+    assert took < 150, f"{took:.0f} s from the cut to the end of the run"
+    host = results(tmp_path, spec)
+    assert "error" in {e["status"] for e in host["requirements"].values()}, out[-2000:]
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED
+    deadline = time.monotonic() + 30  # the link is back: wait for SSH, then clean up
+    while cleanup_cli(spec).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(1)
+    done = cleanup_cli(spec, "--all-runs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert state(client, container) == before
+
+
+def test_engine_down_is_failed_service_and_engine_errors(tmp_path, client, lab_host):
+    container, spec = lab_host("down")
+    inside(client, container, "systemctl stop docker.socket docker.service")
+    code, out = run_suite(tmp_path, spec)
+    requirements = results(tmp_path, spec)["requirements"]
+    assert requirements["service.running"]["status"] == "failed"
+    assert requirements["engine.info"]["status"] in ("error", "blocked")
+    assert code == pytest.ExitCode.TESTS_FAILED
+
+
+# ---- concurrency ----------------------------------------------------------------------------------------
+
+def test_two_runs_at_once_both_pass_and_leave_the_host_clean(tmp_path, client, lab_host):
+    container, spec = lab_host("pair")  # no images: both runs pull, one hands them over to the other
+    before = state(client, container)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    procs = [start_suite(first, spec), start_suite(second, spec)]
+    outs = [finish(p) for p in procs]
+    for cwd, proc, out in zip((first, second), procs, outs):
+        host = results(cwd, spec)
+        assert {e["status"] for e in host["requirements"].values()} <= {"passed", "not-applicable"}, out[-3000:]
+        assert host["run_checks"]["run.leak-audit"]["status"] == "passed", host["run_checks"]
+        assert proc.returncode == 0
+    assert state(client, container) == before

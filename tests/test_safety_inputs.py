@@ -11,6 +11,8 @@ from conformance import engine as engines, probes
 from conformance.outcomes import TargetError
 
 REPO = Path(__file__).resolve().parents[1]
+# The suite of this tree, also when another copy of the package is installed (editable or not).
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 LIMIT_S = 120
 
 
@@ -18,7 +20,7 @@ def suite(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """The real suite, run from cwd (reports land there), with --req engine.info to keep it short."""
     return subprocess.run([sys.executable, "-m", "pytest", str(REPO / "suites"), "-q", "-p", "no:cacheprovider",
                            "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"), *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=LIMIT_S)
+                          cwd=cwd, env=ENV, capture_output=True, text=True, timeout=LIMIT_S)
 
 
 def one_paragraph(proc: subprocess.CompletedProcess) -> str:
@@ -148,9 +150,9 @@ def test_daemon_json_malformed_or_not_an_object_fails_the_check(content, found):
 
 def test_cleanup_cli_bad_input(tmp_path):
     run = [sys.executable, "-m", "conformance.cleanup_cli"]
-    proc = subprocess.run([*run, "--hosts", "foo://x", "--all-runs"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([*run, "--hosts", "foo://x", "--all-runs"], capture_output=True, text=True, timeout=60, env=ENV)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "foo://x: not a target spec testinfra understands: Unknown connection type 'foo'" in proc.stderr
     proc = subprocess.run([*run, "--hosts", "local://", "--run", "x", "--all-runs"], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=ENV)
     assert proc.returncode == 2 and "give --run or --all-runs, not both" in proc.stderr

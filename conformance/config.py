@@ -244,8 +244,12 @@ def _cli_layer(config: pytest.Config) -> dict[str, Any]:
     return layer
 
 
-def load(config: pytest.Config, environ: dict[str, str] | None = None) -> Settings:
-    """Build the frozen Settings from defaults, file, environment and command line, in that order."""
+def load(config: pytest.Config, environ: dict[str, str] | None = None, inventory=None) -> Settings:
+    """Build the frozen Settings from defaults, file, environment and command line, in that order.
+
+    An inventory's per-host settings (conformance.inventory) join the file layer as rules for exactly that host:
+    they beat the file's general values and are replaced, like the file's, by the environment or command line.
+    """
     environ = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -261,4 +265,9 @@ def load(config: pytest.Config, environ: dict[str, str] | None = None) -> Settin
         for name, value in layer.items():
             values[name] = value
             sources[name] = {"environment": BY_NAME[name].env, "command line": BY_NAME[name].flag_name}.get(origin, origin)
+        if origin.startswith("config file") and inventory is not None:
+            for name, rules in inventory.rules().items():
+                values[name] = (*values[name], *rules)
+                where = f"inventory {inventory.path}"
+                sources[name] = where if sources[name] == "default" else f"{sources[name]} and {where}"
     return Settings(**{BY_NAME[n].attr: v for n, v in values.items()}, sources=sources)

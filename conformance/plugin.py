@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import html
+import os
 import re
 import secrets
 import signal
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, outcomes, report as reports
+from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, inventory as inventories
+from conformance import outcomes, report as reports
 from conformance.catalogue import Catalogue, Requirement
 from conformance.evidence import Evidence
 from conformance.outcomes import TargetError, one_line
@@ -55,6 +57,16 @@ CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     configs.add_options(parser)
+    inventories.add_options(parser)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """-n auto on suites/: one worker per target; checks wait on hosts, so more workers than cores pays."""
+    suites = (config.rootpath / "suites").resolve()
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not _collects_suites(config, suites):
+        return None  # xdist's own answer
+    return inventories.auto_workers(config)
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -95,7 +107,9 @@ def _host_options(config: pytest.Config) -> dict:
 @pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read their output paths
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "req(id): the requirement id (from suites/requirements.toml) this check proves")
-    settings = configs.load(config)
+    inventories.check_file_options(config.invocation_params.args)
+    inventory = inventories.from_config(config)
+    settings = configs.load(config, inventory=inventory)
     suites_dir = (config.rootpath / "suites").resolve()
     catalogue_path = config.rootpath / catalogues.CATALOGUE_PATH
     catalogue = catalogues.load(catalogue_path) if catalogue_path.is_file() else None
@@ -104,6 +118,11 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--req {prefix}: no requirement id starts with it"
                                     + (f" (see {catalogue_path})" if catalogue else f" ({catalogue_path} not found)"))
     active = _collects_suites(config, suites_dir)
+    specs = inventories.host_specs(config, inventory)
+    if specs:
+        config.option.hosts = ",".join(specs)
+    if active:
+        _fleet_dist(config)
     if active and config.option.hosts is None:
         config.option.hosts = "local://"
     specs = config.option.hosts.split(",") if config.option.hosts else ["local://"]
@@ -112,7 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = _run_id(config)
     started = reports.utc_now()
     run = Run(settings, catalogue, run_id, started, suites_dir,
-              Targets(specs, settings, run_id, _host_options(config)), outcomes.Outcomes(),
+              Targets(specs, settings, run_id, _host_options(config), inventory), outcomes.Outcomes(),
               reports.Results(run_id, started))
     config.stash[RUN] = run
     config.pluginmanager.register(Recorder(run), "conformance-recorder")
@@ -138,6 +157,17 @@ def _check_specs(specs: list[str], host_options: dict) -> None:
             raise pytest.UsageError(f"--hosts {spec}: {one_line(str(e) or type(e).__name__)} (a target is "
                                     "local://, ssh://[user@]host[:port], paramiko://..., docker://container, ...; "
                                     "see testinfra's backends)") from None
+
+
+def _fleet_dist(config: pytest.Config) -> None:
+    """With -n and no --dist, distribute by xdist group: each target's checks on one worker, targets spread.
+
+    loadgroup needs pytest<9.2 (pinned in pyproject.toml): 9.2's structured node ids make xdist ignore the
+    groups silently (https://github.com/pytest-dev/pytest-xdist/issues/1386).
+    """
+    given = any(a == "-d" or a.startswith(("--dist", "--distload")) for a in config.invocation_params.args)
+    if getattr(config.option, "dist", "no") == "load" and getattr(config.option, "numprocesses", None) and not given:
+        config.option.dist = "loadgroup"
 
 
 def _writable(folder: Path) -> None:

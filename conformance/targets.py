@@ -1,6 +1,7 @@
 """Per-target state for the whole session: probe, engine client, profile, facts, shared resources."""
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +71,7 @@ class Target:
         self.shared: dict[str, Any] = {}
         self._teardowns: list[Callable[[], object]] = []
         self.audit = audits.Audit(spec, run_id)
+        self.inventory_facts: dict[str, str] = {}
         # Every testinfra command of this host is bounded; the outer limit leaves room for coreutils timeout
         # (evidence.cmd's -k KILL_AFTER), whose rc 124 names the command more precisely.
         self.connection = engines.guard_backend(host.backend, spec, settings.call_timeout + KILL_AFTER + 2)
@@ -171,8 +173,8 @@ class Target:
 
     @_once
     def facts(self) -> dict[str, str]:
-        """Host facts for the report; a fact that could not be read says so."""
-        return gather_facts(self)
+        """Host facts for the report (inventory name, groups and labels first); a fact not read says so."""
+        return {**self.inventory_facts, **gather_facts(self)}
 
     def close(self) -> list[str]:
         """Run teardown callbacks, newest first; the last ones sweep this run's labels and close the client."""
@@ -212,11 +214,29 @@ def gather_facts(target: Target) -> dict[str, str]:
     return facts
 
 
+def ssh_config_engine_url(backend) -> str | None:
+    """ssh://user@hostname:port resolved through the backend's --ssh-config (docker-py reads only ~/.ssh/config)."""
+    path = getattr(backend, "ssh_config", None)
+    if not path or backend.get_connection_type() not in ("ssh", "paramiko", "safe-ssh"):
+        return None
+    import paramiko
+    try:
+        with open(path, encoding="utf-8") as f:
+            found = paramiko.SSHConfig.from_file(f).lookup(backend.host.name)
+    except OSError:
+        return None  # testinfra reports the unreadable file on the first command
+    user = backend.host.user or found.get("user")
+    port = backend.host.port or found.get("port")
+    return f"ssh://{user + '@' if user else ''}{found.get('hostname', backend.host.name)}{':' + str(port) if port else ''}"
+
+
 class Targets:
     """The session's targets, keyed by the spec exactly as given in --hosts."""
 
-    def __init__(self, specs: list[str], settings: Settings, run_id: str, host_options: dict[str, Any]):
+    def __init__(self, specs: list[str], settings: Settings, run_id: str, host_options: dict[str, Any],
+                 inventory=None):
         self.specs = specs
+        self.inventory = inventory.by_spec() if inventory is not None else {}
         self.settings = settings
         self.run_id = run_id
         self.host_options = host_options
@@ -244,7 +264,12 @@ class Targets:
         spec = self.spec_of(host)
         if spec not in self._targets:
             settings = self.settings.for_target(spec, host.backend.get_pytest_id())
-            self._targets[spec] = Target(spec, host, settings, self.run_id)
+            if settings.engine_url is None:
+                settings = dataclasses.replace(settings, engine_url=ssh_config_engine_url(host.backend))
+            target = Target(spec, host, settings, self.run_id)
+            entry = self.inventory.get(spec)
+            target.inventory_facts = entry.facts() if entry else {}
+            self._targets[spec] = target
         return self._targets[spec]
 
     def all(self) -> list[Target]:

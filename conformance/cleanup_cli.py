@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from conformance import cleanup, engine as engines
 from conformance.outcomes import TargetError, one_line
 
-USAGE_ERROR = 4
+ATTEMPTS, PAUSE_S = 3, 2
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -65,10 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     problems = []
     for spec in [s.strip() for s in args.hosts.split(",") if s.strip()]:
-        try:
-            problems += clean(spec, args)
-        except TargetError as e:
-            problems.append(str(e))
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                problems += clean(spec, args)
+                break
+            except TargetError as e:
+                # A target that just came back (engine restarted, link up again) may refuse the first tries.
+                if attempt == ATTEMPTS or "not a target spec" in str(e):
+                    problems.append(str(e))
+                    break
+                print(f"{spec}: attempt {attempt} failed ({e}); trying again in {PAUSE_S} s", file=sys.stderr)
+                time.sleep(PAUSE_S)
     for problem in problems:
         print(f"conformance-cleanup: {problem}", file=sys.stderr)
     return 1 if problems else 0

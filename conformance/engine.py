@@ -99,7 +99,7 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
             if not waiting:
                 breaker.trip(e)
             raise
-        except (requests.exceptions.RequestException, OSError, EOFError) as e:
+        except Exception as e:  # noqa: BLE001 - inside request() only the transport fails (APIError comes later)
             if _timed_out(e) and waiting:
                 raise  # e.g. container.wait(timeout=...): the caller handles it
             if _timed_out(e):

@@ -351,7 +351,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             item.user_properties.append(("evidence", text))  # JUnit: the teardown report carries it
     if report.when == "teardown":
         call_report = item.stash.get(CALL_REPORT, None)
-        if call_report is not None and call_report.outcome in ("passed", "failed") and not evidence and report.passed:
+        # A check that could not reach its target (TargetError) has nothing to show: that is not a plugin error.
+        if (call_report is not None and call_report.outcome in ("passed", "failed") and not evidence and report.passed
+                and not getattr(call_report, "conformance_error", False)):
             report.outcome = "failed"
             report.longrepr = (f"plugin error: requirement {requirement.id} on {check.target} recorded no evidence; "
                                "record what the check ran or read (evidence.cmd/api/http/note)")

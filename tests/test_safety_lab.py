@@ -16,7 +16,8 @@ from conformance.lab import engine, hosts, paths
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
 # The suite of this tree, also when another copy of the package is installed (editable or not).
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+       "PYTHONFAULTHANDLER": "1"}
 TAG = f"safety-{int(time.time()) % 100000}"
 CALL_TIMEOUT = 3
 RUN_LIMIT_S = 240  # a whole run; a hung run fails the test instead of hanging it
@@ -72,9 +73,13 @@ def finish(proc: subprocess.Popen, limit: float = RUN_LIMIT_S) -> str:
     try:
         out, _ = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"the run did not end within {limit} s:\n{out[-3000:]}")
+        proc.send_signal(signal.SIGABRT)  # faulthandler (PYTHONFAULTHANDLER in ENV) prints every thread's stack
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        pytest.fail(f"the run did not end within {limit} s:\n{out[-8000:]}")
     assert "Traceback" not in out and "INTERNALERROR" not in out, out[-3000:]
     return out
 

@@ -9,12 +9,20 @@ from conformance.outcomes import TargetError
 
 TRIM = 4000  # characters kept of each stdout/stderr (head and tail)
 KILL_AFTER = 5  # seconds `timeout` waits after TERM before KILL
-SECRET_KEYS = re.compile(r"(?i)^(auths?|password|passwd|secret|token|identitytoken|registrytoken|authorization)$")
+SECRET_KEYS = re.compile(r"(?i)^auths?$|password|passwd|secret|token|authorization|api[_-]?key|credential")
+_NAMES = r"(?:token|password|passwd|secret|api[_-]?key|registry[_-]auth|credentials?)"
 SECRET_PATTERNS = (
+    # scheme://user:password@host (registry mirrors, proxies, engine URLs)
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@"), r"\1\2:***@"),
-    (re.compile(r"(?i)\b(token|password|passwd|secret|api[_-]?key)(\s*[=:]\s*)([\"']?)[^\s\"'&,;]+"), r"\1\2\3***"),
-    (re.compile(r"(?i)(\"(?:auth|password|identitytoken|registrytoken|token)\"\s*:\s*)\"[^\"]*\""), r'\1"***"'),
+    # NAME=value and name: value whose name mentions a secret (environment, config files, headers)
+    (re.compile(rf"(?i)([\w.-]*{_NAMES}[\w.-]*)(\s*[=:]\s*)([\"']?)[^\s\"'&,;]+"), r"\1\2\3***"),
+    # --password VALUE style command-line flags
+    (re.compile(rf"(?i)(--[\w-]*{_NAMES}[\w-]*)(\s+)(?!-)\S+"), r"\1\2***"),
+    # JSON string values of secret-named keys (Docker config auths, identity tokens)
+    (re.compile(r"""(?i)((["'])[^"'\s]*(?:auth|password|passwd|token|secret)[^"'\s]*\2\s*:\s*)(["'])(?:(?!\3)[^\\]|\\.)*\3"""),
+     r"\1\3***\3"),
     (re.compile(r"(?i)(authorization:\s*\w+\s+)\S+"), r"\1***"),
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[\w.~+/-]{8,}=*"), r"\1\2***"),
 )
 
 

@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import pytest
 
 from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, inventory as inventories
 from conformance import outcomes, report as reports
+from conformance import bundle, html_report
 from conformance.catalogue import Catalogue, Requirement
-from conformance.evidence import Evidence
+from conformance.evidence import Evidence, redact
 from conformance.outcomes import TargetError, one_line
 from conformance.targets import Target, Targets
 
@@ -40,6 +42,7 @@ class Run:
     lint_error: str | None = None
     report_problems: list[str] = dataclasses.field(default_factory=list)  # reports that could not be written
     audits: dict[str, dict] = dataclasses.field(default_factory=dict)  # target -> leak audit (audit.Audit.as_json)
+    session: pytest.Session | None = None  # the exit status can still change at unconfigure (MANIFEST)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,9 +145,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if not config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
             config.option.htmlpath = str(run.run_dir / "report.html")
             config.option.self_contained_html = True
+        if config.pluginmanager.hasplugin("html"):
+            config.option.css = [*config.option.css, str(html_report.CSS)]
         if not config.option.xmlpath:
             config.option.xmlpath = str(run.run_dir / "junit.xml")
-        _add_metadata(config, {"Run id": run_id, "Targets": ", ".join(specs)})
+        _add_metadata(config, {"Run id": run_id, "Targets": html.escape(redact(", ".join(specs)))})
 
 
 def _check_specs(specs: list[str], host_options: dict) -> None:
@@ -224,7 +229,10 @@ def _add_metadata(config: pytest.Config, values: dict) -> None:
     except ImportError:
         return
     if metadata_key in config.stash:
-        config.stash[metadata_key].update(values)
+        metadata = config.stash[metadata_key]
+        metadata.update(values)
+        for key, value in metadata.items():  # pytest-metadata also copies CI variables, which may hold URLs
+            metadata[key] = redact(value)
 
 
 def _requirement_id(item: pytest.Item) -> str | None:
@@ -338,7 +346,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     requirement = check.requirement
     doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
     data = {"target": check.target, "requirement": requirement.id, "level": requirement.level,
-            "section": requirement.section, "description": doc[0] if doc else requirement.description}
+            "section": requirement.section, "claim": requirement.claim,
+            "description": doc[0] if doc else requirement.description}
     evidence = item.stash.get(EVIDENCE, None)
     if report.when == "call":
         item.stash[CALL_REPORT] = report
@@ -347,7 +356,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if evidence:
             data["evidence"] = evidence.items
             text = evidence.text()
-            report.extras = [*getattr(report, "extras", []), *_html_text(text)]
+            report.extras = [*getattr(report, "extras", []), *_html_evidence("Evidence", text, check)]
             item.user_properties.append(("evidence", text))  # JUnit: the teardown report carries it
     if report.when == "teardown":
         call_report = item.stash.get(CALL_REPORT, None)
@@ -358,6 +367,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.longrepr = (f"plugin error: requirement {requirement.id} on {check.target} recorded no evidence; "
                                "record what the check ran or read (evidence.cmd/api/http/note)")
         data["facts"] = _facts(item)
+    if report.skipped or (report.failed and report.when != "call"):
+        longrepr = report.longrepr
+        reason = longrepr[2].removeprefix("Skipped: ") if isinstance(longrepr, tuple) else str(longrepr)
+        title = f"Reason ({'blocked or not applicable' if report.skipped else 'error'}, {report.when})"
+        link = check if report.when == "setup" else None  # no call row: this row links the evidence file
+        report.extras = [*getattr(report, "extras", []), *_html_evidence(title, redact(reason), link)]
+    reports.mask_report(report)
     report.conformance = data
     return report
 
@@ -369,12 +385,16 @@ def _facts(item: pytest.Item) -> dict:
         return {"error": str(e)}
 
 
-def _html_text(text: str) -> list:
+def _html_evidence(title: str, text: str, check: Check | None) -> list:
+    """The evidence readable in the row, and a link to its file in the run folder's evidence/."""
     try:
         from pytest_html import extras
     except ImportError:
         return []
-    return [extras.text(text, name="evidence")]
+    found = [extras.html(html_report.evidence_extra(title, text))]
+    if check is not None:
+        found.append(extras.url(bundle.evidence_path(check.target, check.requirement.id), name="evidence file"))
+    return found
 
 
 class Recorder:
@@ -418,12 +438,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             audits.CHECK_ID] = audit
     if run.run_dir is None:
         return
-    _add_metadata(session.config, {f"Target {t}": {k: html.escape(str(v)) for k, v in h["facts"].items()}
-                                   for t, h in run.results.hosts.items()})
-    try:
-        run.results.write(run.run_dir / "results.json")
-    except OSError as e:  # a full disk must not hide the verdicts: they are in the terminal summary
-        _report_problem(run, "results.json", e)
+    facts = {f"Target {redact(t)}": {k: html.escape(str(v)) for k, v in redact(h["facts"]).items()}
+             for t, h in run.results.hosts.items()}
+    _add_metadata(session.config, facts)
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
@@ -454,6 +471,9 @@ def pytest_sessionfinish_exit_status(session: pytest.Session) -> None:
         run.exit_status = pytest.ExitCode.USAGE_ERROR
     if run.exit_status == pytest.ExitCode.OK and any(a["status"] in ("failed", "error") for a in run.audits.values()):
         run.exit_status = pytest.ExitCode.TESTS_FAILED  # the target was not left as it was found
+    run.session = session
+    if run.run_dir is not None:
+        _write_results(run)
     if run.report_problems and run.exit_status == pytest.ExitCode.OK:
         run.exit_status = pytest.ExitCode.TESTS_FAILED  # a gate must not pass on a missing report
     session.exitstatus = run.exit_status
@@ -462,6 +482,37 @@ def pytest_sessionfinish_exit_status(session: pytest.Session) -> None:
             reports.update_latest(run.run_dir)
         except OSError as e:
             _report_problem(run, "the latest link", e)
+
+
+def _write_results(run: Run) -> None:
+    """results.json and evidence/ (pytest-html and junitxml write their own files after this)."""
+    run.results.finished = reports.utc_now()
+    run.results.exit_status = run.exit_status
+    run.results.strict = run.settings.strict
+    try:
+        run.results.write(run.run_dir / "results.json")
+        bundle.write_evidence(run.run_dir, run.results)
+    except OSError as e:  # a full disk must not hide the verdicts: they are in the terminal summary
+        _report_problem(run, "results.json or evidence/", e)
+
+
+@pytest.hookimpl(trylast=True)  # junitxml and pytest-html wrote their files in pytest_sessionfinish
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Seal the run folder: MANIFEST.sha256 over every file in it (conformance-lab verify-report checks it)."""
+    run = config.stash.get(RUN, None)
+    if run is None or run.run_dir is None or hasattr(config, "workerinput") or not run.run_dir.is_dir():
+        return
+    session = run.session
+    final = session.exitstatus if session is not None else run.exit_status
+    try:
+        if run.results.exit_status is not None and final != run.results.exit_status:
+            run.results.exit_status = final  # a report writer failed after results.json was written
+            run.results.write(run.run_dir / "results.json")
+        bundle.write_manifest(run.run_dir)
+    except OSError as e:
+        print(f"conformance: could not write {bundle.MANIFEST} in {run.run_dir}: {e.strerror or e}", file=sys.stderr)
+        if session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -490,12 +541,22 @@ def pytest_html_report_title(report) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_header(cells: list[str]) -> None:
-    reports.html_header(cells)
+    html_report.header(cells)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report, cells: list[str]) -> None:
-    reports.html_row(report, cells)
+    html_report.row(report, cells)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session) -> None:
+    """The verdict and per-host counts at the top, the fleet grid above the results table."""
+    run = session.config.stash.get(RUN, None)
+    if run is None or not run.results.hosts:
+        return
+    order = run.catalogue.ids() if run.catalogue else []
+    html_report.summary(prefix, postfix, run.results, order, run.exit_status, run.settings.strict)
 
 
 # Fixtures -----------------------------------------------------------------

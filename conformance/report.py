@@ -1,20 +1,32 @@
-"""The run's reports: run folder, results.json, HTML columns, terminal summary and the exit status."""
+"""The run's results: aggregation per target and requirement, results.json, terminal summary and the exit status."""
 from __future__ import annotations
 
 import datetime
-import html
+import importlib.metadata
 import json
 import os
+import platform
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance import outcomes
+from conformance.evidence import redact
 from conformance.outcomes import BLOCKED, ERROR, FAILED, NOT_APPLICABLE, PASSED
 
 SCHEMA = 1
-COLUMNS = (("requirement", "Requirement"), ("level", "Level"), ("section", "Section"), ("description", "Description"))
+SCHEMA_PATH = Path(__file__).parent / "schema" / "results.schema.json"
+TOOLS = ("docker-host-conformance", "pytest", "pytest-html", "pytest-metadata", "pytest-xdist", "pytest-testinfra",
+         "docker", "paramiko")
+EXIT_MEANINGS = {
+    0: "conforms: every MUST requirement passed or was not applicable on every target",
+    1: "does not conform: a MUST requirement (or a SHOULD one under --strict-should) failed, was blocked or errored",
+    2: "interrupted",
+    3: "suite error: pytest or a plugin crashed (INTERNALERROR)",
+    4: "could not run: bad input, nothing selected, or no target reachable",
+}
+VERDICTS = {"conforms": PASSED, "does not conform": FAILED, "could not be checked": ERROR}
 
 
 def utc_now() -> datetime.datetime:
@@ -35,13 +47,38 @@ def update_latest(run_dir: Path) -> None:
     os.replace(tmp, link)
 
 
+def tool_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TOOLS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def host_verdict(entries: dict[str, dict], strict: bool) -> str:
+    """'conforms', 'does not conform' or 'could not be checked' for one target's requirement entries."""
+    statuses = {e["status"] for e in entries.values()}
+    if ERROR in statuses and not {PASSED, FAILED} & statuses:
+        return "could not be checked"
+    bad = (FAILED, BLOCKED, ERROR)
+    if any(e["status"] == ERROR or (e["status"] in bad and (e["level"] == "MUST" or strict)) for e in entries.values()):
+        return "does not conform"
+    return "conforms"
+
+
 class Results:
     """Outcomes per (target, requirement), aggregated from the reports (also those xdist workers send)."""
 
     def __init__(self, run_id: str, started: datetime.datetime):
         self.run_id = run_id
         self.started = started
+        self.finished: datetime.datetime | None = None
+        self.exit_status: int | None = None
+        self.strict = False
         self.hosts: dict[str, dict[str, Any]] = {}
+        self.rows: dict[tuple[str, str], str] = {}  # (target, id) -> test id of the HTML row that speaks for it
         self.other_failures = 0  # failed items outside suites/ (self-tests)
         self._pending: dict[str, list[pytest.TestReport]] = {}
 
@@ -55,44 +92,67 @@ class Results:
         key = f"{report.nodeid}@{getattr(report, 'node', '')}"
         self._pending.setdefault(key, []).append(report)
         if data.get("facts"):
-            self._host(data["target"])["facts"] = data["facts"]
+            self._host(data["target"])["facts"] = redact(data["facts"])
         if report.when != "teardown":
             return None
         reports = self._pending.pop(key)
         status, message = outcomes.classify(reports)
+        message = redact(message)
+        for phase in reports:  # the HTML row hook runs after this and shows the item's outcome
+            phase.conformance.update(status=status, message=message)
         evidence = [e for r in reports for e in (getattr(r, "conformance", {}).get("evidence") or [])]
-        self._record(data, status, message, evidence)
+        if status != PASSED and (not evidence or status in (BLOCKED, NOT_APPLICABLE, ERROR)):
+            plain = message.startswith((outcomes.BLOCKED_PREFIX, outcomes.NOT_APPLICABLE_PREFIX))
+            reason = message if plain else f"{status}: {message}"
+            evidence.append({"kind": "note", "text": reason})  # the reason is the evidence
+        row = report.nodeid if any(r.when == "call" for r in reports) else f"{report.nodeid}::setup"
+        self._record(data, status, message, redact(evidence), report.nodeid, row)
         return data["target"], data["requirement"], status, message
 
     def _host(self, target: str) -> dict[str, Any]:
         return self.hosts.setdefault(target, {"facts": {}, "requirements": {}})
 
-    def _record(self, data: dict, status: str, message: str, evidence: list) -> None:
+    def _record(self, data: dict, status: str, message: str, evidence: list, nodeid: str, row: str) -> None:
         entries = self._host(data["target"])["requirements"]
         entry = entries.get(data["requirement"])
         if entry is None:
-            entries[data["requirement"]] = {"status": status, "level": data["level"], "section": data["section"],
-                                            "message": message, "evidence": evidence}
+            entries[data["requirement"]] = {
+                "status": status, "level": data["level"], "section": data["section"], "claim": data.get("claim", ""),
+                "description": data.get("description", ""), "message": message, "evidence": evidence,
+                "checks": [nodeid]}
+            self.rows[(data["target"], data["requirement"])] = row
             return
         entry["evidence"] += evidence
+        entry["checks"].append(nodeid)
         if outcomes.worst(entry["status"], status) != entry["status"]:
             entry["status"], entry["message"] = status, message
+            self.rows[(data["target"], data["requirement"])] = row
 
     def as_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "run_id": self.run_id, "started": self.started.isoformat(timespec="seconds"),
-                "hosts": self.hosts}
+        hosts = {}
+        for target, host in self.hosts.items():
+            hosts[redact(target)] = {**host, "counts": self.counts()[target],
+                                     "verdict": host_verdict(host["requirements"], self.strict)}
+        data = {"schema": SCHEMA, "run_id": self.run_id, "started": _when(self.started),
+                "finished": _when(self.finished), "exit_status": _exit(self.exit_status),
+                "strict_should": self.strict, "tools": tool_versions(), "hosts": hosts}
+        return redact(data)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.as_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def counts(self) -> dict[str, dict[str, int]]:
-        table = {}
+        return {target: _count(host["requirements"].values()) for target, host in self.hosts.items()}
+
+    def section_counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """target -> seed section -> status -> count."""
+        table: dict[str, dict[str, dict[str, int]]] = {}
         for target, host in self.hosts.items():
-            row = dict.fromkeys(outcomes.STATUSES, 0)
+            sections: dict[str, list[dict]] = {}
             for entry in host["requirements"].values():
-                row[entry["status"]] += 1
-            table[target] = row
+                sections.setdefault(entry["section"], []).append(entry)
+            table[target] = {s: _count(sections[s]) for s in sorted(sections, key=_section_key)}
         return table
 
     def should_failures(self) -> list[tuple[str, str, str]]:
@@ -100,13 +160,61 @@ class Results:
                 if e["level"] == "SHOULD" and e["status"] in (FAILED, BLOCKED, ERROR)]
 
 
+def _count(entries) -> dict[str, int]:
+    row = dict.fromkeys(outcomes.STATUSES, 0)
+    for entry in entries:
+        row[entry["status"]] += 1
+    return row
+
+
+def _section_key(section: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in section.split("."))
+
+
+def _when(moment: datetime.datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _exit(code: int | None) -> dict[str, Any] | None:
+    if code is None:
+        return None
+    return {"code": int(code), "meaning": EXIT_MEANINGS.get(int(code), "pytest exit status")}
+
+
+def mask_report(report: pytest.TestReport) -> None:
+    """Mask credentials in a report's failure text, captured output and properties (terminal, JUnit, HTML log)."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, str):
+        report.longrepr = redact(longrepr)
+    elif isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, lineno, reason)
+        report.longrepr = (longrepr[0], longrepr[1], redact(longrepr[2]))
+    elif longrepr is not None:
+        chain = getattr(longrepr, "chain", None) or [(getattr(longrepr, "reprtraceback", None),
+                                                      getattr(longrepr, "reprcrash", None), None)]
+        for traceback, crash, _ in chain:
+            if crash is not None:
+                crash.message = redact(crash.message)
+            for entry in getattr(traceback, "reprentries", None) or []:
+                entry.lines = redact(list(entry.lines))
+                if getattr(entry, "reprlocals", None) is not None:
+                    entry.reprlocals.lines = redact(list(entry.reprlocals.lines))
+                if getattr(entry, "reprfuncargs", None) is not None:
+                    entry.reprfuncargs.args = [(n, redact(v)) for n, v in entry.reprfuncargs.args]
+                if getattr(entry, "reprfileloc", None) is not None:
+                    entry.reprfileloc.message = redact(entry.reprfileloc.message)
+        if hasattr(longrepr, "sections"):
+            longrepr.sections = [(n, redact(c), sep) for n, c, sep in longrepr.sections]
+    report.sections = [(h, redact(c)) for h, c in report.sections]
+    report.user_properties = [(k, redact(v) if isinstance(v, str) else v) for k, v in report.user_properties]
+
+
 def exit_status(results: Results, strict: bool, pytest_status: int) -> int:
-    """The session's exit status, computed from the recorded outcomes.
+    """The session's exit status, computed from the recorded outcomes (README: Exit status).
 
     0  every MUST requirement passed (or was not applicable) on every target; SHOULD
-       failures only warn, unless --strict.
+       failures only warn, unless --strict-should.
     1  some MUST requirement failed, was blocked or errored on some target (also a
-       SHOULD one under --strict), or a check errored on one target while others ran.
+       SHOULD one under --strict-should), or a check errored on one target while others ran.
     2  interrupted; 3 internal error (pytest's own codes, passed through).
     4  nothing could run: bad input (options, catalogue, collection lint), nothing
        collected or selected (pytest's 5 becomes 4), or every target ended in error.
@@ -117,40 +225,35 @@ def exit_status(results: Results, strict: bool, pytest_status: int) -> int:
         return pytest.ExitCode.USAGE_ERROR
     if not results.hosts:
         return pytest_status
-    statuses = {t: [e["status"] for e in h["requirements"].values()] for t, h in results.hosts.items()}
-    if all(ERROR in s and not {PASSED, FAILED} & set(s) for s in statuses.values()):
+    verdicts = {t: host_verdict(h["requirements"], strict) for t, h in results.hosts.items()}
+    if all(v == "could not be checked" for v in verdicts.values()):
         return pytest.ExitCode.USAGE_ERROR
-    bad = (FAILED, BLOCKED, ERROR)
-    for host in results.hosts.values():
-        for entry in host["requirements"].values():
-            if entry["status"] == ERROR or (entry["status"] in bad and (entry["level"] == "MUST" or strict)):
-                return pytest.ExitCode.TESTS_FAILED
-    if results.other_failures:
+    if any(v != "conforms" for v in verdicts.values()) or results.other_failures:
         return pytest.ExitCode.TESTS_FAILED
     return pytest.ExitCode.OK
 
 
 def summary(terminal, results: Results, run_dir: Path | None, strict: bool, status: int) -> None:
-    """A compact per-target count table, SHOULD warnings and where the reports are."""
+    """A compact per-target, per-section count table, SHOULD warnings and where the reports are."""
     terminal.section("conformance summary")
-    table = results.counts()
+    table = results.section_counts()
+    heads = ("passed", "failed", "blocked", "n/a", "error")
     width = max([len("target"), *map(len, table)])
-    terminal.write_line(f"{'target':<{width}}  " + "  ".join(outcomes.STATUSES))
-    for target, row in table.items():
-        terminal.write_line(f"{target:<{width}}  " + "  ".join(f"{row[s]:>{len(s)}}" for s in outcomes.STATUSES))
+    terminal.write_line(f"{'target':<{width}}  {'section':<7}  " + "  ".join(heads) + "  verdict")
+    for target, sections in table.items():
+        total = results.counts()[target]
+        verdict = host_verdict(results.hosts[target]["requirements"], strict)
+        for n, (section, row) in enumerate([*sections.items(), ("all", total)]):
+            cells = "  ".join(f"{row[s]:>{len(h)}}" for s, h in zip(outcomes.STATUSES, heads))
+            last = n == len(sections)
+            line = f"{target if n == 0 else '':<{width}}  {section:<7}  {cells}" + (f"  {verdict}" if last else "")
+            colour = {"green": verdict == "conforms", "red": verdict != "conforms"} if last else {}
+            terminal.write_line(line, **colour)
     for target, req_id, message in results.should_failures():
-        verdict = "fails the run (--strict)" if strict else "warning"
+        verdict = "fails the run (--strict-should)" if strict else "warning"
         terminal.write_line(f"SHOULD {req_id} on {target}: {message} [{verdict}]", yellow=True)
     if run_dir is not None:
-        terminal.write_line(f"reports: {run_dir}/ (report.html, junit.xml, results.json); exit status {int(status)}")
-
-
-def html_header(cells: list[str]) -> None:
-    for offset, (key, title) in enumerate(COLUMNS):
-        cells.insert(2 + offset, f'<th class="sortable" data-column-type="{key}">{title}</th>')
-
-
-def html_row(report, cells: list[str]) -> None:
-    data = getattr(report, "conformance", None) or {}
-    for offset, (key, _) in enumerate(COLUMNS):
-        cells.insert(2 + offset, f'<td class="col-{key}">{html.escape(str(data.get(key, "")))}</td>')
+        terminal.write_line(f"reports: {run_dir}/ (report.html, results.json, junit.xml, evidence/, MANIFEST.sha256); "
+                            f"exit status {int(status)}")
+        terminal.write_line(f"verify the bundle later with: conformance-lab verify-report {run_dir}")
+    terminal.write_line(f"exit status {int(status)}: {EXIT_MEANINGS.get(int(status), 'pytest exit status')}")

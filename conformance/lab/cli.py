@@ -107,6 +107,11 @@ def host_list(args):
     return 0
 
 
+def verify_report(args):
+    from conformance import bundle
+    return bundle.verify_command(args.folder)
+
+
 def parser():
     p = argparse.ArgumentParser(prog="conformance-lab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -116,6 +121,10 @@ def parser():
     d.set_defaults(func=down)
     sub.add_parser("status", help="Show what of the lab is running").set_defaults(func=status)
     sub.add_parser("variants", help="List the lab host variants").set_defaults(func=show_variants)
+    v = sub.add_parser("verify-report", help="Check a run folder against its MANIFEST.sha256 (changed, missing or "
+                       "extra files); exit 1 if it does not match")
+    v.add_argument("folder", help="A run folder, e.g. reports/latest")
+    v.set_defaults(func=verify_report)
     h = sub.add_parser("host", help="Start, stop or list lab hosts").add_subparsers(dest="host_command", required=True)
     s = h.add_parser("start", help="Start a lab host; prints its target spec last")
     s.add_argument("name")

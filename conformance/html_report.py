@@ -1,0 +1,91 @@
+"""The pytest-html report's additions: conformance columns, evidence extras, the verdict summary and the fleet grid."""
+from __future__ import annotations
+
+import html
+import urllib.parse
+from pathlib import Path
+
+from conformance import outcomes
+from conformance.report import EXIT_MEANINGS, VERDICTS, Results, host_verdict
+
+CSS = Path(__file__).parent / "report.css"
+# Sortable columns after pytest-html's Result and Test: (data key, title). Keys become the row's sort keys.
+COLUMNS = (("status", "Status"), ("requirement", "Requirement"), ("level", "Level"), ("section", "Section"),
+           ("host", "Host"), ("claim", "Claim"), ("description", "Description"))
+FIRST = 2
+
+
+def header(cells: list[str]) -> None:
+    for offset, (key, title) in enumerate(COLUMNS):
+        cells.insert(FIRST + offset, f'<th class="sortable" data-column-type="{key}">{title}</th>')
+
+
+def row(report, cells: list[str]) -> None:
+    """Conformance cells; pytest-html also calls this for collection errors, which have no conformance data."""
+    data = dict(getattr(report, "conformance", None) or {})
+    data.setdefault("host", data.get("target", ""))
+    for offset, (key, _) in enumerate(COLUMNS):
+        value = " ".join(str(data.get(key, "")).split())  # pytest-html reads a cell's text up to its first newline
+        css = f" {value}" if key == "status" else ""
+        cells.insert(FIRST + offset, f'<td class="col-{key}{css}">{html.escape(value)}</td>')
+
+
+def evidence_extra(title: str, text: str) -> str:
+    """Evidence as readable, escaped HTML for the row's detail area."""
+    return (f'<div class="conformance-evidence"><h4>{html.escape(title)}</h4>'
+            f"<pre>{html.escape(text or '(none)')}</pre></div>")
+
+
+def anchor(test_id: str) -> str:
+    """href of a results-table row: pytest-html 4 gives each row's <tbody> the row's test id as its id."""
+    return "#" + urllib.parse.quote(test_id, safe="/:@[]|.,-_=+~!$()*;")
+
+
+def summary(prefix: list[str], postfix: list[str], results: Results, order: list[str], exit_status: int | None,
+            strict: bool) -> None:
+    """The verdict and per-host counts at the top, the fleet grid below the filters."""
+    prefix.append(_verdict(results, exit_status, strict))
+    postfix.append(fleet_grid(results, order))
+
+
+def _verdict(results: Results, exit_status: int | None, strict: bool) -> str:
+    heads = "".join(f"<th>{s}</th>" for s in outcomes.STATUSES)
+    rows = []
+    for target, counts in results.counts().items():
+        verdict = host_verdict(results.hosts[target]["requirements"], strict)
+        cells = "".join(f'<td class="count {s}">{counts[s]}</td>' for s in outcomes.STATUSES)
+        rows.append(f'<tr><td class="host">{html.escape(target)}</td>{cells}'
+                    f'<td class="verdict {VERDICTS[verdict]}">{verdict}</td></tr>')
+    code = "?" if exit_status is None else int(exit_status)
+    meaning = EXIT_MEANINGS.get(code, "pytest exit status")
+    overall = outcomes.PASSED if code == 0 else outcomes.FAILED
+    return (f'<div id="conformance-verdict"><p class="overall {overall}">Overall: {html.escape(meaning)} '
+            f"(exit status {code}{', SHOULD counts under --strict-should' if strict else ''})</p>"
+            f'<table id="conformance-counts"><tr><th>Host</th>{heads}<th>Verdict</th></tr>{"".join(rows)}</table>'
+            "</div>")
+
+
+def fleet_grid(results: Results, order: list[str]) -> str:
+    """Requirement ids (by seed section, catalogue order) x hosts; each cell links to the check's row."""
+    targets = list(results.hosts)
+    seen = {i: e for h in results.hosts.values() for i, e in h["requirements"].items()}
+    ids = sorted(seen, key=lambda i: (seen[i]["section"], order.index(i) if i in order else len(order), i))
+    heads = "".join(f'<th class="host">{html.escape(t)}</th>' for t in targets)
+    rows = []
+    for req_id in ids:
+        cells = []
+        for target in targets:
+            entry = results.hosts[target]["requirements"].get(req_id)
+            if entry is None:
+                cells.append(f'<td class="cell not-run" data-host="{html.escape(target)}">not run</td>')
+                continue
+            href = anchor(results.rows[(target, req_id)])
+            cells.append(f'<td class="cell {entry["status"]}" data-host="{html.escape(target)}" '
+                         f'title="{html.escape(entry["message"] or entry["status"])}">'
+                         f'<a href="{html.escape(href)}">{entry["status"]}</a></td>')
+        e = seen[req_id]
+        rows.append(f'<tr><td>{html.escape(e["section"])}</td><td class="requirement">{html.escape(req_id)}</td>'
+                    f'<td>{html.escape(e["level"])}</td>{"".join(cells)}</tr>')
+    return (f'<div id="fleet"><h2>Fleet grid</h2><p>Each cell links to the check\'s row in the results table '
+            f'(expand a row for its evidence).</p><table id="fleet-grid"><thead><tr><th>Section</th>'
+            f'<th>Requirement</th><th>Level</th>{heads}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')

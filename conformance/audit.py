@@ -74,6 +74,11 @@ def snapshot(target, client) -> Snapshot:
     return Snapshot(containers, images, networks, volumes, _daemon_json(target), frozenset(ours))
 
 
+def _short(key: str) -> str:
+    """A 64-hex id shortened like docker ps does; names (volumes) in full."""
+    return key[:12] if len(key) == 64 and all(c in "0123456789abcdef" for c in key) else key
+
+
 def differences(before: Snapshot, after: Snapshot, explained_refs: dict[str, str]) -> list[str]:
     """Every difference the run does not explain; explained_refs: image refs the run pulled -> what became of them."""
     found = []
@@ -81,13 +86,13 @@ def differences(before: Snapshot, after: Snapshot, explained_refs: dict[str, str
         old, new = getattr(before, kind), getattr(after, kind)
         noun = kind[:-1]
         for key in old.keys() - new.keys():
-            found.append(f"{noun} {key[:12]} ({old[key]}) was there before the run and is gone")
+            found.append(f"{noun} {_short(key)} ({old[key]}) was there before the run and is gone")
         for key in new.keys() - old.keys():
             whose = "left behind by this run" if f"{noun} {key}" in after.ours else "appeared during the run, not labelled by it"
-            found.append(f"{noun} {key[:12]} ({new[key]}) {whose}")
+            found.append(f"{noun} {_short(key)} ({new[key]}) {whose}")
         for key in old.keys() & new.keys():
             if old[key] != new[key]:
-                found.append(f"{noun} {key[:12]} changed: {old[key]} -> {new[key]}")
+                found.append(f"{noun} {_short(key)} changed: {old[key]} -> {new[key]}")
     for image_id in before.images.keys() | after.images.keys():
         old, new = before.images.get(image_id), after.images.get(image_id)
         if old is not None and new is None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 import secrets
 
 import docker
+import requests
+
+from conformance.outcomes import TargetError, one_line
 
 SUITE = "docker-host-conformance"
 RUN_LABEL = "conformance.run"
 SUITE_LABEL = "conformance.suite"
 IMAGE_LABEL = "conformance.image"  # on a run's image records: the image ref it uses
 PULLED_LABEL = "conformance.pulled"  # yes: the run pulled it (it was absent) and removes it at its end
+HANDED_LABEL = "conformance.handed-by"  # on a record one run made for another when it ended first
 
 
 def labels(run_id: str) -> dict[str, str]:
@@ -63,7 +67,10 @@ class PulledImages:
         if found is not None:
             return found
         repository, _, tag = ref.rpartition(":") if "@" not in ref else (ref, "", None)
-        return self.client.images.pull(repository, tag=tag or None)
+        try:
+            return self.client.images.pull(repository, tag=tag or None)
+        except requests.exceptions.RequestException as e:  # the progress stream stalled or broke
+            raise TargetError(f"pull {ref}: {one_line(str(e) or type(e).__name__)}") from e
 
     def remove_pulled(self) -> list[str]:
         """Remove the images this run pulled, unless another run still uses them (then it inherits them)."""
@@ -73,45 +80,67 @@ class PulledImages:
         return problems
 
 
-def record(client: docker.DockerClient, run_id: str, ref: str, pulled: bool) -> None:
+def record(client: docker.DockerClient, run_id: str, ref: str, pulled: bool, handed_by: str | None = None) -> None:
     """Record on the target that run_id uses ref (and whether it must remove it at its end)."""
     name = f"conformance-{run_id}-image-{secrets.token_hex(4)}"
-    client.volumes.create(name, labels={**labels(run_id), IMAGE_LABEL: ref, PULLED_LABEL: "yes" if pulled else "no"})
+    extra = {HANDED_LABEL: handed_by} if handed_by else {}
+    client.volumes.create(name, labels={**labels(run_id), IMAGE_LABEL: ref, PULLED_LABEL: "yes" if pulled else "no",
+                                        **extra})
 
 
-def _labels_of(volume) -> dict[str, str]:
-    return volume.attrs.get("Labels") or {}
-
-
-def _records(client: docker.DockerClient, run_id: str | None = None) -> list:
+def _records(client: docker.DockerClient, run_id: str | None = None) -> list[dict]:
     selector = [IMAGE_LABEL] + ([f"{RUN_LABEL}={run_id}"] if run_id else [])
-    return client.volumes.list(filters={"label": selector})
+    found = client.api.volumes(filters={"label": selector}).get("Volumes") or []
+    return [{**v, "Labels": v.get("Labels") or {}} for v in found]
+
+
+def _users(client: docker.DockerClient, run_id: str) -> dict[str, str]:
+    """ref -> another run still in progress that uses it (it has records of its own, not only handed ones)."""
+    users = {}
+    for v in _records(client):
+        owner = v["Labels"].get(RUN_LABEL)
+        if owner and owner != run_id and HANDED_LABEL not in v["Labels"]:
+            users.setdefault(v["Labels"][IMAGE_LABEL], owner)
+    return users
+
+
+def _remove_image(client: docker.DockerClient, ref: str, released: dict[str, str]) -> str | None:
+    problem = _quietly(lambda: client.images.remove(ref))
+    if not problem:
+        released[ref] = "removed"
+    return problem
+
+
+def _remove_volume(client: docker.DockerClient, name: str) -> str | None:
+    return _quietly(lambda: client.api.remove_volume(name))
 
 
 def release_images(client: docker.DockerClient, run_id: str, released: dict[str, str] | None = None) -> list[str]:
-    """Remove the image refs run_id pulled; one another run also uses is handed over to that run instead.
+    """Remove the image refs run_id pulled; one another run still uses is handed over to that run instead.
 
     released, if given, receives ref -> 'removed' or 'handed over to run X' for the leak audit.
     """
     released = {} if released is None else released
-    mine = _records(client, run_id)
-    pulled = {_labels_of(v)[IMAGE_LABEL] for v in mine if _labels_of(v).get(PULLED_LABEL) == "yes"}
-    others = {}
-    for v in _records(client):
-        owner = _labels_of(v).get(RUN_LABEL)
-        if owner and owner != run_id:
-            others.setdefault(_labels_of(v)[IMAGE_LABEL], owner)
-    problems = []
-    for ref in sorted(pulled):
-        if ref in others:
-            record(client, others[ref], ref, pulled=True)  # the other run removes it when it ends
-            released[ref] = f"handed over to run {others[ref]}"
-        else:
-            problem = _quietly(lambda r=ref: client.images.remove(r))
-            problems.append(problem)
-            if not problem:
-                released[ref] = "removed"
-    problems += [_quietly(v.remove) for v in mine]
+    problems, handed = [], {}
+    for _ in range(3):  # what another run hands to this one while it releases is taken in the next round
+        mine = _records(client, run_id)
+        if not mine:
+            break
+        users = _users(client, run_id)
+        for ref in sorted({v["Labels"][IMAGE_LABEL] for v in mine if v["Labels"].get(PULLED_LABEL) == "yes"}):
+            if ref in users:
+                record(client, users[ref], ref, pulled=True, handed_by=run_id)  # removed when that run ends
+                handed[ref] = users[ref]
+                released[ref] = f"handed over to run {users[ref]}"
+            else:
+                problems.append(_remove_image(client, ref, released))
+        problems += [_remove_volume(client, v["Name"]) for v in mine]
+    # Two runs ending at once may hand an image to each other; one whose receiver has ended since takes it back.
+    for ref, owner in handed.items():
+        theirs = _records(client, owner)
+        if theirs and all(HANDED_LABEL in v["Labels"] for v in theirs) and ref not in _users(client, run_id):
+            problems += [_remove_volume(client, v["Name"]) for v in theirs if v["Labels"][IMAGE_LABEL] == ref]
+            problems.append(_remove_image(client, ref, released))
     return [p for p in problems if p]
 
 
@@ -177,19 +206,30 @@ class Factory:
 def sweep(client: docker.DockerClient, run_id: str) -> list[str]:
     """Remove whatever still carries this run's label (a check that bypassed the factory, an interrupt, a crash)."""
     selector = {"label": [f"{RUN_LABEL}={run_id}", f"{SUITE_LABEL}={SUITE}"]}
-    problems = [_quietly(lambda c=c: c.remove(force=True, v=True)) for c in client.containers.list(all=True, filters=selector)]
-    problems += [_quietly(lambda i=i: client.images.remove(i.id, force=True)) for i in client.images.list(filters=selector)]
-    problems += [_quietly(n.remove) for n in client.networks.list(filters=selector)]
-    problems += release_images(client, run_id)
-    problems += [_quietly(v.remove) for v in client.volumes.list(filters=selector)]
+    api = client.api
+    steps = (  # raw lists: the models' list() inspects each object and fails on one removed meanwhile
+        lambda: [_quietly(lambda i=c["Id"]: api.remove_container(i, force=True, v=True))
+                 for c in api.containers(all=True, filters=selector)],
+        lambda: [_quietly(lambda i=i["Id"]: api.remove_image(i, force=True)) for i in api.images(filters=selector)],
+        lambda: [_quietly(lambda i=n["Id"]: api.remove_network(i)) for n in api.networks(filters=selector)],
+        lambda: release_images(client, run_id),
+        lambda: [_remove_volume(client, v["Name"]) for v in api.volumes(filters=selector).get("Volumes") or []],
+    )
+    problems = []
+    for step in steps:
+        try:
+            problems += step()
+        except Exception as e:  # noqa: BLE001 - one failed step must not keep the others from running
+            problems.append(one_line(str(e) or type(e).__name__))
     return [p for p in problems if p]
 
 
 def leftover_runs(client: docker.DockerClient) -> set[str]:
     """Run ids whose labelled objects are on the target (crashed, interrupted or still running)."""
     selector = {"label": [RUN_LABEL, f"{SUITE_LABEL}={SUITE}"]}
-    found = [c.labels for c in client.containers.list(all=True, filters=selector)]
-    found += [i.labels for i in client.images.list(filters=selector)]
-    found += [n.attrs.get("Labels") or {} for n in client.networks.list(filters=selector)]
-    found += [v.attrs.get("Labels") or {} for v in client.volumes.list(filters=selector)]
-    return {labels[RUN_LABEL] for labels in found if labels.get(RUN_LABEL)}
+    api = client.api
+    found = [c.get("Labels") for c in api.containers(all=True, filters=selector)]
+    found += [i.get("Labels") for i in api.images(filters=selector)]
+    found += [n.get("Labels") for n in api.networks(filters=selector)]
+    found += [v.get("Labels") for v in api.volumes(filters=selector).get("Volumes") or []]
+    return {labels[RUN_LABEL] for labels in found if labels and labels.get(RUN_LABEL)}

@@ -90,9 +90,13 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
         path = urllib.parse.urlsplit(url).path.split("/v1.", 1)[-1].partition("/")[2]
         operation = f"{target_id}: {method} /{path}"
         breaker.check(operation)
+        waiting = path.endswith(LONG_POLLS)  # answers when something happens: a timeout is the caller's answer
+        if kwargs.get("timeout", api.timeout) is None and not waiting and "exec/" not in path:
+            # docker-py pulls with timeout=None: a frozen engine or cut link would stall the progress stream
+            # for ever. Bound each read of it (an exec's output is bounded by its caller, probes.run_in).
+            kwargs["timeout"] = seconds
         own = kwargs.get("timeout", api.timeout)
         limit = (own or seconds) + 5
-        waiting = path.endswith(LONG_POLLS)  # answers when something happens: a timeout is the caller's answer
         try:
             return bounded(lambda: plain(method, url, *args, **kwargs), limit, operation)
         except TargetError as e:

@@ -36,6 +36,9 @@ def one_run(tree: Path, hosts: str, extra: list[str], reports: Path) -> tuple[tu
     latest = reports / "latest" / "results.json"
     if not latest.exists():
         return (proc.returncode, "no results.json", proc.stdout[-500:]), elapsed
+    for line in proc.stdout.splitlines():
+        if line.startswith("conformance: cleanup problem"):
+            print(f"    {line[:400]}")
     data = json.loads(latest.read_text())
     latest.parent.unlink()  # the link only: a later run that writes no results.json must not reuse this one
     outcome = tuple(sorted((target, req_id, entry["status"]) for target, host in data["hosts"].items()

@@ -1,0 +1,68 @@
+"""Leak audit judgements on recorded snapshots, and the guards that bound calls (no engine needed)."""
+import time
+
+import pytest
+
+from conformance import engine as engines
+from conformance.audit import Snapshot, differences
+from conformance.outcomes import TargetError
+from conformance.targets import ssh_reason
+
+A, B = "a" * 64, "b" * 64
+BEFORE = Snapshot(containers={A: "web image sha256:1"}, images={"sha256:" + B: ("nginx:latest",)},
+                  networks={}, volumes={"uservol": "created t0"}, daemon_json="sha256:x", ours=frozenset())
+
+
+def snap(**changes) -> Snapshot:
+    return Snapshot(**{**BEFORE.__dict__, **changes})
+
+
+def test_unchanged_host_has_no_differences():
+    assert differences(BEFORE, snap(), {}) == []
+
+
+@pytest.mark.parametrize("after, expected", [
+    (dict(containers={}), f"container {A[:12]} (web image sha256:1) was there before the run and is gone"),
+    (dict(images={"sha256:" + B: ()}), "tag nginx:latest removed from image bbbbbbbbbbbb"),
+    (dict(volumes={"uservol": "created t1"}), "volume uservol changed: created t0 -> created t1"),
+    (dict(daemon_json="sha256:y"), "/etc/docker/daemon.json changed: sha256:x -> sha256:y"),
+    (dict(volumes={"uservol": "created t0", "conformance-1-image-2": "created t2"},
+          ours=frozenset({"volume conformance-1-image-2"})),
+     "volume conformance-1-image-2 (created t2) left behind by this run"),
+])
+def test_each_unexplained_difference_is_reported(after, expected):
+    assert differences(BEFORE, snap(**after), {}) == [expected]
+
+
+def test_images_the_run_pulled_and_removed_or_handed_over_are_explained():
+    pulled = snap(images={**BEFORE.images, "sha256:" + "c" * 64: ("hello-world:latest",)})
+    assert differences(BEFORE, pulled, {"hello-world:latest": "handed over to run 1234abcd"}) == []
+    assert differences(BEFORE, pulled, {}) == ["image cccccccccccc (hello-world:latest) appeared during the run, "
+                                               "not pulled by it"]
+
+
+def test_bounded_gives_up_and_names_the_operation():
+    began = time.monotonic()
+    with pytest.raises(TargetError, match="GET /info: no answer within 0.2 s"):
+        engines.bounded(lambda: time.sleep(5), 0.2, "GET /info")
+    assert time.monotonic() - began < 1
+
+
+def test_a_tripped_breaker_fails_later_calls_at_once():
+    breaker = engines.Breaker("t", "engine")
+    breaker.trip(TargetError("t: GET /info: no answer within 3 s"))
+    with pytest.raises(TargetError, match="not tried, the engine stopped answering earlier .GET /info"):
+        breaker.check("t: GET /version")
+    breaker.reset()
+    breaker.check("t: GET /version")
+
+
+def test_ssh_reason_names_a_host_key_mismatch():
+    stderr = ("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+              "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+              "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+              "Host key for 10.0.0.1 has changed and you have requested strict checking.\n"
+              "Host key verification failed.\n")
+    assert ssh_reason(stderr).startswith("host key mismatch: the host's key differs from the one in known_hosts "
+                                         "(ssh: Host key verification failed.)")
+    assert ssh_reason("root@h: Permission denied (publickey).\n") == "root@h: Permission denied (publickey)."

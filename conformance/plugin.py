@@ -170,9 +170,21 @@ def _fleet_dist(config: pytest.Config) -> None:
     loadgroup needs pytest<9.2 (pinned in pyproject.toml): 9.2's structured node ids make xdist ignore the
     groups silently (https://github.com/pytest-dev/pytest-xdist/issues/1386).
     """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        # xdist workers decide loadgroup from their own arguments (no --dist there): take the controller's choice.
+        if workerinput.get("conformance_loadgroup"):
+            config.option.loadgroup = True
+        return
     given = any(a == "-d" or a.startswith(("--dist", "--distload")) for a in config.invocation_params.args)
     if getattr(config.option, "dist", "no") == "load" and getattr(config.option, "numprocesses", None) and not given:
         config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker when the run distributes by group (see _fleet_dist)."""
+    node.workerinput["conformance_loadgroup"] = node.config.getoption("dist", "no") == "loadgroup"
 
 
 def _writable(folder: Path) -> None:

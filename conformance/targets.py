@@ -215,7 +215,12 @@ def gather_facts(target: Target) -> dict[str, str]:
 
 
 def ssh_config_engine_url(backend) -> str | None:
-    """ssh://user@hostname:port resolved through the backend's --ssh-config (docker-py reads only ~/.ssh/config)."""
+    """ssh://user@hostname:port of an ansible host's ssh connection, or resolved through the backend's --ssh-config
+    (docker-py reads only ~/.ssh/config); None when the usual derivation (engine.url_for) applies."""
+    if backend.get_connection_type() == "ansible" and not backend.force_ansible:
+        # testinfra runs an ansible host's commands through a native backend: the engine is reached the same way.
+        backend = backend.ansible_runner.get_host(backend.host.name).backend
+        return engines.url_for(backend.host.name, backend, None) if backend.get_connection_type() == "ssh" else None
     path = getattr(backend, "ssh_config", None)
     if not path or backend.get_connection_type() not in ("ssh", "paramiko", "safe-ssh"):
         return None

@@ -50,10 +50,10 @@ def layers_of(host, container, evidence):
 
 
 @pytest.mark.req("image.read-only")
-def test_image_read_only(engine, make, evidence, run_id):
+def test_image_read_only(target, engine, evidence, run_id):
     """Writes in a container leave the image's id and layer digests unchanged."""
     before = image_attrs(engine, evidence)
-    code = change(make.container(probes.NGINX), run_id, "read-only", evidence)
+    code = change(probes.fresh_nginx(target, "image.read-only"), run_id, "read-only", evidence)
     probes.read_only(before, image_attrs(engine, evidence), code).check(evidence)
 
 
@@ -101,9 +101,9 @@ def test_union_mount(host, target, engine, evidence):
 
 
 @pytest.mark.req("image.copy-on-write")
-def test_copy_on_write(host, make, evidence, run_id):
+def test_copy_on_write(host, target, evidence, run_id):
     """A changed image file is copied up into the upper dir and the image's copy is unchanged."""
-    container = make.container(probes.NGINX)
+    container = probes.fresh_nginx(target, "image.copy-on-write")
     lower, upper, _ = layers_of(host, container, evidence)
     image_copy = next((d + IMAGE_FILE for d in lower if host.file(d + IMAGE_FILE).exists), None)
     evidence.note(f"the image's copy of {IMAGE_FILE}: {image_copy or 'not found in the lower dirs'}")
@@ -119,9 +119,9 @@ def test_copy_on_write(host, make, evidence, run_id):
 
 
 @pytest.mark.req("image.no-leak")
-def test_no_leak(make, evidence, run_id):
+def test_no_leak(target, make, evidence, run_id):
     """A second container from the same image does not see the first one's writes."""
-    first = make.container(probes.NGINX)
+    first = probes.fresh_nginx(target, "image.no-leak")
     original = sha_inside(first, IMAGE_FILE, evidence)
     change(first, run_id, "leak", evidence)
     written = sha_inside(first, IMAGE_FILE, evidence)
@@ -131,9 +131,9 @@ def test_no_leak(make, evidence, run_id):
 
 
 @pytest.mark.req("image.rm-discards")
-def test_rm_discards(host, make, evidence, run_id):
+def test_rm_discards(host, target, make, evidence, run_id):
     """After removing a container its change is gone and so is its upper dir."""
-    first = make.container(probes.NGINX)
+    first = probes.fresh_nginx(target, "image.rm-discards")
     change(first, run_id, "rm", evidence)
     _, upper, _ = layers_of(host, first, evidence)
     first.remove(force=True)
@@ -144,9 +144,9 @@ def test_rm_discards(host, make, evidence, run_id):
 
 
 @pytest.mark.req("image.commit-persists")
-def test_commit_persists(engine, make, evidence, run_id):
+def test_commit_persists(target, engine, make, evidence, run_id):
     """A committed container's change is in the new image, which has one layer more."""
-    first = make.container(probes.NGINX)
+    first = probes.fresh_nginx(target, "image.commit-persists")
     change(first, run_id, "commit", evidence)
     repository, tag = "conformance-probe/commit", f"run-{run_id}"
     make.commit(first, repository, tag)

@@ -2,7 +2,7 @@
 import pytest
 
 from conformance import probes
-from conformance.outcomes import not_applicable
+from conformance.outcomes import TargetError, not_applicable
 
 PROFILES = probes.profiles()
 PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
@@ -13,6 +13,19 @@ UNIT = "docker.service"  # full unit name: testinfra's service.exists is a prefi
 def only_profile(target, profile):
     if target.profile != profile:
         not_applicable(f"a {profile} expectation; {target.id} is {target.profile} ({target.profile_reason})")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def start_shared_nginx(request, host, target):
+    """On local://, where nginx.run is selected, start the shared nginx (its watch) and the image checks' own now,
+    in the background. Not over ssh://: parallel engine requests exhaust the sshd's channels there."""
+    here = {item.get_closest_marker("req").args[0] for item in request.session.items
+            if getattr(item, "callspec", None) and item.callspec.params.get("_testinfra_host") is host}
+    if "nginx.run" in here and probes.is_local(host):
+        try:
+            probes.nginx_work(target, fresh_for=[i for i in probes.FRESH_NGINX if i in here])
+        except TargetError:
+            pass  # no engine: the checks that need it say so
 
 
 def profile_data(target):

@@ -69,6 +69,8 @@ class PulledImages:
         repository, _, tag = ref.rpartition(":") if "@" not in ref else (ref, "", None)
         try:
             return self.client.images.pull(repository, tag=tag or None)
+        except docker.errors.APIError:
+            raise  # the engine answered: a failed pull is the check's finding, not a transport error
         except requests.exceptions.RequestException as e:  # the progress stream stalled or broke
             raise TargetError(f"pull {ref}: {one_line(str(e) or type(e).__name__)}") from e
 

@@ -57,7 +57,7 @@ def test_usage_errors_exit_4_with_one_paragraph(tmp_path, args, message):
 def test_malformed_config_file_names_file_and_line(tmp_path, content, message):
     config = tmp_path / "bad.toml"
     config.write_text(content)
-    proc = suite(tmp_path, "--conformance-config", str(config))
+    proc = suite(tmp_path, f"--conformance-config={config}")
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR
     line = one_paragraph(proc)
     assert str(config) in line and message in line

@@ -71,8 +71,6 @@ class PulledImages:
             return self.client.images.pull(repository, tag=tag or None)
         except docker.errors.APIError:
             raise  # the engine answered: a failed pull is the check's finding, not a transport error
-        except docker.errors.APIError:
-            raise  # the engine answered: a refused pull is the check's verdict, not a transport error
         except requests.exceptions.RequestException as e:  # the progress stream stalled or broke
             raise TargetError(f"pull {ref}: {one_line(str(e) or type(e).__name__)}") from e
 

@@ -13,7 +13,9 @@ import pytest
 from conformance.lab import engine, hosts, registry
 from conformance.lab.sshconf import USER, client_key
 
-pytestmark = pytest.mark.lab
+# `fleet`: 8 lab hosts at once; not in tox -e selftest (CI) while the stopped-host case is flaky on a loaded
+# 2-core machine (ChannelException from docker-py's ssh transport); run it with `tox -e fleet`.
+pytestmark = [pytest.mark.lab, pytest.mark.fleet]
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = 8

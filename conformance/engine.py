@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import TypeVar
@@ -75,6 +76,30 @@ def _timed_out(error: BaseException) -> bool:
     return False
 
 
+CHANNEL_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
+
+
+def _channel_refused(error: BaseException) -> bool:
+    """sshd refused a new session (MaxSessions, default 10, until closed ones are reaped): nothing was sent."""
+    while error is not None:
+        if type(error).__name__ == "ChannelException" or "ChannelException(" in repr(error):
+            return True  # urllib3 wraps it in ProtocolError's args, not as a cause
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _retry_refused_channel(call: Callable[[], T]) -> T:
+    """Call again after a short pause when the ssh transport could not open a channel (bounded: about 4 s)."""
+    for pause in CHANNEL_RETRY_PAUSES:
+        try:
+            return call()
+        except Exception as e:  # noqa: BLE001 - only a refused channel is retried, everything else goes up
+            if not _channel_refused(e):
+                raise
+            time.sleep(pause)
+    return call()
+
+
 def guard_client(client: docker.DockerClient, target_id: str, seconds: float) -> Breaker:
     """Bound and name every HTTP request of the client; transport failures become TargetError.
 
@@ -98,7 +123,7 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
         own = kwargs.get("timeout", api.timeout)
         limit = (own or seconds) + 5
         try:
-            return bounded(lambda: plain(method, url, *args, **kwargs), limit, operation)
+            return _retry_refused_channel(lambda: bounded(lambda: plain(method, url, *args, **kwargs), limit, operation))
         except TargetError as e:
             if not waiting:
                 breaker.trip(e)
@@ -172,7 +197,9 @@ def connect(target_id: str, url: str, timeout: float) -> docker.DockerClient:
     """Create the client (it asks the daemon for its API version at once); failures become TargetError."""
     try:
         # Explicit base_url: docker-py 7.2 would otherwise follow the docker CLI context.
-        return bounded(lambda: docker.DockerClient(base_url=url, timeout=timeout),
+        # A small pool over ssh: each pooled connection holds an sshd session, and sshd allows 10 per connection.
+        pool = {"max_pool_size": 2} if url.startswith("ssh://") else {}
+        return bounded(lambda: docker.DockerClient(base_url=url, timeout=timeout, **pool),
                        timeout, f"{target_id}: connect to engine {url}")
     except TargetError:
         raise

@@ -66,3 +66,42 @@ def test_ssh_reason_names_a_host_key_mismatch():
     assert ssh_reason(stderr).startswith("host key mismatch: the host's key differs from the one in known_hosts "
                                          "(ssh: Host key verification failed.)")
     assert ssh_reason("root@h: Permission denied (publickey).\n") == "root@h: Permission denied (publickey)."
+
+
+class ChannelException(Exception):
+    """Stands in for paramiko's: sshd refused a new session."""
+
+
+def test_a_refused_ssh_channel_is_tried_again(monkeypatch):
+    monkeypatch.setattr(engines, "CHANNEL_RETRY_PAUSES", (0, 0))
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError(("Connection aborted.", ChannelException(2, "Connect failed")))
+        return "answer"
+    assert engines._retry_refused_channel(flaky) == "answer" and len(calls) == 3
+
+
+def test_a_channel_refused_for_good_ends_after_a_bounded_number_of_tries(monkeypatch):
+    monkeypatch.setattr(engines, "CHANNEL_RETRY_PAUSES", (0, 0))
+    calls = []
+
+    def refused():
+        calls.append(1)
+        raise ConnectionError(ChannelException(2, "Connect failed"))
+    with pytest.raises(ConnectionError):
+        engines._retry_refused_channel(refused)
+    assert len(calls) == 3
+
+
+def test_other_failures_are_not_retried():
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise ConnectionError("Connection refused")
+    with pytest.raises(ConnectionError):
+        engines._retry_refused_channel(broken)
+    assert len(calls) == 1

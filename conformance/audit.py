@@ -38,6 +38,9 @@ def _foreign(labels: dict | None, run_id: str, tags: tuple[str, ...] | None = No
     lab = any(key in labels for key in OTHER_ACTIVITY_LABELS)
     if lab and tags is not None:
         lab = all(tag.startswith(LAB_REPOSITORY) for tag in tags)
+    elif lab:
+        # A container inherits its image's labels: one run from a lab-built image is not a lab object.
+        lab = any(labels.get(key) != "image" for key in OTHER_ACTIVITY_LABELS if key in labels)
     return other_run or lab
 
 

@@ -105,3 +105,10 @@ def test_other_failures_are_not_retried():
     with pytest.raises(ConnectionError):
         engines._retry_refused_channel(broken)
     assert len(calls) == 1
+
+
+def test_a_container_run_from_a_lab_image_is_audited_but_a_lab_host_is_not():
+    from conformance.audit import _foreign
+    assert not _foreign({"conformance.lab": "image", "conformance.lab.recipe": "70c1fac10a30"}, "run1")
+    assert _foreign({"conformance.lab": "host", "conformance.lab.variant": "debian"}, "run1")
+    assert _foreign({"conformance.lab": "image"}, "run1", ("conformance-lab/nginx:8c55b330ef82",))

@@ -6,16 +6,12 @@ import sys
 import docker
 
 from conformance.lab import daemon_json, engine, images, paths, registry
+from conformance.lab.hosts import bridge_gateway
 from conformance.lab.progress import LabError, say, step
 
 
 def mirror_url():
     return registry.url("127.0.0.1")
-
-
-def bridge_gateway(client):
-    config = client.networks.get("bridge").attrs["IPAM"]["Config"]
-    return config[0]["Gateway"]
 
 
 def up(args):

@@ -16,7 +16,7 @@ def main(argv=None):
         return 1
     specs = ["local://"]
     with engine.client(timeout=120) as client:
-        gateway = cli.bridge_gateway(client)
+        gateway = hosts.bridge_gateway(client)
         try:
             for name, variant in HOSTS:
                 specs.append(hosts.start(client, name, variant))

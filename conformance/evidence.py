@@ -24,11 +24,15 @@ SECRET_PATTERNS = (
     (re.compile(r"(?i)(authorization:\s*\w+\s+)\S+"), r"\1***"),
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[\w.~+/-]{8,}=*"), r"\1\2***"),
 )
+# Every pattern above needs one of these; most evidence has none and skips the substitutions.
+MAY_HOLD_SECRET = re.compile(r"(?i)@|token|passw|secret|api[_-]?key|auth|credential|bearer|basic")
 
 
 def redact(value: Any) -> Any:
     """Mask credentials in text, and secret-named keys in dicts and lists."""
     if isinstance(value, str):
+        if not MAY_HOLD_SECRET.search(value):
+            return value
         for pattern, replacement in SECRET_PATTERNS:
             value = pattern.sub(replacement, value)
         return value

@@ -1,6 +1,8 @@
 """The five outcomes of a check, how they are told apart, and the helpers checks call."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 PASSED, FAILED, BLOCKED, NOT_APPLICABLE, ERROR = "passed", "failed", "blocked", "not-applicable", "error"
@@ -12,7 +14,7 @@ BLOCKING = (FAILED, BLOCKED, ERROR)
 BLOCKED_PREFIX = "blocked by "
 NOT_APPLICABLE_PREFIX = "not applicable: "
 
-_current_requirement: str | None = None
+_current = threading.local()  # per thread: engine work ahead of a check runs in threads of its own
 
 
 class TargetError(Exception):
@@ -20,8 +22,7 @@ class TargetError(Exception):
 
 
 def set_current_requirement(req_id: str | None) -> None:
-    global _current_requirement
-    _current_requirement = req_id
+    _current.requirement = req_id
 
 
 def expect(condition: object, expected: object, found: object) -> None:
@@ -30,7 +31,7 @@ def expect(condition: object, expected: object, found: object) -> None:
     if condition:
         return
     expected, found = str(expected), str(found)
-    head = f"requirement {_current_requirement or '?'}"
+    head = f"requirement {getattr(_current, 'requirement', None) or '?'}"
     if "\n" in expected or "\n" in found:
         indent = "\n    "
         raise AssertionError(f"{head}:\n  expected:{indent}{expected.replace(chr(10), indent)}"

@@ -6,23 +6,21 @@ probe -> judge -> verdict.check(), and tests/test_checks_*.py feed judges broken
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import functools
 import ipaddress
 import json
 import posixpath
 import re
-import threading
-import time
 import tomllib
 from pathlib import Path
 
 import docker
 import requests
 
+from conformance.ahead import LOOK_EVERY_S, WATCH_LOOKS
 from conformance.engine import bounded
-from conformance.outcomes import TargetError, expect
+from conformance.outcomes import expect
 
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "profiles.toml"
 NGINX = "nginx:latest"
@@ -125,109 +123,6 @@ def started(create, image: str, evidence):
         expect(False, f"{image} pulled and started", f"{type(e).__name__}: {e.explanation or e}")
     evidence.api(f"POST /containers/create, /start ({image})", Id=container.id)
     return container
-
-
-# nginx.run: the container's state at every look over 2 s. The looks start with the container, in the
-# background, so the 2 s pass while the checks before nginx.run run.
-WATCH_LOOKS, LOOK_EVERY_S = 5, 0.5
-# Checks that write into an nginx container of their own: it is started in the background beside the shared one.
-FRESH_NGINX = ("image.read-only", "image.copy-on-write", "image.no-leak", "image.rm-discards", "image.commit-persists")
-
-
-def in_background(call, what: str, inline: bool = False) -> concurrent.futures.Future:
-    """Run call in a daemon thread now (inline: in this thread); its result or exception waits in the future."""
-    future: concurrent.futures.Future = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as e:  # noqa: BLE001 - handed to whoever asks for the result
-            future.set_exception(e)
-    if inline:
-        run()
-    else:
-        threading.Thread(target=run, name=what, daemon=True).start()
-    return future
-
-
-class SharedNginx:
-    """Per target: the nginx container the read-only checks share, its nginx.run watch, and the fresh
-    containers of FRESH_NGINX, all started in the background when first asked for (from the session factory,
-    labelled; removed together when the session ends). Every engine call in the background is bounded by the
-    client's guard; result() waits at most `bound` seconds on top. Only local:// removes concurrently: over
-    ssh:// parallel requests exhaust the sshd's channels (paramiko ChannelException 'Connect failed'),
-    so there everything here runs in the caller's thread, one request at a time, as before."""
-
-    def __init__(self, target, fresh_for=()):
-        self.make = target.make  # created here, in the caller's thread: Target.share is not thread-safe
-        local = is_local(target.host)
-        self.workers = 4 if local else 1
-        self.bound = 4 * target.settings.call_timeout + LOOK_EVERY_S * WATCH_LOOKS
-        self.container = in_background(lambda: self.make.container(NGINX), "shared nginx", inline=not local)
-        self.looks = in_background(self._watch, "nginx.run watch", inline=not local)
-        self.fresh = {key: in_background(self._fresh, f"fresh nginx for {key}", inline=not local) for key in fresh_for}
-
-    def _watch(self) -> list[str]:
-        container = self.container.result()
-        states = []
-        for look in range(WATCH_LOOKS):
-            if look:
-                time.sleep(LOOK_EVERY_S)  # the requirement's observation window, not a wait for readiness
-            container.reload()
-            states.append(container.status)
-        return states
-
-    def _fresh(self):
-        self.container.result()  # after the shared one: its pull is then done, once
-        return self.make.container(NGINX)
-
-    def result(self, future: concurrent.futures.Future, what: str):
-        try:
-            return future.result(timeout=self.bound)
-        except concurrent.futures.TimeoutError:
-            raise TargetError(f"{what}: not done within {self.bound:g} s") from None
-
-    def remove(self) -> list[str]:
-        """Remove every container started here at once (force: no stop timeout); what could not be removed."""
-        futures = [self.container, *self.fresh.values()]
-        concurrent.futures.wait(futures, timeout=self.bound)  # a start still under way would escape the removal
-        made = [f.result() for f in futures if f.done() and not f.exception()]
-
-        def remove(container) -> str | None:
-            try:
-                container.remove(force=True, v=True)
-            except docker.errors.NotFound:
-                return None
-            except (docker.errors.APIError, TargetError) as e:
-                return f"container {container.short_id}: {e}"
-            return None
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return [p for p in pool.map(remove, made) if p]
-
-
-def nginx_work(target, fresh_for=()) -> SharedNginx:
-    """The target's SharedNginx, started on first call with fresh containers for the ids in fresh_for."""
-    return target.share("probes.nginx", lambda: SharedNginx(target, fresh_for), lambda work: work.remove())
-
-
-def shared_nginx(target):
-    """The one nginx container per target shared by the checks that only read it (removed at session end)."""
-    work = nginx_work(target)
-    return work.result(work.container, "start the shared nginx container")
-
-
-def nginx_looks(target) -> tuple[object, list[str]]:
-    """(the shared nginx container, its state at each look of the nginx.run watch)."""
-    work = nginx_work(target)
-    return shared_nginx(target), work.result(work.looks, "watch the shared nginx container")
-
-
-def fresh_nginx(target, requirement_id: str):
-    """A new nginx container of this check's own, started in the background for FRESH_NGINX checks."""
-    work = nginx_work(target)
-    if requirement_id not in work.fresh:
-        return work.make.container(NGINX)
-    return work.result(work.fresh[requirement_id], f"start an nginx container for {requirement_id}")
 
 
 def is_local(host) -> bool:
@@ -432,7 +327,7 @@ def hello_world(exit_code: int | None, logs: str) -> Verdict:
 def stays_running(states: list[str]) -> Verdict:
     """Judge nginx.run from the states seen while watching the container."""
     return Verdict(bool(states) and all(s == "running" for s in states),
-                   "state running at every look over 2 s", "states seen: " + (", ".join(states) or "none"))
+                   f"state running at every look over {(WATCH_LOOKS - 1) * LOOK_EVERY_S:g} s", "states seen: " + (", ".join(states) or "none"))
 
 
 def listed(rows: list[dict], container_id: str) -> Verdict:

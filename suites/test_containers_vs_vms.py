@@ -3,20 +3,20 @@ import time
 
 import pytest
 
-from conformance import probes
+from conformance import ahead, probes
 
 
 @pytest.mark.req("engine.shared-kernel")
 def test_shared_kernel(host, target, evidence):
     """The kernel release inside a container equals the host's."""
-    _, inside = probes.run_in(probes.shared_nginx(target), ["uname", "-r"], evidence, prints=True)
+    _, inside = probes.run_in(ahead.shared_nginx(target), ["uname", "-r"], evidence, prints=True)
     probes.shared_kernel(evidence.cmd(host, "uname -r").stdout, inside).check(evidence)
 
 
 @pytest.mark.req("engine.pid-isolation")
 def test_pid_isolation(host, target, evidence):
     """The container's main process is PID 1 inside and an ordinary process on the host."""
-    container = probes.shared_nginx(target)
+    container = ahead.shared_nginx(target)
     container.reload()
     pid = container.attrs["State"]["Pid"]
     top = container.top()
@@ -30,16 +30,23 @@ def test_pid_isolation(host, target, evidence):
     probes.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check(evidence)
 
 
-@pytest.mark.req("engine.start-latency")
-def test_start_latency(target, make, evidence):
-    """Create, start and exit of hello-world take less than the start budget."""
-    make.pull(probes.HELLO_WORLD)  # outside the timing: only create+start+exit counts
+@ahead.work("engine.start-latency", alone=True)
+def time_hello_world(target, make, evidence):
+    """Create, start and wait for hello-world, timed (pulled first, outside the timing); (ms, exit code)."""
+    make.pull(probes.HELLO_WORLD)
     started = time.monotonic()
     container = make.container(probes.HELLO_WORLD)
     code = probes.wait_exit(container, evidence, target.settings.call_timeout)
     elapsed_ms = (time.monotonic() - started) * 1000
     evidence.note(f"create+start+wait of {probes.HELLO_WORLD}: {elapsed_ms:.0f} ms "
-                  f"(budget {target.settings.start_budget_ms} ms)")
+                  f"(budget {target.settings.start_budget_ms} ms; no other container of this run was starting meanwhile)")
+    return elapsed_ms, code
+
+
+@pytest.mark.req("engine.start-latency")
+def test_start_latency(target, evidence):
+    """Create, start and exit of hello-world take less than the start budget."""
+    elapsed_ms, code = ahead.done(target, "engine.start-latency", evidence)
     probes.start_latency(elapsed_ms, target.settings.start_budget_ms, code).check(evidence)
 
 

@@ -1,8 +1,8 @@
 """Seed 1.2 docker安装: installing Docker CE on the host, starting it, docker info / version."""
 import pytest
 
-from conformance import probes
-from conformance.outcomes import TargetError, not_applicable
+from conformance import ahead, probes
+from conformance.outcomes import not_applicable
 
 PROFILES = probes.profiles()
 PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
@@ -13,19 +13,6 @@ UNIT = "docker.service"  # full unit name: testinfra's service.exists is a prefi
 def only_profile(target, profile):
     if target.profile != profile:
         not_applicable(f"a {profile} expectation; {target.id} is {target.profile} ({target.profile_reason})")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def start_shared_nginx(request, host, target):
-    """On local://, where nginx.run is selected, start the shared nginx (its watch) and the image checks' own now,
-    in the background. Not over ssh://: parallel engine requests exhaust the sshd's channels there."""
-    here = {item.get_closest_marker("req").args[0] for item in request.session.items
-            if getattr(item, "callspec", None) and item.callspec.params.get("_testinfra_host") is host}
-    if "nginx.run" in here and probes.is_local(host):
-        try:
-            probes.nginx_work(target, fresh_for=[i for i in probes.FRESH_NGINX if i in here])
-        except TargetError:
-            pass  # no engine: the checks that need it say so
 
 
 def profile_data(target):
@@ -130,11 +117,17 @@ def test_engine_version(host, engine, evidence):
     probes.engine_version(cli.rc, cli.stdout, api).check(evidence)
 
 
-@pytest.mark.req("engine.hello-world")
-def test_hello_world(target, make, evidence):
-    """The hello-world image runs to exit 0 and prints Hello from Docker!."""
+@ahead.work("engine.hello-world")
+def run_hello_world(target, make, evidence):
+    """Run hello-world to its exit; (exit code, logs)."""
     container = probes.started(lambda: make.container(probes.HELLO_WORLD), probes.HELLO_WORLD, evidence)
     code = probes.wait_exit(container, evidence, target.settings.call_timeout)
     logs = probes.text(container.logs())
     evidence.api(f"GET /containers/{container.short_id}/logs", output=logs[-1500:])
-    probes.hello_world(code, logs).check(evidence)
+    return code, logs
+
+
+@pytest.mark.req("engine.hello-world")
+def test_hello_world(target, evidence):
+    """The hello-world image runs to exit 0 and prints Hello from Docker!."""
+    probes.hello_world(*ahead.done(target, "engine.hello-world", evidence)).check(evidence)

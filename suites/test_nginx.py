@@ -4,21 +4,21 @@ import time
 import docker
 import pytest
 
-from conformance import probes
+from conformance import ahead, probes
 
 HTTP_WITHIN_S, HTTP_EVERY_S = 2.5, 0.1  # nginx may need a moment after start before it accepts connections
 
 
 def nginx(target):
-    return probes.shared_nginx(target)
+    return ahead.shared_nginx(target)
 
 
 @pytest.mark.req("nginx.run")
 def test_nginx_runs(target, evidence):
     """An nginx container starts and stays running."""
     container = probes.started(lambda: nginx(target), probes.NGINX, evidence)
-    _, states = probes.nginx_looks(target)  # looked at from its start, in the background
-    evidence.api(f"GET /containers/{container.short_id}/json (every {probes.LOOK_EVERY_S} s from its start)",
+    _, states = ahead.nginx_looks(target)  # looked at from its start, in the background
+    evidence.api(f"GET /containers/{container.short_id}/json (every {ahead.LOOK_EVERY_S} s from its start)",
                  Id=container.id, Image=probes.NGINX, states=states)
     probes.stays_running(states).check(evidence)
 

@@ -1,0 +1,140 @@
+"""Engine work ahead of the checks (conformance/ahead.py): inline or in the background, same results and evidence."""
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from conformance import ahead, outcomes
+from conformance.evidence import Evidence
+from conformance.outcomes import TargetError, expect
+
+
+class FakeTarget:
+    """What ahead uses of a Target; connection 'local' runs work in the background, 'paramiko' inline."""
+
+    def __init__(self, connection="local", call_timeout=5.0):
+        self.id, self.run_id = f"{connection}://fake", "r1"
+        self.host = SimpleNamespace(backend=SimpleNamespace(get_connection_type=lambda: connection))
+        self.settings = SimpleNamespace(call_timeout=call_timeout)
+        self.engine, self.pulled_images, self.make = object(), object(), None
+        self.shared, self.teardowns = {}, []
+
+    def share(self, key, create, destroy=None):
+        if key not in self.shared:
+            self.shared[key] = create()
+            self.teardowns.append(lambda: destroy(self.shared[key]))
+        return self.shared[key]
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """An empty work registry of this test's own; returns the log of work calls (id, thread name)."""
+    monkeypatch.setattr(ahead, "WORK", {})
+    return []
+
+
+def evidence_of(target):
+    return Evidence(target.id, 5)
+
+
+def test_work_not_started_runs_in_the_check_with_its_evidence(registered):
+    @ahead.work("a.one")
+    def observe(target, make, evidence):
+        registered.append(threading.current_thread().name)
+        evidence.note("looked")
+        return 42
+    target, evidence = FakeTarget("paramiko"), evidence_of(FakeTarget())
+    assert ahead.done(target, "a.one", evidence) == 42
+    assert registered == [threading.current_thread().name]
+    assert [i["text"] for i in evidence.items] == ["looked"]
+
+
+def test_started_work_runs_in_the_background_and_its_evidence_joins_the_check(registered):
+    @ahead.work("a.one")
+    def observe(target, make, evidence):
+        registered.append(threading.current_thread().name)
+        evidence.note("looked")
+        return "seen"
+    target = FakeTarget("local")
+    ahead.start(target, ["a.one"])
+    evidence = evidence_of(target)
+    assert ahead.done(target, "a.one", evidence) == "seen"
+    assert registered and registered[0] != threading.current_thread().name
+    texts = [i["text"] for i in evidence.items]
+    assert "in the background" in texts[0] and texts[1:] == ["looked"]
+
+
+def test_one_work_for_several_ids_runs_once_and_each_check_gets_its_part(registered):
+    @ahead.work("a.one", "a.two")
+    def observe(target, make, evidence):
+        registered.append("ran")
+        return {"a.one": 1, "a.two": 2}
+    target = FakeTarget("paramiko")
+    assert ahead.done(target, "a.one", evidence_of(target)) == 1
+    second = evidence_of(target)
+    assert ahead.done(target, "a.two", second) == 2
+    assert registered == ["ran"]
+    assert "for an earlier check" in second.items[0]["text"]
+
+
+def test_a_failed_step_fails_only_its_own_id(registered):
+    @ahead.work("a.one", "a.two")
+    def observe(target, make, evidence):
+        return {"a.one": RuntimeError("commit refused"), "a.two": 2}
+    target = FakeTarget("local")
+    ahead.start(target, ["a.one", "a.two"])
+    with pytest.raises(RuntimeError, match="commit refused"):
+        ahead.done(target, "a.one", evidence_of(target))
+    assert ahead.done(target, "a.two", evidence_of(target)) == 2
+
+
+def test_a_work_that_fails_fails_its_checks_with_its_evidence(registered):
+    @ahead.work("a.one")
+    def observe(target, make, evidence):
+        evidence.note("before the failure")
+        expect(False, "a container", "none")
+    target = FakeTarget("local")
+    outcomes.set_current_requirement("b.foreground")  # the check running meanwhile in the main thread
+    try:
+        ahead.start(target, ["a.one"])
+        evidence = evidence_of(target)
+        with pytest.raises(AssertionError, match=r"^requirement a.one: expected a container; found none"):
+            ahead.done(target, "a.one", evidence)
+    finally:
+        outcomes.set_current_requirement(None)
+    assert "before the failure" in [i.get("text") for i in evidence.items]
+
+
+def test_work_marked_alone_ends_before_the_rest_starts(registered):
+    times = {}
+
+    @ahead.work("a.timed", alone=True)
+    def timed(target, make, evidence):
+        times["timed"] = (time.monotonic(), time.sleep(0.2), time.monotonic())
+    for name in ("b.one", "b.two"):
+        ahead.work(name)(lambda target, make, evidence, name=name: times.setdefault(name, (time.monotonic(),)))
+    target = FakeTarget("local")
+    ahead.start(target, ["b.one", "a.timed", "b.two"])
+    for name in ("b.one", "b.two", "a.timed"):
+        ahead.done(target, name, evidence_of(target))
+    assert times["b.one"][0] >= times["timed"][2] and times["b.two"][0] >= times["timed"][2]
+
+
+def test_work_that_does_not_end_is_an_error_within_its_bound(registered, monkeypatch):
+    release = threading.Event()
+
+    @ahead.work("a.hung")
+    def hung(target, make, evidence):
+        release.wait(30)
+    target = FakeTarget("local", call_timeout=0.05)
+    monkeypatch.setattr(ahead, "LOOK_EVERY_S", 0.0)
+    ahead.start(target, ["a.hung"])
+    started = time.monotonic()
+    try:
+        with pytest.raises(TargetError, match="a.hung.*not done within"):
+            ahead.done(target, "a.hung", evidence_of(target))
+        assert time.monotonic() - started < 5
+        assert "still under way" in " ".join(ahead.of(target).finish())
+    finally:
+        release.set()

@@ -2,14 +2,9 @@
 import pytest
 
 from conformance import probes
+from judged import message
 
 NS_HOST, NS_CONTAINER = "pid:[4026531836]", "pid:[4026532301]"
-
-
-def message(verdict):
-    with pytest.raises(AssertionError) as failure:
-        verdict.check()
-    return str(failure.value)
 
 
 @pytest.mark.red("engine.shared-kernel")

@@ -2,6 +2,7 @@
 import pytest
 
 from conformance import probes
+from judged import message
 
 LAYERS = ["sha256:624521eee3e786b16c8cb6722f5986a90a41cef0e31bf76e0d5b980daa52eaca"]
 IMAGE = {"Id": "sha256:1ce7baf9ef9f", "RootFS": {"Layers": LAYERS},
@@ -13,12 +14,6 @@ MOUNTINFO = ("80 52 0:43 / / rw,relatime master:2 - overlay overlay rw,lowerdir=
              "/var/lib/docker/overlay2/l/XV4P,upperdir=/snap/12/fs,workdir=/snap/12/work\n"
              "81 80 0:47 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n")
 UNION = probes.profiles()["engine"]["union_drivers"]
-
-
-def message(verdict):
-    with pytest.raises(AssertionError) as failure:
-        verdict.check()
-    return str(failure.value)
 
 
 @pytest.mark.red("image.read-only")

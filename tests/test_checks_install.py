@@ -4,6 +4,7 @@ import json
 import pytest
 
 from conformance import probes
+from judged import message
 
 SUPPORTED = probes.profiles()["supported"]
 DEBIAN_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nID=debian\n'
@@ -15,13 +16,6 @@ CLI_VERSION = {"Client": {"Version": "28.2.2", "ApiVersion": "1.41", "DefaultAPI
 API_VERSION = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41", "MinAPIVersion": "1.12"}
 INFO = {"ServerVersion": "20.10.24+dfsg1", "Driver": "overlay2", "CgroupDriver": "cgroupfs",
         "RegistryConfig": {"Mirrors": ["http://127.0.0.1:5000/"]}}
-
-
-def message(verdict):
-    """The failure message the check would report (and that it fails at all)."""
-    with pytest.raises(AssertionError) as failure:
-        verdict.check()
-    return str(failure.value)
 
 
 @pytest.mark.parametrize("os_release,kernel", [(DEBIAN_12, "6.1.0-18-amd64"), (CENTOS_7, "3.10.0-1160.el7.x86_64"),

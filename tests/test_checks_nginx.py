@@ -2,15 +2,10 @@
 import pytest
 
 from conformance import probes
+from judged import message
 
 CID = "2c1e0a7f3b9d" + "0" * 52
 WELCOME = "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head><body>...</body></html>"
-
-
-def message(verdict):
-    with pytest.raises(AssertionError) as failure:
-        verdict.check()
-    return str(failure.value)
 
 
 @pytest.mark.red("nginx.run")

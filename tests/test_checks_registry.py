@@ -2,16 +2,11 @@
 import pytest
 
 from conformance import probes
+from judged import message
 
 HUB = probes.profiles()["engine"]["hub_index"]
 PATH = "/etc/docker/daemon.json"
 DIGEST = "sha256:e7aeafa2b5a08ccfa87223f3051177c2d794588fa5a50f29eed0d5f74ed36ea1"
-
-
-def message(verdict):
-    with pytest.raises(AssertionError) as failure:
-        verdict.check()
-    return str(failure.value)
 
 
 @pytest.mark.red("registry.default-hub")

@@ -1,0 +1,9 @@
+"""Helpers of the tests that feed the checks' judges broken answers (tests/test_checks_*.py)."""
+import pytest
+
+
+def message(verdict):
+    """The failure message the check would report (and that it fails at all)."""
+    with pytest.raises(AssertionError) as failure:
+        verdict.check()
+    return str(failure.value)

@@ -7,12 +7,10 @@ sit beside the lab registry's (registry-<gateway>:<port>.pid, <registry data>/ex
 `conformance-lab down` stops and removes it too; a lab host that uses it carries the label PORT_LABEL, and
 the last such host to stop stops it.
 """
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -34,14 +32,6 @@ def _pidfile(address, port):
 
 def _data(port):
     return paths.REGISTRY_DATA / f"extra-{port}"
-
-
-@contextmanager
-def _locked():
-    paths.HOME.mkdir(parents=True, exist_ok=True)
-    with open(paths.HOME / "extra-registry.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def _pid(address, port):
@@ -78,7 +68,7 @@ def _fresh(address, port, serves):
 
 def ensure(address, port, serves):
     """Serve the lab registry's `serves` repositories (only those) on address:port; idempotent."""
-    with _locked():
+    with paths.locked("extra-registry"):
         if _fresh(address, port, serves):
             return url(address, port)
         _stop(address, port)
@@ -113,7 +103,7 @@ def ensure(address, port, serves):
 
 def release(address, port, still_used):
     """Stop the registry on address:port unless still_used() (lab hosts with its label remain)."""
-    with _locked():
+    with paths.locked("extra-registry"):
         if not still_used():
             _stop(address, port)
 

@@ -1,8 +1,6 @@
 """Lab SSH keys and the lab's own entries in ~/.ssh/known_hosts and ~/.ssh/config, tagged to be removed exactly."""
-import fcntl
 import os
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 from conformance.lab import paths
@@ -37,15 +35,6 @@ def ensure_keys():
         if not key.exists():
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)],
                 title=f"ssh-keygen {key.name}", timeout=30)
-
-
-@contextmanager
-def _locked():
-    """Serialise edits of the user's ssh files between lab processes."""
-    paths.HOME.mkdir(parents=True, exist_ok=True)
-    with open(paths.HOME / "ssh.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def _rewrite(path, text):
@@ -110,7 +99,7 @@ def add(ip):
     """Trust the lab host key for `ip` and give it the lab's identity and connection sharing."""
     pub = host_key().with_suffix(".pub").read_text().split()
     entry = f"{ip} {pub[0]} {pub[1]} {TAG}"
-    with _locked():
+    with paths.locked("ssh"):
         known = ssh_dir() / "known_hosts"
         lines = known_hosts_lines(_read(known), keep=lambda other: other != ip)
         _rewrite(known, "\n".join([*lines, entry]) + "\n")
@@ -121,7 +110,7 @@ def add(ip):
 def remove(ip):
     """Drop the lab's entries for `ip` and end its shared connection."""
     close_master(ip)
-    with _locked():
+    with paths.locked("ssh"):
         known = ssh_dir() / "known_hosts"
         if known.exists():
             _rewrite(known, "".join(line + "\n" for line in known_hosts_lines(_read(known), keep=lambda o: o != ip)))
@@ -132,7 +121,7 @@ def remove_all():
     """Drop every lab entry and the managed block; end every shared connection."""
     for ip in lab_ips(_read(ssh_dir() / "config")):
         close_master(ip)
-    with _locked():
+    with paths.locked("ssh"):
         known = ssh_dir() / "known_hosts"
         if known.exists():
             _rewrite(known, "".join(line + "\n" for line in known_hosts_lines(_read(known))))

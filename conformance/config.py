@@ -104,6 +104,9 @@ OPTIONS = (
            help="Container start budget in milliseconds; [PATTERN=]MS (default: 5000)"),
     Option("call-timeout", 30.0, _number(float), per_target=True,
            help="Timeout in seconds of every Docker, SSH and command call; [PATTERN=]SECONDS (default: 30)"),
+    Option("check-timeout", 300.0, _number(float), per_target=True,
+           help="Watchdog of each check: seconds from its setup to its teardown before it ends as an error; "
+                "[PATTERN=]SECONDS (default: 300)"),
     Option("engine-url", None, _url(("unix", "tcp", "ssh", "http", "https"), "engine URL"), per_target=True,
            help="Docker API URL of a target instead of the derived one; [TARGET=]URL, repeatable"),
     # pytest 9 owns --strict (strict markers, config, ...), hence --strict-should.
@@ -124,6 +127,7 @@ class TargetSettings:
     edition: str
     start_budget_ms: int
     call_timeout: float
+    check_timeout: float
     engine_url: str | None
     profile_source: str
 
@@ -137,6 +141,7 @@ class Settings:
     edition: tuple[Rule, ...]
     start_budget_ms: tuple[Rule, ...]
     call_timeout: tuple[Rule, ...]
+    check_timeout: tuple[Rule, ...]
     engine_url: tuple[Rule, ...]
     strict: bool
     report_dir: str
@@ -158,6 +163,7 @@ class Settings:
             edition=pick(self.edition, "any"),
             start_budget_ms=pick(self.start_budget_ms, 5000),
             call_timeout=pick(self.call_timeout, 30.0),
+            check_timeout=pick(self.check_timeout, 300.0),
             engine_url=pick(self.engine_url, None),
             profile_source=self.sources.get("profile", "default"),
         )

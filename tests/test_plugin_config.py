@@ -22,6 +22,7 @@ def test_defaults():
     s = load().for_target("local://")
     assert (s.profile, s.mirrors, s.min_engine_version, s.edition) == ("auto", (), None, "any")
     assert (s.start_budget_ms, s.call_timeout, s.engine_url) == (5000, 30.0, None)
+    assert s.check_timeout == 300.0
     assert load().strict is False and load().report_dir == "reports"
 
 

@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from conformance.outcomes import TargetError, one_line
 from conformance.targets import Target, Targets
 
 HOST_PARAM = "_testinfra_host"  # testinfra's indirect, module-scoped parameter behind `host`
+WORKER_WAIT_CALLS = 8  # an interrupted xdist run waits this many --call-timeout (+10 s) for its workers' cleanup
 
 
 @dataclasses.dataclass
@@ -43,6 +45,7 @@ class Run:
     report_problems: list[str] = dataclasses.field(default_factory=list)  # reports that could not be written
     audits: dict[str, dict] = dataclasses.field(default_factory=dict)  # target -> leak audit (audit.Audit.as_json)
     session: pytest.Session | None = None  # the exit status can still change at unconfigure (MANIFEST)
+    ending: _Ending = dataclasses.field(default_factory=lambda: _Ending())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
               reports.Results(run_id, started))
     config.stash[RUN] = run
     config.pluginmanager.register(Recorder(run), "conformance-recorder")
-    _handle_sigterm(config)
+    _handle_sigterm(config, run.ending)
     if active and not hasattr(config, "workerinput") and not config.getoption("collectonly"):
         run.run_dir = reports.run_folder(config.invocation_params.dir / settings.report_dir, run_id, started)
         _writable(run.run_dir)
@@ -205,16 +208,78 @@ def _report_problem(run: Run, what: str, error: OSError) -> None:
                                + (f" ({error.filename})" if error.filename else ""))
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+class _Ending:
+    """How this process ends on a signal: SIGTERM (and, under xdist, SIGINT) interrupts the run like Ctrl-C, once;
+    a repeat before the cleanup is noted, not obeyed (it would break the unwinding that leads to the cleanup).
+    An xdist controller passes the signal on to its workers (they own the targets and clean them up) and
+    waits for them at its session end (_await_workers)."""
+
+    def __init__(self):
+        self.signal: str | None = None
+        self.workers: dict[str, object] = {}  # xdist controller: worker nodes that reported ready, by id
+
+    def __call__(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.signal:
+            print(f"\nconformance: {name} while the run is already ending ({self.signal}): finishing the cleanup "
+                  "first (every call in it is bounded by --call-timeout)", flush=True)
+            return
+        self.signal = name
+        self.signal_workers()
+        raise KeyboardInterrupt(f"signal {name}")
+
+    def busy(self) -> dict[str, object]:
+        """Worker processes still running that have not reported their session's end (popen gateways only)."""
+        found = {}
+        for node_id, node in self.workers.items():
+            process = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)  # execnet's
+            if process is not None and process.poll() is None and getattr(node, "workeroutput", None) is None:
+                found[node_id] = process
+        return found
+
+    def signal_workers(self) -> None:
+        """SIGTERM to every busy worker (a terminal's Ctrl-C reaches them by itself, kill -TERM does not)."""
+        for process in self.busy().values():
+            try:
+                process.send_signal(signal.SIGTERM)
+            except OSError:
+                pass  # it ended meanwhile
 
 
-def _handle_sigterm(config: pytest.Config) -> None:
-    """SIGTERM ends the run like Ctrl-C (pytest only handles SIGINT): fixtures tear down, targets are swept."""
+def _handle_sigterm(config: pytest.Config, ending: _Ending) -> None:
+    """SIGTERM ends the run like Ctrl-C (pytest only handles SIGINT): fixtures tear down, targets are swept.
+
+    Under xdist SIGINT too, so that a worker that got both (a terminal's Ctrl-C and the controller's SIGTERM)
+    acts on the first only.
+    """
     if threading.current_thread() is not threading.main_thread():
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+    under_xdist = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
+    for signum in (signal.SIGTERM, signal.SIGINT) if under_xdist else (signal.SIGTERM,):
+        previous = signal.signal(signum, ending)
+        config.add_cleanup(lambda signum=signum, previous=previous: signal.signal(signum, previous))
+
+
+def _await_workers(run: Run, session: pytest.Session) -> None:
+    """xdist controller of an interrupted run: wait (bounded) until every worker has cleaned up its targets and
+    take their leak audits (the controller's event loop, which would read them, has already stopped)."""
+    ending = run.ending
+    if session.exitstatus != pytest.ExitCode.INTERRUPTED or not ending.busy():
+        return
+    ending.signal_workers()
+    limit = WORKER_WAIT_CALLS * max(run.settings.for_target(s).call_timeout for s in run.targets.specs) + 10
+    print(f"\nconformance: waiting up to {limit:g} s for {len(ending.busy())} xdist worker(s) to clean up their "
+          "targets", flush=True)
+    deadline = time.monotonic() + limit
+    while ending.busy() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for node in ending.workers.values():
+        run.audits.update((getattr(node, "workeroutput", None) or {}).get("conformance_audits") or {})
+    late = ending.busy()
+    if late:
+        run.cleanup_problems.append(f"{len(late)} xdist worker(s) did not finish their cleanup within {limit:g} s; "
+                                    f"leftovers of run {run.run_id} may remain: remove them with "
+                                    f"`conformance-cleanup --hosts SPEC --run {run.run_id}`")
 
 
 class _Shielded:
@@ -474,6 +539,11 @@ class Recorder:
         self.run = run
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node) -> None:
+        """xdist controller: a worker to pass a SIGTERM on to (see _Ending)."""
+        self.run.ending.workers[node.gateway.id] = node
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         """xdist controller: take a worker's collection-lint failure (see pytest_collection_modifyitems)."""
         lint = getattr(node, "workeroutput", {}).get("conformance_lint")
@@ -497,7 +567,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     outcomes.set_current_requirement(None)
     with _Shielded():
         closed = run.targets.close()
-    run.cleanup_problems = [f"{spec}: {p}" for spec, problems in closed.items() for p in problems]
+        if not hasattr(session.config, "workerinput"):
+            _await_workers(run, session)
+    run.cleanup_problems += [f"{spec}: {p}" for spec, problems in closed.items() for p in problems]
     run.audits.update({t.id: t.audit.as_json() for t in run.targets.all()})
     if hasattr(session.config, "workerinput"):
         session.config.workeroutput["conformance_audits"] = run.audits

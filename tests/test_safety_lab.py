@@ -165,6 +165,32 @@ def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, 
     assert state(client, container) == before
 
 
+def wait_for_labelled_container(client, container: str, limit: float = 90) -> None:
+    """Until the run has a labelled container on the host (mid-run, with something to clean up)."""
+    deadline = time.monotonic() + limit
+    while not inside(client, container, "docker ps -q --filter label=conformance.run", check=False).strip():
+        assert time.monotonic() < deadline, f"no labelled container on {container} within {limit} s"
+        time.sleep(0.5)
+
+
+def test_sigterm_to_the_xdist_controller_cleans_up_every_target(tmp_path, client, lab_host):
+    targets = [lab_host("xdist-a"), lab_host("xdist-b")]  # -n 2: one worker per target (loadgroup)
+    before = {container: state(client, container) for container, _ in targets}
+    proc = start_suite(tmp_path, ",".join(spec for _, spec in targets), "-n", "2")
+    wait_for_labelled_container(client, targets[0][0])
+    proc.send_signal(signal.SIGTERM)  # to the controller only, as a service manager or CI runner does
+    sent = time.monotonic()
+    out = finish(proc, 120)
+    took = time.monotonic() - sent
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out[-3000:]
+    assert "KeyboardInterrupt: signal SIGTERM" in out and "exit status 2: interrupted" in out, out[-3000:]
+    for container, spec in targets:
+        # the workers cleaned up and audited their targets, and the controller reports it
+        assert f"run.leak-audit on {spec}: passed" in out, out[-3000:]
+        assert state(client, container) == before[container]
+    assert took < 60, f"{took:.0f} s from SIGTERM to the end of the run"
+
+
 def test_ssh_authentication_failure_is_an_error_for_the_host(tmp_path, good):
     _, spec = good
     ip = urlsplit(spec).hostname

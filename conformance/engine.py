@@ -113,7 +113,7 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
 
     def request(method, url, *args, **kwargs):
         path = urllib.parse.urlsplit(url).path.split("/v1.", 1)[-1].partition("/")[2]
-        operation = f"{target_id}: {method} /{path}"
+        operation = f"{target_id}: engine API {method} /{path}"  # names the engine in every error
         breaker.check(operation)
         waiting = path.endswith(LONG_POLLS)  # answers when something happens: a timeout is the caller's answer
         if kwargs.get("timeout", api.timeout) is None and not waiting and "exec/" not in path:

@@ -569,7 +569,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         closed = run.targets.close()
         if not hasattr(session.config, "workerinput"):
             _await_workers(run, session)
-    run.cleanup_problems += [f"{spec}: {p}" for spec, problems in closed.items() for p in problems]
+    run.cleanup_problems += [f"{spec}: {p.removeprefix(spec + ': ')}"
+                             for spec, problems in closed.items() for p in problems]
     run.audits.update({t.id: t.audit.as_json() for t in run.targets.all()})
     if hasattr(session.config, "workerinput"):
         session.config.workeroutput["conformance_audits"] = run.audits

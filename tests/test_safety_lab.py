@@ -275,6 +275,62 @@ def test_cut_network_ends_as_errors_and_cleanup_works_after(tmp_path, client, la
     assert state(client, container) == before
 
 
+# kill -9 the engine and keep it down: no restart by systemd (Restart=on-failure), no socket activation
+ENGINE_KILLED = ("mkdir -p /run/systemd/system/docker.service.d && printf '[Service]\\nRestart=no\\n' "
+                 "> /run/systemd/system/docker.service.d/conformance-test.conf && systemctl daemon-reload && "
+                 "systemctl mask --runtime docker.service && pkill -KILL -x dockerd")
+ENGINE_RESTARTED = ("systemctl unmask --runtime docker.service && rm -r /run/systemd/system/docker.service.d && "
+                    "systemctl daemon-reload && systemctl restart docker.socket docker.service && "
+                    "docker info >/dev/null")
+# An engine's restart gives its predefined networks (bridge) new ids: networks by name and driver here.
+STATE_ACROSS_RESTART = STATE.replace("docker network ls -q --no-trunc",
+                                     "docker network ls --format '{{.Name}} {{.Driver}}'")
+# The run ids of the labelled objects on a host, one per object.
+LABELLED_RUNS = ("docker ps -aq --filter label=conformance.run | xargs -r docker inspect -f "
+                 "'{{index .Config.Labels \"conformance.run\"}}'; "
+                 "docker images -q --filter label=conformance.run | xargs -r docker image inspect -f "
+                 "'{{index .Config.Labels \"conformance.run\"}}'; "
+                 "docker network ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'; "
+                 "docker volume ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'")
+
+
+def test_engine_killed_mid_run_ends_as_errors_and_the_leftovers_go_after_its_restart(tmp_path, client, lab_host):
+    container, spec = lab_host("killed")
+    before = inside(client, container, STATE_ACROSS_RESTART)
+    proc = start_suite(tmp_path, spec)
+    wait_for_labelled_container(client, container)
+    inside(client, container, ENGINE_KILLED)
+    killed_at = time.monotonic()
+    try:
+        out = finish(proc)  # no traceback, within RUN_LIMIT_S
+        took = time.monotonic() - killed_at
+    finally:
+        inside(client, container, ENGINE_RESTARTED)  # the test restarts the engine, as the lab may; the suite never
+    assert took < 60, f"{took:.0f} s from the kill to the end of the run"
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-3000:]
+    run_id = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())["run_id"]
+    host = results(tmp_path, spec)
+    ended = {i: e for i, e in host["requirements"].items() if e["status"] not in ("passed", "not-applicable")}
+    assert ended, "no check ran after the kill"
+    for req_id, entry in ended.items():  # service.* read systemd, not the API: a dead engine fails them
+        allowed = ("error", "blocked", "failed") if req_id.startswith("service.") else ("error", "blocked")
+        assert entry["status"] in allowed, (req_id, entry)
+    errors = [e["message"] for e in ended.values() if e["status"] == "error"]
+    assert errors and all(m.startswith(f"{spec}: ") and "engine" in m for m in errors), errors
+    audit = host["run_checks"]["run.leak-audit"]
+    assert audit["status"] == "error", audit
+    assert f"`conformance-cleanup --hosts {spec} --run {run_id}`" in audit["message"], audit
+    # What the run could not remove carries its id, and the console script removes exactly that.
+    left = inside(client, container, LABELLED_RUNS).split()
+    assert left and set(left) == {run_id}, left
+    listed = cleanup_cli(spec)
+    assert listed.returncode == 0 and f"leftovers of run(s): {run_id} " in listed.stdout, listed.stdout + listed.stderr
+    done = cleanup_cli(spec, "--run", run_id)
+    assert done.returncode == 0 and f"run {run_id}: removed" in done.stdout, done.stdout + done.stderr
+    assert inside(client, container, LABELLED_RUNS).split() == []
+    assert inside(client, container, STATE_ACROSS_RESTART) == before
+
+
 def test_engine_down_is_failed_service_and_engine_errors(tmp_path, client, lab_host):
     container, spec = lab_host("down")
     inside(client, container, "systemctl stop docker.socket docker.service")

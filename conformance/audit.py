@@ -5,7 +5,7 @@ import dataclasses
 import hashlib
 
 from conformance.cleanup import RUN_LABEL
-from conformance.outcomes import one_line
+from conformance.outcomes import TargetError, one_line
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 # Objects of the project's own concurrent activity: another run of the suite (its own audit covers
@@ -14,6 +14,30 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 OTHER_ACTIVITY_LABELS = ("conformance.lab",)
 LAB_REPOSITORY = "conformance-lab/"
 CHECK_ID = "run.leak-audit"  # a run-level check, not a catalogue requirement: kept apart in results.json
+VOLUME_LIMIT_KIB = 64 * 1024  # a pre-existing volume's content is hashed up to this size (du -sk), else noted
+# Prints "<name>\t<sha256 of a tar of the volume's files>" or "<name>\t<why not>" per (name, mountpoint) pair.
+# tar --sort=name where GNU tar has it (1.28+; CentOS 7's 1.26 keeps the directory order, stable while unchanged);
+# tar's exit status comes back on stderr, beside sha256sum's line.
+VOLUME_HASH = r"""
+limit=$1; shift
+while [ $# -gt 1 ]; do
+  name=$1; dir=$2; shift 2
+  if ! kib=$(du -sxk -- "$dir" 2>&1); then
+    printf '%s\tnot read: %s\n' "$name" "$(printf '%s' "$kib" | head -n 1)"; continue
+  fi
+  kib=${kib%%[!0-9]*}
+  if [ "$kib" -gt "$limit" ]; then
+    printf '%s\tnot compared: %s KiB, above the %s KiB limit\n' "$name" "$kib" "$limit"; continue
+  fi
+  sort=; tar --sort=name --no-recursion -cf /dev/null -C "$dir" . 2>/dev/null && sort=--sort=name
+  out=$( { { tar $sort --numeric-owner -cf - -C "$dir" . 2>/dev/null; echo "tar=$?" >&2; } | sha256sum; } 2>&1 )
+  sum=$(printf '%s\n' "$out" | sed -n 's/^\([0-9a-f]\{64\}\) .*/\1/p')
+  case "$out" in
+    *tar=0*) printf '%s\tsha256:%s\n' "$name" "$sum" ;;
+    *) printf '%s\tnot read: tar failed (%s)\n' "$name" "$(printf '%s\n' "$out" | sed -n 's/^tar=//p')" ;;
+  esac
+done
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,10 +49,16 @@ class Snapshot:
     volumes: dict[str, str]
     daemon_json: str
     ours: frozenset[str]  # keys of objects labelled with this run's id
+    # Pre-existing volumes: "sha256:<hex>" of their files, or why their content is not compared.
+    volume_content: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def counts(self) -> str:
         return (f"{len(self.containers)} container(s), {len(self.images)} image(s), {len(self.networks)} network(s), "
                 f"{len(self.volumes)} volume(s)")
+
+    def content_notes(self) -> list[str]:
+        return [f"volume {name}: content {why}" for name, why in sorted(self.volume_content.items())
+                if not why.startswith("sha256:")]
 
 
 def _foreign(labels: dict | None, run_id: str, tags: tuple[str, ...] | None = None) -> bool:
@@ -54,8 +84,42 @@ def _daemon_json(target) -> str:
     return f"unreadable: {one_line(result.stderr)}"
 
 
-def snapshot(target, client) -> Snapshot:
-    """Read everything the audit compares (raw API lists: a few calls whatever the host holds)."""
+def volume_contents(target, volumes: list[dict], busy: dict[str, str]) -> dict[str, str]:
+    """name -> sha256 of the files of each volume (read on the target in one bounded command), or why not.
+
+    Not compared: a volume a running container mounts (its content changes as that container works), one of
+    another driver or with driver options (nfs, bind: the files are elsewhere), one above VOLUME_LIMIT_KIB.
+    """
+    found, pairs = {}, []
+    for volume in volumes:
+        name = volume["Name"]
+        if name in busy:
+            found[name] = f"not compared: mounted by running container {busy[name]}"
+        elif volume.get("Driver") != "local" or volume.get("Options") or not volume.get("Mountpoint"):
+            # the options themselves are not shown: a cifs volume's options hold its password
+            elsewhere = " with options (nfs, bind, ...): its files are elsewhere" if volume.get("Options") else ""
+            found[name] = f"not compared: driver {volume.get('Driver')}{elsewhere}"
+        else:
+            pairs += [name, volume["Mountpoint"]]
+    if not pairs:
+        return found
+    what = f"hash the content of {len(pairs) // 2} volume(s)"
+    try:
+        result = target.run("sh -c %s audit %s" + " %s" * len(pairs), VOLUME_HASH, str(VOLUME_LIMIT_KIB),
+                            *pairs, what=what)
+    except TargetError as e:
+        return {**found, **{name: f"not read: {one_line(str(e))}" for name in pairs[::2]}}
+    lines = dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+    for name in pairs[::2]:
+        found[name] = lines.get(name) or f"not read: rc={result.rc} {one_line(result.stderr)}"
+    return found
+
+
+def snapshot(target, client, content_of: set[str] | None = None) -> Snapshot:
+    """Read everything the audit compares (raw API lists: a few calls whatever the host holds).
+
+    content_of: the volumes whose content to hash (None: every volume that is not the run's own or foreign).
+    """
     run_id, ours = target.run_id, set()
     api = client.api
 
@@ -67,14 +131,20 @@ def snapshot(target, client) -> Snapshot:
     def tags(image: dict) -> tuple[str, ...]:
         return tuple(sorted(t for t in image.get("RepoTags") or [] if t != "<none>:<none>"))
 
+    listed = api.containers(all=True)
     containers = {c["Id"]: f"{','.join(n.lstrip('/') for n in c.get('Names') or [])} image {c.get('ImageID', '?')[:19]}"
-                  for c in api.containers(all=True) if keep("container " + c["Id"], c.get("Labels"))}
+                  for c in listed if keep("container " + c["Id"], c.get("Labels"))}
+    busy = {m["Name"]: ",".join(n.lstrip("/") for n in c.get("Names") or []) or c["Id"][:12]
+            for c in listed if c.get("State") == "running" for m in c.get("Mounts") or [] if m.get("Type") == "volume"}
     images = {i["Id"]: tags(i) for i in api.images() if keep("image " + i["Id"], i.get("Labels"), tags(i))}
     networks = {n["Id"]: f"{n.get('Name')} ({n.get('Driver')})"
                 for n in api.networks() if keep("network " + n["Id"], n.get("Labels"))}
-    volumes = {v["Name"]: f"created {v.get('CreatedAt', '?')}"
-               for v in api.volumes().get("Volumes") or [] if keep("volume " + v["Name"], v.get("Labels"))}
-    return Snapshot(containers, images, networks, volumes, _daemon_json(target), frozenset(ours))
+    audited = [v for v in api.volumes().get("Volumes") or [] if keep("volume " + v["Name"], v.get("Labels"))]
+    volumes = {v["Name"]: f"created {v.get('CreatedAt', '?')}" for v in audited}
+    hashed = [v for v in audited if ("volume " + v["Name"]) not in ours
+              and (content_of is None or v["Name"] in content_of)]
+    return Snapshot(containers, images, networks, volumes, _daemon_json(target), frozenset(ours),
+                    volume_contents(target, hashed, busy))
 
 
 def _short(key: str) -> str:
@@ -96,6 +166,10 @@ def differences(before: Snapshot, after: Snapshot, explained_refs: dict[str, str
         for key in old.keys() & new.keys():
             if old[key] != new[key]:
                 found.append(f"{noun} {_short(key)} changed: {old[key]} -> {new[key]}")
+    for name in sorted(before.volume_content.keys() & after.volume_content.keys()):
+        old, new = before.volume_content[name], after.volume_content[name]
+        if old.startswith("sha256:") and new.startswith("sha256:") and old != new:
+            found.append(f"volume {name} content changed: {old[:19]} -> {new[:19]}")
     for image_id in before.images.keys() | after.images.keys():
         old, new = before.images.get(image_id), after.images.get(image_id)
         if old is not None and new is None:
@@ -126,6 +200,7 @@ class Audit:
     status: str = "skipped"
     message: str = "the run never reached the engine, so it created nothing there"
     details: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)  # what was not compared, and why
 
     def start(self, target, client) -> None:
         try:
@@ -137,18 +212,24 @@ class Audit:
         if self.before is None:
             return
         try:
-            after = snapshot(target, client)
+            hashed = {name for name, content in self.before.volume_content.items() if content.startswith("sha256:")}
+            after = snapshot(target, client, hashed)
         except Exception as e:  # noqa: BLE001 - the audit reports, it never breaks the run
             self.status = "error"
             self.message = (f"could not read the target after the run: {one_line(str(e) or type(e).__name__)}; leftovers of run {self.run_id} may "
                             f"remain: remove them with `conformance-cleanup --hosts {self.target_id} --run {self.run_id}`")
             return
         self.details = differences(self.before, after, explained_refs)
+        self.notes = list(dict.fromkeys(self.before.content_notes() + after.content_notes()))
+        compared = sum(c.startswith("sha256:") for c in after.volume_content.values())
         if self.details:
             self.status = "failed"
             self.message = f"{len(self.details)} difference(s) the run does not explain: " + "; ".join(self.details)
         else:
-            self.status, self.message = "passed", f"unchanged: {after.counts()} and {DAEMON_JSON} ({after.daemon_json})"
+            self.status, self.message = "passed", (f"unchanged: {after.counts()} (content of {compared} compared by "
+                                                   f"sha256) and {DAEMON_JSON} ({after.daemon_json})")
+        if self.notes:
+            self.message += "; not compared: " + "; ".join(self.notes)
 
     def as_json(self) -> dict:
-        return {"status": self.status, "message": self.message, "differences": self.details}
+        return {"status": self.status, "message": self.message, "differences": self.details, "notes": self.notes}

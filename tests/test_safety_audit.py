@@ -1,10 +1,15 @@
-"""Leak audit judgements on recorded snapshots, and the guards that bound calls (no engine needed)."""
+"""Leak audit judgements on recorded snapshots, volume content hashes, and the guards that bound calls (no engine)."""
+import re
+import shlex
+import subprocess
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from conformance import engine as engines
-from conformance.audit import Snapshot, differences
+from conformance import audit, engine as engines
+from conformance.audit import Snapshot, differences, volume_contents
 from conformance.outcomes import TargetError
 from conformance.targets import ssh_reason
 
@@ -112,3 +117,69 @@ def test_a_container_run_from_a_lab_image_is_audited_but_a_lab_host_is_not():
     assert not _foreign({"conformance.lab": "image", "conformance.lab.recipe": "70c1fac10a30"}, "run1")
     assert _foreign({"conformance.lab": "host", "conformance.lab.variant": "debian"}, "run1")
     assert _foreign({"conformance.lab": "image"}, "run1", ("conformance-lab/nginx:8c55b330ef82",))
+
+
+# ---- the content of pre-existing volumes ---------------------------------------------------------------------
+
+class LocalShell:
+    """A target whose commands run here, as Target.run runs them on a target (sh -c, arguments quoted)."""
+    run_id = "run1"
+
+    def run(self, command, *args, what):
+        line = command % tuple(shlex.quote(a) for a in args)
+        done = subprocess.run(["sh", "-c", line], capture_output=True, timeout=60)
+        return SimpleNamespace(rc=done.returncode, stdout=done.stdout.decode(), stderr=done.stderr.decode())
+
+
+def volume(path: Path, **extra) -> dict:
+    return {"Name": path.name, "Driver": "local", "Mountpoint": str(path), "Options": None, **extra}
+
+
+@pytest.fixture
+def volumes(tmp_path):
+    made = []
+    for name in ("uservol", "other"):
+        (tmp_path / name / "sub").mkdir(parents=True)
+        (tmp_path / name / "sub" / "file").write_text("precious\n")
+        made.append(tmp_path / name)
+    return made
+
+
+def test_a_volume_content_hash_is_stable_and_sees_every_change(volumes):
+    uservol, other = volumes
+    contents = lambda: volume_contents(LocalShell(), [volume(uservol), volume(other)], {})  # noqa: E731
+    first = contents()
+    assert first["uservol"].startswith("sha256:") and len(first["uservol"]) == 71, first
+    (uservol / "sub" / "file").read_text()  # reading is no change
+    assert contents() == first
+    for change in (lambda: (uservol / "sub" / "file").write_text("precious!"),  # one byte more
+                   lambda: (uservol / "sub" / "file").chmod(0o600),
+                   lambda: (uservol / "new").write_text(""),
+                   lambda: (uservol / "new").unlink()):
+        before = contents()
+        time.sleep(0.01)
+        change()
+        after = contents()
+        assert after["uservol"] != before["uservol"] and after["other"] == before["other"] == first["other"]
+
+
+def test_volumes_whose_content_is_not_compared_say_why(volumes, tmp_path, monkeypatch):
+    uservol, other = volumes
+    monkeypatch.setattr(audit, "VOLUME_LIMIT_KIB", 8)
+    (other / "big").write_bytes(b"x" * 64 * 1024)
+    found = volume_contents(LocalShell(), [volume(uservol), volume(other), volume(tmp_path / "gone"),
+                                           volume(tmp_path / "nfs", Options={"type": "nfs", "o": "addr=x,password=s"})],
+                            {"uservol": "db"})
+    assert found["uservol"] == "not compared: mounted by running container db"
+    assert re.fullmatch(r"not compared: \d+ KiB, above the 8 KiB limit", found["other"]), found
+    assert found["gone"].startswith("not read: du: cannot access"), found
+    assert found["nfs"] == "not compared: driver local with options (nfs, bind, ...): its files are elsewhere"
+
+
+def test_changed_volume_content_is_a_difference_and_an_uncompared_one_is_not():
+    hashed = snap(volume_content={"uservol": "sha256:" + "1" * 64})
+    changed = snap(volume_content={"uservol": "sha256:" + "2" * 64})
+    assert differences(hashed, changed, {}) == [f"volume uservol content changed: sha256:{'1' * 12} -> "
+                                                f"sha256:{'2' * 12}"]
+    assert differences(hashed, snap(volume_content={"uservol": "not compared: mounted by running container db"}),
+                       {}) == []

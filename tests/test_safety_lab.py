@@ -2,6 +2,7 @@
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -99,6 +100,14 @@ def cleanup_cli(spec: str, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, env=ENV)
 
 
+def wait_for_labelled_container(client, container: str, limit: float = 90) -> None:
+    """Until the run has a labelled container on the host (mid-run, with something to clean up)."""
+    deadline = time.monotonic() + limit
+    while not inside(client, container, "docker ps -q --filter label=conformance.run", check=False).strip():
+        assert time.monotonic() < deadline, f"no labelled container on {container} within {limit} s"
+        time.sleep(0.5)
+
+
 # ---- a normal run, pre-existing objects -----------------------------------------------------------------
 
 PREEXISTING = """
@@ -135,10 +144,31 @@ def test_run_leaves_host_as_found_and_user_objects_untouched(tmp_path, client, g
     assert state(client, container) == before  # the look above removed its own --rm container
     audit = results(tmp_path, spec)["run_checks"]["run.leak-audit"]
     assert audit["status"] == "passed", audit
+    assert "(content of 2 compared by sha256)" in audit["message"], audit  # uservol and the look-alike volume
     assert f"run.leak-audit on {spec}: passed" in out
     # the swapped images make the nginx and hello-world checks fail: the suite does not "fix" them by pulling
     assert results(tmp_path, spec)["requirements"]["engine.hello-world"]["status"] == "failed"
     assert code == 1
+
+
+def test_changed_content_of_a_user_volume_fails_the_leak_audit(tmp_path, client, lab_host):
+    container, spec = lab_host("volume")
+    inside(client, container, "docker volume create kept && docker volume create edited && "
+                              "echo same > $(docker volume inspect -f '{{.Mountpoint}}' kept)/file && "
+                              "echo precious > $(docker volume inspect -f '{{.Mountpoint}}' edited)/file")
+    proc = start_suite(tmp_path, spec)
+    wait_for_labelled_container(client, container)  # the audit's first snapshot is taken: the run uses the engine
+    inside(client, container, "echo '!' >> $(docker volume inspect -f '{{.Mountpoint}}' edited)/file")  # not the run
+    out = finish(proc)
+    host = results(tmp_path, spec)
+    assert {e["status"] for e in host["requirements"].values()} <= {"passed", "not-applicable"}, out[-3000:]
+    audit = host["run_checks"]["run.leak-audit"]
+    assert audit["status"] == "failed", audit
+    assert len(audit["differences"]) == 1, audit
+    assert re.fullmatch(r"volume edited content changed: sha256:[0-9a-f]{12} -> sha256:[0-9a-f]{12}",
+                        audit["differences"][0]), audit
+    assert f"run.leak-audit on {spec}: failed: 1 difference(s) the run does not explain: volume edited" in out
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED
 
 
 def kill_points():
@@ -163,14 +193,6 @@ def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, 
         assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
         assert f"run.leak-audit on {spec}: " in out and f"run.leak-audit on {spec}: failed" not in out, out[-2000:]
     assert state(client, container) == before
-
-
-def wait_for_labelled_container(client, container: str, limit: float = 90) -> None:
-    """Until the run has a labelled container on the host (mid-run, with something to clean up)."""
-    deadline = time.monotonic() + limit
-    while not inside(client, container, "docker ps -q --filter label=conformance.run", check=False).strip():
-        assert time.monotonic() < deadline, f"no labelled container on {container} within {limit} s"
-        time.sleep(0.5)
 
 
 def test_sigterm_to_the_xdist_controller_cleans_up_every_target(tmp_path, client, lab_host):

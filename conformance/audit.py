@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from conformance.cleanup import RUN_LABEL
+from conformance.cleanup import KEPT, RUN_LABEL
 from conformance.outcomes import TargetError, one_line
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -191,6 +191,12 @@ def differences(before: Snapshot, after: Snapshot, explained_refs: dict[str, str
     return found
 
 
+def kept_images(after: Snapshot, explained_refs: dict[str, str]) -> list[str]:
+    """'ref (image id)' of each image the run pulled and kept by request that is on the target after the run."""
+    ids = {tag: image_id for image_id, tags in after.images.items() for tag in tags}
+    return [f"{ref} ({ids[ref][7:19]})" for ref, what in sorted(explained_refs.items()) if what == KEPT and ref in ids]
+
+
 @dataclasses.dataclass
 class Audit:
     """One target's audit: the snapshot before, then the verdict after the run's cleanup."""
@@ -201,6 +207,7 @@ class Audit:
     message: str = "the run never reached the engine, so it created nothing there"
     details: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)  # what was not compared, and why
+    kept: list[str] = dataclasses.field(default_factory=list)  # images the run pulled and kept (--keep-pulled-images)
 
     def start(self, target, client) -> None:
         try:
@@ -228,8 +235,12 @@ class Audit:
         else:
             self.status, self.message = "passed", (f"unchanged: {after.counts()} (content of {compared} compared by "
                                                    f"sha256) and {DAEMON_JSON} ({after.daemon_json})")
+        self.kept = kept_images(after, explained_refs)
+        if self.kept:
+            self.message += "; kept by request (--keep-pulled-images): " + ", ".join(self.kept)
         if self.notes:
             self.message += "; not compared: " + "; ".join(self.notes)
 
     def as_json(self) -> dict:
-        return {"status": self.status, "message": self.message, "differences": self.details, "notes": self.notes}
+        return {"status": self.status, "message": self.message, "differences": self.details, "notes": self.notes,
+                "kept": self.kept}

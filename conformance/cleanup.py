@@ -12,7 +12,10 @@ SUITE = "docker-host-conformance"
 RUN_LABEL = "conformance.run"
 SUITE_LABEL = "conformance.suite"
 IMAGE_LABEL = "conformance.image"  # on a run's image records: the image ref it uses
-PULLED_LABEL = "conformance.pulled"  # yes: the run pulled it (it was absent) and removes it at its end
+PULLED_LABEL = "conformance.pulled"  # yes: the run pulled it (it was absent) and removes it at its end; keep: it
+# pulled it and keeps it (--keep-pulled-images); no: it was there already
+KEPT = "kept by request"  # what became of an image the run pulled under --keep-pulled-images (for the leak audit)
+_KEEPING: set[str] = set()  # ids of runs in this process that keep the images they pull
 HANDED_LABEL = "conformance.handed-by"  # on a record one run made for another when it ended first
 
 
@@ -82,12 +85,18 @@ class PulledImages:
         return problems
 
 
+def keep_pulled_images(run_id: str) -> None:
+    """run_id keeps the images it pulls (--keep-pulled-images): its records on the target say so, so that its own
+    end, the sweep and conformance-cleanup after a crash all leave those images in place."""
+    _KEEPING.add(run_id)
+
+
 def record(client: docker.DockerClient, run_id: str, ref: str, pulled: bool, handed_by: str | None = None) -> None:
     """Record on the target that run_id uses ref (and whether it must remove it at its end)."""
     name = f"conformance-{run_id}-image-{secrets.token_hex(4)}"
     extra = {HANDED_LABEL: handed_by} if handed_by else {}
-    client.volumes.create(name, labels={**labels(run_id), IMAGE_LABEL: ref, PULLED_LABEL: "yes" if pulled else "no",
-                                        **extra})
+    pulled_value = ("keep" if run_id in _KEEPING and not handed_by else "yes") if pulled else "no"
+    client.volumes.create(name, labels={**labels(run_id), IMAGE_LABEL: ref, PULLED_LABEL: pulled_value, **extra})
 
 
 def _records(client: docker.DockerClient, run_id: str | None = None) -> list[dict]:
@@ -120,7 +129,8 @@ def _remove_volume(client: docker.DockerClient, name: str) -> str | None:
 def release_images(client: docker.DockerClient, run_id: str, released: dict[str, str] | None = None) -> list[str]:
     """Remove the image refs run_id pulled; one another run still uses is handed over to that run instead.
 
-    released, if given, receives ref -> 'removed' or 'handed over to run X' for the leak audit.
+    An image run_id pulled under --keep-pulled-images stays (its record goes).
+    released, if given, receives ref -> 'removed', 'handed over to run X' or KEPT for the leak audit.
     """
     released = {} if released is None else released
     problems, handed = [], {}
@@ -129,7 +139,9 @@ def release_images(client: docker.DockerClient, run_id: str, released: dict[str,
         if not mine:
             break
         users = _users(client, run_id)
-        for ref in sorted({v["Labels"][IMAGE_LABEL] for v in mine if v["Labels"].get(PULLED_LABEL) == "yes"}):
+        kept = {v["Labels"][IMAGE_LABEL] for v in mine if v["Labels"].get(PULLED_LABEL) == "keep"}
+        released.update(dict.fromkeys(kept, KEPT))
+        for ref in sorted({v["Labels"][IMAGE_LABEL] for v in mine if v["Labels"].get(PULLED_LABEL) == "yes"} - kept):
             if ref in users:
                 record(client, users[ref], ref, pulled=True, handed_by=run_id)  # removed when that run ends
                 handed[ref] = users[ref]
@@ -205,8 +217,10 @@ class Factory:
         return problems
 
 
-def sweep(client: docker.DockerClient, run_id: str) -> list[str]:
-    """Remove whatever still carries this run's label (a check that bypassed the factory, an interrupt, a crash)."""
+def sweep(client: docker.DockerClient, run_id: str, released: dict[str, str] | None = None) -> list[str]:
+    """Remove whatever still carries this run's label (a check that bypassed the factory, an interrupt, a crash).
+
+    released, if given, receives what became of the images the run pulled (see release_images)."""
     selector = {"label": [f"{RUN_LABEL}={run_id}", f"{SUITE_LABEL}={SUITE}"]}
     api = client.api
     steps = (  # raw lists: the models' list() inspects each object and fails on one removed meanwhile
@@ -214,7 +228,7 @@ def sweep(client: docker.DockerClient, run_id: str) -> list[str]:
                  for c in api.containers(all=True, filters=selector)],
         lambda: [_quietly(lambda i=i["Id"]: api.remove_image(i, force=True)) for i in api.images(filters=selector)],
         lambda: [_quietly(lambda i=n["Id"]: api.remove_network(i)) for n in api.networks(filters=selector)],
-        lambda: release_images(client, run_id),
+        lambda: release_images(client, run_id, released),
         lambda: [_remove_volume(client, v["Name"]) for v in api.volumes(filters=selector).get("Volumes") or []],
     )
     problems = []

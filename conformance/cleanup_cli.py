@@ -53,9 +53,11 @@ def clean(spec: str, args: argparse.Namespace) -> list[str]:
             return []
         problems = []
         for run_id in runs:
-            run_problems = cleanup.sweep(client, run_id)
+            released: dict[str, str] = {}
+            run_problems = cleanup.sweep(client, run_id, released)
             state = "not found" if run_id not in found else ("removed" if not run_problems else "problems")
-            print(f"{spec}: run {run_id}: {state}")
+            kept = sorted(ref for ref, what in released.items() if what == cleanup.KEPT)
+            print(f"{spec}: run {run_id}: {state}" + (f" ({cleanup.KEPT}: {', '.join(kept)})" if kept else ""))
             problems += [f"{spec}: run {run_id}: {p}" for p in run_problems]
         return problems
     finally:

@@ -112,6 +112,8 @@ OPTIONS = (
     # pytest 9 owns --strict (strict markers, config, ...), hence --strict-should.
     Option("strict", False, _bool, flag=True, cli="strict-should", help="Make SHOULD failures fail the run"),
     Option("report-dir", "reports", str, help="Folder for the run folders and the latest link (default: reports)"),
+    Option("keep-pulled-images", False, _bool, flag=True,
+           help="Keep the images the run pulled (the leak audit lists them as kept by request)"),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -145,6 +147,7 @@ class Settings:
     engine_url: tuple[Rule, ...]
     strict: bool
     report_dir: str
+    keep_pulled_images: bool
     sources: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     def for_target(self, target_id: str, *aliases: str) -> TargetSettings:

@@ -136,6 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if active:
         _check_specs(specs, _host_options(config))
     run_id = _run_id(config)
+    if settings.keep_pulled_images:
+        cleanup.keep_pulled_images(run_id)
     started = reports.utc_now()
     run = Run(settings, catalogue, run_id, started, suites_dir,
               Targets(specs, settings, run_id, _host_options(config), inventory), outcomes.Outcomes(),

@@ -23,7 +23,7 @@ def test_defaults():
     assert (s.profile, s.mirrors, s.min_engine_version, s.edition) == ("auto", (), None, "any")
     assert (s.start_budget_ms, s.call_timeout, s.engine_url) == (5000, 30.0, None)
     assert s.check_timeout == 300.0
-    assert load().strict is False and load().report_dir == "reports"
+    assert load().strict is False and load().report_dir == "reports" and load().keep_pulled_images is False
 
 
 def test_precedence_default_file_env_cli(tmp_path):

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance import audit, engine as engines
+from conformance import audit, cleanup, engine as engines
 from conformance.audit import Snapshot, differences, volume_contents
 from conformance.outcomes import TargetError
 from conformance.targets import ssh_reason
@@ -183,3 +183,49 @@ def test_changed_volume_content_is_a_difference_and_an_uncompared_one_is_not():
                                                 f"sha256:{'2' * 12}"]
     assert differences(hashed, snap(volume_content={"uservol": "not compared: mounted by running container db"}),
                        {}) == []
+
+
+# ---- images the user asked to keep (--keep-pulled-images) -----------------------------------------------------
+
+class RecordingEngine:
+    """The few docker-py calls cleanup's image records make, on volumes and images held in memory."""
+
+    def __init__(self, images):
+        self.images_present, self.records = set(images), {}
+        self.volumes = SimpleNamespace(create=lambda name, labels: self.records.__setitem__(name, labels))
+        self.images = SimpleNamespace(remove=self.images_present.remove)
+        self.api = SimpleNamespace(volumes=self._list, remove_volume=self.records.pop)
+
+    def _list(self, filters):
+        def match(labels):
+            return all(labels.get(f.partition("=")[0]) == f.partition("=")[2] if "=" in f else f in labels
+                       for f in filters["label"])
+        return {"Volumes": [{"Name": n, "Labels": dict(l)} for n, l in self.records.items() if match(l)]}
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["default", "keep"])
+def test_images_a_run_pulled_are_removed_unless_it_keeps_them(keep, monkeypatch):
+    monkeypatch.setattr(cleanup, "_KEEPING", set())
+    if keep:
+        cleanup.keep_pulled_images("run1")
+    engine = RecordingEngine({"nginx:latest", "hello-world:latest", "user:1"})
+    cleanup.record(engine, "run1", "nginx:latest", pulled=True)  # absent before the run: it pulled it
+    cleanup.record(engine, "run1", "user:1", pulled=False)  # there before the run
+    released = {}
+    assert cleanup.release_images(engine, "run1", released) == []
+    assert engine.records == {}  # the records go in both cases
+    if keep:
+        assert engine.images_present == {"nginx:latest", "hello-world:latest", "user:1"}
+        assert released == {"nginx:latest": cleanup.KEPT}
+    else:
+        assert engine.images_present == {"hello-world:latest", "user:1"}
+        assert released == {"nginx:latest": "removed"}
+
+
+def test_kept_images_are_explained_and_listed_by_the_audit():
+    kept_id = "sha256:" + "d" * 64
+    after = snap(images={**BEFORE.images, kept_id: ("hello-world:latest",)})
+    explained = {"hello-world:latest": cleanup.KEPT, "nginx:other": "removed"}
+    assert differences(BEFORE, after, explained) == []
+    assert audit.kept_images(after, explained) == ["hello-world:latest (dddddddddddd)"]
+    assert audit.kept_images(after, {"hello-world:latest": "removed"}) == []

@@ -27,6 +27,13 @@ STATE = ("docker ps -aq --no-trunc | sort; echo --; "
          "docker images -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' | sort; echo --; "
          "docker network ls -q --no-trunc | sort; echo --; docker volume ls -q | sort; echo --; "
          "sha256sum /etc/docker/daemon.json")
+# The run ids of the labelled objects on a host, one per object.
+LABELLED_RUNS = ("docker ps -aq --filter label=conformance.run | xargs -r docker inspect -f "
+                 "'{{index .Config.Labels \"conformance.run\"}}'; "
+                 "docker images -q --filter label=conformance.run | xargs -r docker image inspect -f "
+                 "'{{index .Config.Labels \"conformance.run\"}}'; "
+                 "docker network ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'; "
+                 "docker volume ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'")
 SEED = 7  # the kill points are random, but the same on every run of this test
 
 
@@ -171,6 +178,22 @@ def test_changed_content_of_a_user_volume_fails_the_leak_audit(tmp_path, client,
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED
 
 
+def test_keep_pulled_images_keeps_them_and_the_audit_says_so(tmp_path, client, lab_host):
+    container, spec = lab_host("keep")  # no images: the run pulls nginx and hello-world
+    before = state(client, container)
+    code, out = run_suite(tmp_path, spec, "--keep-pulled-images")
+    audit = results(tmp_path, spec)["run_checks"]["run.leak-audit"]
+    assert audit["status"] == "passed" and audit["differences"] == [], audit
+    assert [k.split(" ")[0] for k in audit["kept"]] == ["hello-world:latest", "nginx:latest"], audit
+    assert "kept by request (--keep-pulled-images): hello-world:latest (" in audit["message"], audit
+    assert code == 0, out[-3000:]
+    images = inside(client, container, "docker images --format '{{.Repository}}:{{.Tag}}' | sort").split()
+    assert images == ["hello-world:latest", "nginx:latest"]
+    assert inside(client, container, LABELLED_RUNS).split() == []  # the run's records went, the images stayed
+    inside(client, container, "docker rmi hello-world:latest nginx:latest")  # the user's to remove
+    assert state(client, container) == before
+
+
 def kill_points():
     rng = random.Random(SEED)
     return [(sig, round(rng.uniform(2, 16), 1)) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)]
@@ -307,13 +330,6 @@ ENGINE_RESTARTED = ("systemctl unmask --runtime docker.service && rm -r /run/sys
 # An engine's restart gives its predefined networks (bridge) new ids: networks by name and driver here.
 STATE_ACROSS_RESTART = STATE.replace("docker network ls -q --no-trunc",
                                      "docker network ls --format '{{.Name}} {{.Driver}}'")
-# The run ids of the labelled objects on a host, one per object.
-LABELLED_RUNS = ("docker ps -aq --filter label=conformance.run | xargs -r docker inspect -f "
-                 "'{{index .Config.Labels \"conformance.run\"}}'; "
-                 "docker images -q --filter label=conformance.run | xargs -r docker image inspect -f "
-                 "'{{index .Config.Labels \"conformance.run\"}}'; "
-                 "docker network ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'; "
-                 "docker volume ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'")
 
 
 def test_engine_killed_mid_run_ends_as_errors_and_the_leftovers_go_after_its_restart(tmp_path, client, lab_host):

@@ -7,16 +7,13 @@ import html
 import os
 import re
 import secrets
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, inventory as inventories
-from conformance import outcomes, report as reports
+from conformance import interrupts, outcomes, report as reports, watchdog
 from conformance import bundle, html_report
 from conformance.catalogue import Catalogue, Requirement
 from conformance.evidence import Evidence, redact
@@ -24,7 +21,6 @@ from conformance.outcomes import TargetError, one_line
 from conformance.targets import Target, Targets
 
 HOST_PARAM = "_testinfra_host"  # testinfra's indirect, module-scoped parameter behind `host`
-WORKER_WAIT_CALLS = 8  # an interrupted xdist run waits this many --call-timeout (+10 s) for its workers' cleanup
 
 
 @dataclasses.dataclass
@@ -45,7 +41,7 @@ class Run:
     report_problems: list[str] = dataclasses.field(default_factory=list)  # reports that could not be written
     audits: dict[str, dict] = dataclasses.field(default_factory=dict)  # target -> leak audit (audit.Audit.as_json)
     session: pytest.Session | None = None  # the exit status can still change at unconfigure (MANIFEST)
-    ending: _Ending = dataclasses.field(default_factory=lambda: _Ending())
+    ending: interrupts.Ending = dataclasses.field(default_factory=lambda: interrupts.Ending())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +55,6 @@ RUN = pytest.StashKey[Run]()
 CHECK = pytest.StashKey[Check]()
 EVIDENCE = pytest.StashKey[Evidence]()
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()
-TIMED_OUT = pytest.StashKey[float]()  # the watchdog's limit, set when it ended the check
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -144,7 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
               reports.Results(run_id, started))
     config.stash[RUN] = run
     config.pluginmanager.register(Recorder(run), "conformance-recorder")
-    _handle_sigterm(config, run.ending)
+    interrupts.handle_signals(config, run.ending)
     if active and not hasattr(config, "workerinput") and not config.getoption("collectonly"):
         run.run_dir = reports.run_folder(config.invocation_params.dir / settings.report_dir, run_id, started)
         _writable(run.run_dir)
@@ -208,99 +203,6 @@ def _writable(folder: Path) -> None:
 def _report_problem(run: Run, what: str, error: OSError) -> None:
     run.report_problems.append(f"could not write {what}: {error.strerror or error}"
                                + (f" ({error.filename})" if error.filename else ""))
-
-
-class _Ending:
-    """How this process ends on a signal: SIGTERM (and, under xdist, SIGINT) interrupts the run like Ctrl-C, once;
-    a repeat before the cleanup is noted, not obeyed (it would break the unwinding that leads to the cleanup).
-    An xdist controller passes the signal on to its workers (they own the targets and clean them up) and
-    waits for them at its session end (_await_workers)."""
-
-    def __init__(self):
-        self.signal: str | None = None
-        self.workers: dict[str, object] = {}  # xdist controller: worker nodes that reported ready, by id
-
-    def __call__(self, signum, frame) -> None:
-        name = signal.Signals(signum).name
-        if self.signal:
-            print(f"\nconformance: {name} while the run is already ending ({self.signal}): finishing the cleanup "
-                  "first (every call in it is bounded by --call-timeout)", flush=True)
-            return
-        self.signal = name
-        self.signal_workers()
-        raise KeyboardInterrupt(f"signal {name}")
-
-    def busy(self) -> dict[str, object]:
-        """Worker processes still running that have not reported their session's end (popen gateways only)."""
-        found = {}
-        for node_id, node in self.workers.items():
-            process = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)  # execnet's
-            if process is not None and process.poll() is None and getattr(node, "workeroutput", None) is None:
-                found[node_id] = process
-        return found
-
-    def signal_workers(self) -> None:
-        """SIGTERM to every busy worker (a terminal's Ctrl-C reaches them by itself, kill -TERM does not)."""
-        for process in self.busy().values():
-            try:
-                process.send_signal(signal.SIGTERM)
-            except OSError:
-                pass  # it ended meanwhile
-
-
-def _handle_sigterm(config: pytest.Config, ending: _Ending) -> None:
-    """SIGTERM ends the run like Ctrl-C (pytest only handles SIGINT): fixtures tear down, targets are swept.
-
-    Under xdist SIGINT too, so that a worker that got both (a terminal's Ctrl-C and the controller's SIGTERM)
-    acts on the first only.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    under_xdist = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
-    for signum in (signal.SIGTERM, signal.SIGINT) if under_xdist else (signal.SIGTERM,):
-        previous = signal.signal(signum, ending)
-        config.add_cleanup(lambda signum=signum, previous=previous: signal.signal(signum, previous))
-
-
-def _await_workers(run: Run, session: pytest.Session) -> None:
-    """xdist controller of an interrupted run: wait (bounded) until every worker has cleaned up its targets and
-    take their leak audits (the controller's event loop, which would read them, has already stopped)."""
-    ending = run.ending
-    if session.exitstatus != pytest.ExitCode.INTERRUPTED or not ending.busy():
-        return
-    ending.signal_workers()
-    limit = WORKER_WAIT_CALLS * max(run.settings.for_target(s).call_timeout for s in run.targets.specs) + 10
-    print(f"\nconformance: waiting up to {limit:g} s for {len(ending.busy())} xdist worker(s) to clean up their "
-          "targets", flush=True)
-    deadline = time.monotonic() + limit
-    while ending.busy() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for node in ending.workers.values():
-        run.audits.update((getattr(node, "workeroutput", None) or {}).get("conformance_audits") or {})
-    late = ending.busy()
-    if late:
-        run.cleanup_problems.append(f"{len(late)} xdist worker(s) did not finish their cleanup within {limit:g} s; "
-                                    f"leftovers of run {run.run_id} may remain: remove them with "
-                                    f"`conformance-cleanup --hosts SPEC --run {run.run_id}`")
-
-
-class _Shielded:
-    """While targets are cleaned up, a further Ctrl-C or SIGTERM is noted, not obeyed (cleanup is bounded)."""
-
-    def __enter__(self):
-        self.previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self.previous[signum] = signal.signal(signum, self._note)
-        return self
-
-    def _note(self, signum, frame) -> None:
-        print(f"\nconformance: {signal.Signals(signum).name} during cleanup: finishing the cleanup first "
-              "(every call in it is bounded by --call-timeout)", flush=True)
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
 
 
 def _add_metadata(config: pytest.Config, values: dict) -> None:
@@ -369,7 +271,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties += [("requirement", requirement.id), ("level", requirement.level),
                                  ("section", requirement.section), ("host", spec)]
         item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", spec)))  # one worker per target (loadgroup)
-        _watch(item, run.settings.for_target(spec, item.callspec.params[HOST_PARAM].backend.get_pytest_id()))
+        watchdog.watch(item, run.settings.for_target(spec, item.callspec.params[HOST_PARAM].backend.get_pytest_id()))
     prefixes = config.getoption("req")
     if prefixes:
         # A selected check's dependencies run too, so that a broken prerequisite still blocks it.
@@ -388,60 +290,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=order)  # stable: within a requirement, collection order stays
 
 
-def _watch(item: pytest.Item, settings: configs.TargetSettings) -> None:
-    """The check's watchdog: pytest-timeout's signal method over setup, call and teardown (a marker of its own wins).
-
-    Without pytest-timeout (-p no:timeout) checks have no watchdog; their calls are still bounded.
-    """
-    if item.config.pluginmanager.hasplugin("timeout") and item.get_closest_marker("timeout") is None:
-        item.add_marker(pytest.mark.timeout(settings.check_timeout, method="signal"))
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
-    """pytest-timeout's signal method for checks, ending one as an error that names it, its limit and where it
-    hung, instead of a failure with every thread's stack on the terminal. SIGALRM raises in the main thread
-    (xdist workers run checks there too), so the check's fixtures tear down and the run goes on; engine work
-    in background threads (conformance.ahead) is not interrupted and stays bounded by its own limits."""
+    """A check's watchdog ends it as an error that names it (conformance/watchdog.py); others are pytest-timeout's."""
     check = item.stash.get(CHECK, None) if isinstance(item, pytest.Item) else None
-    if check is None or settings.method != "signal" or threading.current_thread() is not threading.main_thread():
-        return None  # pytest-timeout's own handler
-
-    def expired(signum, frame) -> None:
-        __tracebackhide__ = True
-        import pytest_timeout  # loaded already: the hook comes from it
-        if not settings.disable_debugger_detection and pytest_timeout.is_debugging():
-            return
-        item.stash[TIMED_OUT] = settings.timeout
-        pytest.fail(f"{check.target}: {item.name} did not end within {settings.timeout:g} s (--check-timeout), "
-                    f"stopped in {_where(item, frame)}", pytrace=False)
-
-    def cancel() -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-
-    item.cancel_timeout = cancel  # what pytest-timeout's pytest_timeout_cancel_timer calls
-    signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, settings.timeout)
-    return True
-
-
-def _where(item: pytest.Item, frame) -> str:
-    """The line the check was at: in its own module if it is on the stack, else the innermost line of this
-    project's code (outside installed packages), else the innermost line."""
-    frames = []
-    while frame is not None:
-        frames.append(frame)
-        frame = frame.f_back
-    root = str(item.config.rootpath)
-    own = [f for f in frames if f.f_code.co_filename == str(item.path)]
-    project = [f for f in frames if f.f_code.co_filename.startswith(root) and "-packages" not in f.f_code.co_filename]
-    found = (own or project or frames or [None])[0]
-    if found is None:
-        return "an unknown place"
-    name = found.f_code.co_filename
-    name = name[len(root) + 1:] if name.startswith(root + os.sep) else name
-    return f"{found.f_code.co_name} ({name}:{found.f_lineno})"
+    return None if check is None else watchdog.set_timer(item, settings, check.target)
 
 
 def _target(item: pytest.Item) -> Target:
@@ -488,7 +341,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     evidence = item.stash.get(EVIDENCE, None)
     if report.when == "call":
         item.stash[CALL_REPORT] = report
-        if call.excinfo is not None and (call.excinfo.errisinstance(TargetError) or TIMED_OUT in item.stash):
+        if call.excinfo is not None and (call.excinfo.errisinstance(TargetError) or watchdog.TIMED_OUT in item.stash):
             report.conformance_error = True  # the suite could not complete the check: error, not failed
         if evidence:
             data["evidence"] = evidence.items
@@ -542,7 +395,7 @@ class Recorder:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodeready(self, node) -> None:
-        """xdist controller: a worker to pass a SIGTERM on to (see _Ending)."""
+        """xdist controller: a worker to pass a SIGTERM on to (see interrupts.Ending)."""
         self.run.ending.workers[node.gateway.id] = node
 
     @pytest.hookimpl(optionalhook=True)
@@ -567,10 +420,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if run is None:
         return
     outcomes.set_current_requirement(None)
-    with _Shielded():
+    with interrupts.Shielded():
         closed = run.targets.close()
         if not hasattr(session.config, "workerinput"):
-            _await_workers(run, session)
+            interrupts.await_workers(run, session)
     run.cleanup_problems += [f"{spec}: {p.removeprefix(spec + ': ')}"
                              for spec, problems in closed.items() for p in problems]
     run.audits.update({t.id: t.audit.as_json() for t in run.targets.all()})

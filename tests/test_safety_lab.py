@@ -218,6 +218,25 @@ def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, 
     assert state(client, container) == before
 
 
+def local_state() -> str:
+    return subprocess.run(["sh", "-c", STATE], capture_output=True, text=True, timeout=60).stdout
+
+
+@pytest.mark.parametrize("sig, after_s", [(signal.SIGINT, 0.7), (signal.SIGTERM, 1.2), (signal.SIGTERM, 1.9)],
+                         ids=lambda v: getattr(v, "name", str(v)))
+def test_local_run_interrupted_while_work_runs_ahead_leaves_the_engine_clean(tmp_path, sig, after_s):
+    """On local:// engine work runs in background threads (conformance/ahead.py): an interrupt in the middle
+    of it still ends with every container, image and record of the run gone."""
+    before = local_state()
+    proc = start_suite(tmp_path, "local://")
+    time.sleep(after_s)
+    proc.send_signal(sig)
+    out = finish(proc, 120)
+    assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
+    assert "run.leak-audit on local://: passed" in out, out[-2000:]
+    assert local_state() == before
+
+
 def test_sigterm_to_the_xdist_controller_cleans_up_every_target(tmp_path, client, lab_host):
     targets = [lab_host("xdist-a"), lab_host("xdist-b")]  # -n 2: one worker per target (loadgroup)
     before = {container: state(client, container) for container, _ in targets}

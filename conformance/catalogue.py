@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+
+from conformance import config as configs
 
 CATALOGUE_PATH = Path("suites") / "requirements.toml"
 LEVELS = ("MUST", "SHOULD")
@@ -104,13 +105,7 @@ def _requirement(path: Path, n: int, entry: dict, earlier: dict[str, Requirement
 
 def load(path: Path) -> Catalogue:
     """Read and validate the catalogue; any problem is a UsageError naming the file and the id."""
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise pytest.UsageError(f"{path}: cannot read the requirement catalogue: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise pytest.UsageError(f"{path}: not valid TOML: {e}") from None
+    data = configs.read_toml(path, "requirement catalogue")
     extra = sorted(set(data) - {"requirement"})
     if extra:
         raise pytest.UsageError(f"{path}: unknown top-level key(s) {', '.join(extra)}; use [[requirement]] tables")

@@ -214,14 +214,19 @@ def _layer_value(option: Option, raw: Any, where: str) -> Any:
         raise pytest.UsageError(f"conformance: bad {where} value {raw!r} for {option.name}: {e}") from None
 
 
-def _file_layer(path: str) -> dict[str, Any]:
+def read_toml(path, what: str) -> dict[str, Any]:
+    """The TOML file's data; unreadable or invalid, a UsageError naming what it is, the path and the place."""
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            return tomllib.load(f)
     except OSError as e:
-        raise pytest.UsageError(f"conformance: cannot read config file {path}: {e.strerror}") from None
+        raise pytest.UsageError(f"conformance: cannot read {what} {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
-        raise pytest.UsageError(f"conformance: config file {path} is not valid TOML: {e}") from None
+        raise pytest.UsageError(f"conformance: {what} {path} is not valid TOML: {e}") from None
+
+
+def _file_layer(path: str) -> dict[str, Any]:
+    data = read_toml(path, "config file")
     layer = {}
     for key, raw in data.items():
         option = BY_NAME.get(key.replace("_", "-"))

@@ -8,16 +8,10 @@ import docker
 import pytest
 import requests
 
-from conformance.lab import engine, images, paths, registry
+from conformance.lab import images, paths, registry
 
 pytestmark = pytest.mark.lab
 LABELS = {"conformance.lab": "selftest"}
-
-
-@pytest.fixture(scope="module")
-def client():
-    with engine.client(timeout=30) as c:
-        yield c
 
 
 @pytest.fixture

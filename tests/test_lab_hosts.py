@@ -13,7 +13,7 @@ import pytest
 import requests
 import testinfra
 
-from conformance.lab import engine, hosts, paths, registry, sshconf, variants
+from conformance.lab import hosts, paths, registry, sshconf, variants
 from conformance.lab.progress import LabError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,12 +26,6 @@ def ip_of(spec):
 
 
 # ---- live lab hosts ---------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def client():
-    with engine.client(timeout=120) as c:
-        yield c
-
 
 @pytest.fixture(scope="module")
 def lab_host(client):

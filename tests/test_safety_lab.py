@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.lab import engine, hosts, paths
+from conformance.lab import hosts, paths
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
@@ -35,12 +35,6 @@ LABELLED_RUNS = ("docker ps -aq --filter label=conformance.run | xargs -r docker
                  "docker network ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'; "
                  "docker volume ls --filter label=conformance.run --format '{{.Label \"conformance.run\"}}'")
 SEED = 7  # the kill points are random, but the same on every run of this test
-
-
-@pytest.fixture(scope="module")
-def client():
-    with engine.client(timeout=120) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conformance import config as configs
+from conformance.outcomes import one_line
 
 BACKENDS = ("ssh", "paramiko", "safe-ssh")
 # Host keys that become per-target settings (inventory key -> config option name).
@@ -266,8 +267,25 @@ def host_specs(config: pytest.Config, inventory: Inventory | None) -> list[str] 
     if inventory is not None:
         return list(dict.fromkeys([*given, *(e.spec for e in inventory.entries)]))
     if config.option.ansible_inventory and not given:
-        return [f"ansible://{g}" for g in groups_of(config) or ["all"]]
+        return [f"ansible://{h}" for h in ansible_hosts(config.option.ansible_inventory, groups_of(config) or ["all"])]
     return given or None
+
+
+def ansible_hosts(path: str, groups: list[str]) -> list[str]:
+    """The hosts of the groups in an Ansible inventory (read with ansible-inventory), each a target of its own."""
+    from testinfra.utils.ansible_runner import AnsibleRunner  # runs ansible-inventory: only when asked for
+    try:
+        runner = AnsibleRunner.get_runner(path)
+        found = {group: runner.get_hosts(group) for group in groups}
+    except FileNotFoundError:
+        raise pytest.UsageError("--ansible-inventory needs ansible-core (ansible-inventory not found): "
+                                "pip install 'docker-host-conformance[ansible]'") from None
+    except Exception as e:  # noqa: BLE001 - ansible-inventory's own message is the useful part
+        raise pytest.UsageError(f"--ansible-inventory={path}: {one_line(str(e) or type(e).__name__)}") from None
+    empty = [group for group, hosts in found.items() if not hosts]
+    if empty:
+        raise pytest.UsageError(f"--ansible-inventory={path}: no host in group(s) {', '.join(empty)}")
+    return list(dict.fromkeys(h for hosts in found.values() for h in hosts))
 
 
 FILE_OPTIONS = ("--inventory", "--ansible-inventory", "--ssh-config", "--conformance-config")
@@ -297,6 +315,4 @@ def auto_workers(config: pytest.Config) -> int:
         specs = host_specs(config, inventory) or ["local://"]
     except Exception:  # noqa: BLE001 - the usage error is raised again, properly, in pytest_configure
         return max(1, os.cpu_count() or 1)
-    if any(s.startswith("ansible://") for s in specs):
-        return max(1, os.cpu_count() or 1)  # the group's size is not known without running ansible-inventory
     return max(1, min(len(specs), 32))

@@ -219,8 +219,11 @@ def ssh_config_engine_url(backend) -> str | None:
     (docker-py reads only ~/.ssh/config); None when the usual derivation (engine.url_for) applies."""
     if backend.get_connection_type() == "ansible" and not backend.force_ansible:
         # testinfra runs an ansible host's commands through a native backend: the engine is reached the same way.
-        backend = backend.ansible_runner.get_host(backend.host.name).backend
-        return engines.url_for(backend.host.name, backend, None) if backend.get_connection_type() == "ssh" else None
+        native = backend.ansible_runner.get_host(backend.host, ssh_config=backend.ssh_config,
+                                                 ssh_identity_file=backend.ssh_identity_file)  # host: a name here
+        if native is None or native.backend.get_connection_type() not in ("ssh", "paramiko", "safe-ssh"):
+            return None
+        return engines.url_for(native.backend.host.name, native.backend, None)
     path = getattr(backend, "ssh_config", None)
     if not path or backend.get_connection_type() not in ("ssh", "paramiko", "safe-ssh"):
         return None

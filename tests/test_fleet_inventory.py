@@ -135,3 +135,14 @@ def test_auto_workers_one_per_target(tmp_path, pytestconfig, monkeypatch):
     monkeypatch.setattr(pytestconfig.option, "group", ["edge"], raising=False)
     monkeypatch.setattr(pytestconfig.option, "hosts", None)
     assert inventory.auto_workers(pytestconfig) == 2
+
+
+def test_ansible_groups_become_one_target_per_host(tmp_path):
+    pytest.importorskip("ansible", reason="ansible-core is not installed (the `ansible` extra)")
+    hosts_ini = tmp_path / "hosts.ini"
+    hosts_ini.write_text("[edge]\nh1 ansible_host=192.0.2.1\nh3\n[core]\nh2\n")
+    assert inventory.ansible_hosts(str(hosts_ini), ["edge"]) == ["h1", "h3"]
+    assert inventory.ansible_hosts(str(hosts_ini), ["core", "edge"]) == ["h2", "h1", "h3"]
+    assert inventory.ansible_hosts(str(hosts_ini), ["all"]) == ["h1", "h2", "h3"]
+    with pytest.raises(pytest.UsageError, match=r"no host in group\(s\) nope"):
+        inventory.ansible_hosts(str(hosts_ini), ["nope"])

@@ -110,7 +110,6 @@ def test_same_results_alone_and_in_the_fleet(fleet, fleet_run, tmp_path):
     assert statuses(alone, spec) == statuses(fleet_run[1], spec)
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: --ansible-inventory with --group collects no host yet")
 def test_ansible_inventory_and_group(fleet, tmp_path):
     if not shutil.which("ansible-inventory"):
         pytest.skip("ansible-core is not installed (pip install 'docker-host-conformance[ansible]')")

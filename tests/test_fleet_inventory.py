@@ -21,6 +21,7 @@ hosts:
     port: 2222
     profile: rhel
     call_timeout: 7
+    check_timeout: 90
   core-1:
     spec: local://
     engine_url: tcp://127.0.0.1:2375
@@ -61,6 +62,7 @@ def test_per_host_settings_become_rules_for_exactly_that_host(tmp_path):
     settings = configs.load(NoOptions(), environ={}, inventory=inv)
     edge_2 = settings.for_target(EDGE_2, "ssh://10.0.0.2")
     assert (edge_2.profile, edge_2.call_timeout, edge_2.mirrors) == ("rhel", 7.0, ("http://mirror.example:5000",))
+    assert edge_2.check_timeout == 90
     edge_1 = settings.for_target(EDGE_1, "ssh://10.0.0.1")
     assert (edge_1.profile, edge_1.call_timeout) == ("auto", 30.0)  # '?' in a spec is no wildcard
     assert settings.for_target("local://", "local").engine_url == "tcp://127.0.0.1:2375"

@@ -13,8 +13,7 @@ import pytest
 from conformance.lab import engine, hosts, registry
 from conformance.lab.sshconf import USER, client_key
 
-# `fleet`: 8 lab hosts at once; not in tox -e selftest (CI) while the stopped-host case is flaky on a loaded
-# 2-core machine (ChannelException from docker-py's ssh transport); run it with `tox -e fleet`.
+# `fleet`: 8 lab hosts at once (about 2 minutes); part of tox -e selftest (CI), alone with `tox -e fleet`.
 pytestmark = [pytest.mark.lab, pytest.mark.fleet]
 
 REPO = Path(__file__).resolve().parent.parent

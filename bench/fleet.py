@@ -2,15 +2,17 @@
 
 Starts lab hosts fleet-b1..fleet-b8 (debian variant), runs `pytest -n N --hosts=...` once per size, and records
 wall time, the peak summed RSS of the pytest processes (controller + workers, sampled from /proc every 0.2 s) and
-the machine's load before each run. Writes reports/bench-fleet.json and prints a table; stops every host it started.
+the machine's load before each run. Writes them under "fleet" in reports/bench.json (beside bench/run.py's
+figures) and prints a table; stops every host it started.
 
-    python bench/fleet.py [--sizes 1,4,8] [--out reports/bench-fleet.json] [--keep-hosts]
+    python bench/fleet.py [--sizes 1,4,8] [--out reports/bench.json] [--keep-hosts]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -54,9 +56,18 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(argv: list[str]) -> dict:
-    """Run argv from the repository root: wall seconds, peak summed RSS (MiB), exit status, last output line."""
+    """Run argv from the repository root: wall seconds, peak summed RSS (MiB), CPU seconds of the pytest
+    processes (controller and the workers it reaps) and of the whole machine, exit status, last output line."""
     load = os.getloadavg()[0]
+    cpu_before, busy_before = resource.getrusage(resource.RUSAGE_CHILDREN), _busy_cpu_s()
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak, done = [0], threading.Event()
@@ -70,15 +81,19 @@ def measure(argv: list[str]) -> dict:
     wall = time.monotonic() - started
     done.set()
     sampler.join()
+    cpu_after, busy = resource.getrusage(resource.RUSAGE_CHILDREN), _busy_cpu_s() - busy_before
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     lines = [l for l in output.strip().splitlines() if l.strip()]
-    return {"wall_s": round(wall, 2), "peak_rss_mib": round(peak[0] / 1024, 1), "exit": proc.returncode,
+    return {"wall_s": round(wall, 2), "peak_rss_mib": round(peak[0] / 1024, 1), "runner_cpu_s": round(cpu, 1),
+            "machine_cpu_s": round(busy, 1),
+            "exit": proc.returncode,
             "load_before": round(load, 2), "last_line": lines[-1] if lines else ""}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1,4,8", help="Fleet sizes to run, comma-separated")
-    p.add_argument("--out", default=str(ROOT / "reports" / "bench-fleet.json"), help="Where the JSON goes")
+    p.add_argument("--out", default=str(ROOT / "reports" / "bench.json"), help="JSON file whose 'fleet' key is written")
     p.add_argument("--keep-hosts", action="store_true", help="Leave the lab hosts running")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -107,11 +122,15 @@ def main(argv=None) -> int:
     result = {"sizes": rows, "goal": f"8 hosts <= {GOAL_RATIO}x the wall time of 1", "cpus": os.cpu_count(),
               "started_by": "bench/fleet.py", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\n{'hosts':>5}  {'wall s':>7}  {'x of 1':>6}  {'peak MiB':>8}  {'load':>5}  exit")
+    try:
+        figures = json.loads(out.read_text())
+    except (OSError, ValueError):
+        figures = {}
+    out.write_text(json.dumps({**figures, "fleet": result}, indent=2) + "\n")
+    print(f"\n{'hosts':>5}  {'wall s':>7}  {'x of 1':>6}  {'peak MiB':>8}  {'runner CPU s':>12}  {'machine CPU s':>13}  {'load':>5}  exit")
     for r in rows:
         print(f"{r['hosts']:>5}  {r['wall_s']:>7}  {r['ratio_to_1']!s:>6}  {r['peak_rss_mib']:>8}  "
-              f"{r['load_before']:>5}  {r['exit']}")
+              f"{r['runner_cpu_s']:>12}  {r['machine_cpu_s']:>13}  {r['load_before']:>5}  {r['exit']}")
     print(f"written to {out}")
     return 0 if all(r["exit"] == 0 for r in rows) else 1
 

@@ -1,6 +1,8 @@
 """Fleets on lab hosts: 8 hosts in one parallel run, one stopped mid-run; alone vs fleet; Ansible and ssh-config."""
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,12 +84,12 @@ def fleet_run(fleet, tmp_path_factory):
     status, results = pytest_run(f"--inventory={inventory}", f"-n{SIZE}", *LOAD_TOLERANT, folder=folder)
     wall = time.monotonic() - began
     thread.join(timeout=120)
-    return status, results, wall, stopped
+    return status, results, wall, stopped, folder / "latest" / "report.html"
 
 
 def test_stopped_host_fails_alone_and_the_other_seven_report_fully(fleet, fleet_run):
     mirror, members = fleet
-    status, results, wall, stopped = fleet_run
+    status, results, wall, stopped, _ = fleet_run
     assert stopped and stopped["at"] < wall, "the host was not stopped while the run went on"
     catalogue_ids = set(statuses(results, members[0][2]))
     assert len(results["hosts"]) == SIZE
@@ -107,6 +109,26 @@ def test_same_results_alone_and_in_the_fleet(fleet, fleet_run, tmp_path):
     name, _, spec = members[0]
     _, alone = pytest_run(f"--hosts={spec}", f"--mirror={mirror}", *LOAD_TOLERANT, folder=tmp_path)
     assert statuses(alone, spec) == statuses(fleet_run[1], spec)
+
+
+def test_fleet_report_has_the_grid_facts_and_a_summary_per_host(fleet, fleet_run):
+    """The fleet run's one HTML report: per host a grid column, its facts, and its counts and verdict."""
+    _, members = fleet
+    _, results, _, _, report = fleet_run
+    page = report.read_text()
+    environment = json.loads(html.unescape(re.search(r'data-jsonblob="(.*?)"></div>', page, re.S).group(1)))[
+        "environment"]
+    for n, (name, _, spec) in enumerate(members):
+        got, host = statuses(results, spec), re.escape(html.escape(spec))
+        column = re.findall(rf'<td class="cell ([\w-]+)" data-host="{host}"', page)
+        assert sorted(column) == sorted(got.values()), f"{name}: grid {column}, results.json {got}"
+        facts = environment[f"Target {spec}"]
+        assert (facts["inventory name"], facts["groups"]) == (name, "edge" if n % 2 else "core"), facts
+        assert n == SIZE - 1 or facts["OS"].startswith("Debian"), facts
+        row = re.search(rf'<tr><td class="host">{host}</td>(.*?)</tr>', page).group(1)
+        counts = {s: int(c) for s, c in re.findall(r'<td class="count ([\w-]+)">(\d+)</td>', row) if int(c)}
+        assert counts == {s: list(got.values()).count(s) for s in set(got.values())}, f"{name}: {row}"
+        assert row.endswith(f'">{results["hosts"][spec]["verdict"]}</td>'), f"{name}: {row}"
 
 
 def test_ansible_inventory_and_group(fleet, tmp_path):

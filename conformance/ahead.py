@@ -18,6 +18,7 @@ from typing import Any
 from conformance import cleanup, outcomes
 from conformance.evidence import Evidence
 from conformance.outcomes import TargetError
+from conformance.targets import is_local
 
 NGINX = "nginx:latest"
 # nginx.run: the container's state at every look over 1 s, from its start, beside the checks before nginx.run.
@@ -166,7 +167,7 @@ def of(target) -> Ahead:
 
 def start(target, ids: list[str]) -> None:
     """Start the selected ids' work (in the checks' order) on a local:// target, once (the first module calls it)."""
-    if target.host.backend.get_connection_type() != "local":
+    if not is_local(target.host):
         return
     try:
         # The client, the audit's first snapshot and the session's factory are made here, in this thread

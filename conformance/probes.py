@@ -20,6 +20,7 @@ import requests
 
 from conformance.ahead import LOOK_EVERY_S, WATCH_LOOKS
 from conformance.engine import bounded
+from conformance.targets import is_local
 from conformance.outcomes import expect
 
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "profiles.toml"
@@ -123,10 +124,6 @@ def started(create, image: str, evidence):
         expect(False, f"{image} pulled and started", f"{type(e).__name__}: {e.explanation or e}")
     evidence.api(f"POST /containers/create, /start ({image})", Id=container.id)
     return container
-
-
-def is_local(host) -> bool:
-    return host.backend.get_connection_type() == "local"
 
 
 class Http:

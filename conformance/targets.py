@@ -214,6 +214,11 @@ def gather_facts(target: Target) -> dict[str, str]:
     return facts
 
 
+def is_local(host) -> bool:
+    """The target is this machine (testinfra's local backend)."""
+    return host.backend.get_connection_type() == "local"
+
+
 def ssh_config_engine_url(backend) -> str | None:
     """ssh://user@hostname:port of an ansible host's ssh connection, or resolved through the backend's --ssh-config
     (docker-py reads only ~/.ssh/config); None when the usual derivation (engine.url_for) applies."""

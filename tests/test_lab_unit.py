@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.lab import daemon_json, images, paths
+from conformance.lab import daemon_json, hosts, images, paths
 from conformance.lab.progress import LabError, exited
 
 
@@ -127,3 +127,13 @@ def test_a_spawned_child_counts_as_exited_once_reaped_and_an_unreaped_zombie_cou
         for proc in (child, other):
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("config, gateway", [
+    ({"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}, "172.17.0.1"),
+    ({"Subnet": "172.18.0.0/16"}, "172.18.0.1"),  # an engine that chose its own subnet names no gateway
+])
+def test_bridge_gateway_with_and_without_a_named_gateway(config, gateway):
+    network = type("Network", (), {"attrs": {"IPAM": {"Config": [config]}}})
+    client = type("Client", (), {"networks": type("Networks", (), {"get": staticmethod(lambda name: network)})})
+    assert hosts.bridge_gateway(client) == gateway

@@ -23,7 +23,7 @@ def header(cells: list[str]) -> None:
 def row(report, cells: list[str]) -> None:
     """Conformance cells; pytest-html also calls this for collection errors, which have no conformance data."""
     data = dict(getattr(report, "conformance", None) or {})
-    data.setdefault("host", data.get("target", ""))
+    data.setdefault("host", data.get("name", ""))
     for offset, (key, _) in enumerate(COLUMNS):
         value = " ".join(str(data.get(key, "")).split())  # pytest-html reads a cell's text up to its first newline
         css = f" {value}" if key == "status" else ""
@@ -54,7 +54,7 @@ def _verdict(results: Results, exit_status: int | None, strict: bool) -> str:
     for target, counts in results.counts().items():
         verdict = host_verdict(results.hosts[target]["requirements"], strict)
         cells = "".join(f'<td class="count {s}">{counts[s]}</td>' for s in outcomes.STATUSES)
-        rows.append(f'<tr><td class="host">{html.escape(target)}</td>{cells}'
+        rows.append(f'<tr><td class="host">{html.escape(results.name(target))}</td>{cells}'
                     f'<td class="verdict {VERDICTS[verdict]}">{verdict}</td></tr>')
     code = "?" if exit_status is None else int(exit_status)
     meaning = EXIT_MEANINGS.get(code, "pytest exit status")
@@ -68,19 +68,20 @@ def _verdict(results: Results, exit_status: int | None, strict: bool) -> str:
 def fleet_grid(results: Results, order: list[str]) -> str:
     """Requirement ids (by seed section, catalogue order) x hosts; each cell links to the check's row."""
     targets = list(results.hosts)
+    names = {t: html.escape(results.name(t), quote=True) for t in targets}
     seen = {i: e for h in results.hosts.values() for i, e in h["requirements"].items()}
     ids = sorted(seen, key=lambda i: (seen[i]["section"], order.index(i) if i in order else len(order), i))
-    heads = "".join(f'<th class="host">{html.escape(t)}</th>' for t in targets)
+    heads = "".join(f'<th class="host">{names[t]}</th>' for t in targets)
     rows = []
     for req_id in ids:
         cells = []
         for target in targets:
             entry = results.hosts[target]["requirements"].get(req_id)
             if entry is None:
-                cells.append(f'<td class="cell not-run" data-host="{html.escape(target)}">not run</td>')
+                cells.append(f'<td class="cell not-run" data-host="{names[target]}">not run</td>')
                 continue
             href = anchor(results.rows[(target, req_id)])
-            cells.append(f'<td class="cell {entry["status"]}" data-host="{html.escape(target)}" '
+            cells.append(f'<td class="cell {entry["status"]}" data-host="{names[target]}" '
                          f'title="{html.escape(entry["message"] or entry["status"])}">'
                          f'<a href="{html.escape(href)}">{entry["status"]}</a></td>')
         e = seen[req_id]

@@ -48,7 +48,8 @@ class Run:
 class Check:
     """What the plugin knows about one collected check."""
     requirement: Requirement
-    target: str
+    target: str  # the spec (the key of results.json's hosts)
+    name: str  # the target's display name (Targets.name_of), in every report and message
 
 
 RUN = pytest.StashKey[Run]()
@@ -267,10 +268,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in checks:
         requirement = run.catalogue.get(_requirement_id(item))
         spec = run.targets.spec_of(item.callspec.params[HOST_PARAM])
-        item.stash[CHECK] = Check(requirement, spec)
+        item.stash[CHECK] = check = Check(requirement, spec, run.targets.name_of(spec))
         item.user_properties += [("requirement", requirement.id), ("level", requirement.level),
-                                 ("section", requirement.section), ("host", spec)]
-        item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", spec)))  # one worker per target (loadgroup)
+                                 ("section", requirement.section), ("host", check.name)]
+        # One worker per target (loadgroup); the group shows in node ids under xdist: the name, never a password.
+        item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", check.name)))
         watchdog.watch(item, run.settings.for_target(spec, item.callspec.params[HOST_PARAM].backend.get_pytest_id()))
     prefixes = config.getoption("req")
     if prefixes:
@@ -294,7 +296,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
     """A check's watchdog ends it as an error that names it (conformance/watchdog.py); others are pytest-timeout's."""
     check = item.stash.get(CHECK, None) if isinstance(item, pytest.Item) else None
-    return None if check is None else watchdog.set_timer(item, settings, check.target)
+    return None if check is None else watchdog.set_timer(item, settings, check.name)
 
 
 def _target(item: pytest.Item) -> Target:
@@ -324,7 +326,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         except TargetError as e:
             pytest.fail(str(e), pytrace=False)
         if profile != check.requirement.profile:
-            outcomes.not_applicable(f"profile {check.requirement.profile} ({target.id} is {profile}: {how})")
+            outcomes.not_applicable(f"profile {check.requirement.profile} ({target.name} is {profile}: {how})")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -335,7 +337,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     requirement = check.requirement
     doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
-    data = {"target": check.target, "requirement": requirement.id, "level": requirement.level,
+    data = {"target": check.target, "name": check.name, "requirement": requirement.id, "level": requirement.level,
             "section": requirement.section, "claim": requirement.claim,
             "description": doc[0] if doc else requirement.description}
     evidence = item.stash.get(EVIDENCE, None)
@@ -354,7 +356,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if (call_report is not None and call_report.outcome in ("passed", "failed") and not evidence and report.passed
                 and not getattr(call_report, "conformance_error", False)):
             report.outcome = "failed"
-            report.longrepr = (f"plugin error: requirement {requirement.id} on {check.target} recorded no evidence; "
+            report.longrepr = (f"plugin error: requirement {requirement.id} on {check.name} recorded no evidence; "
                                "record what the check ran or read (evidence.cmd/api/http/note)")
         data["facts"] = _facts(item)
     if report.skipped or (report.failed and report.when != "call"):
@@ -383,7 +385,7 @@ def _html_evidence(title: str, text: str, check: Check | None) -> list:
         return []
     found = [extras.html(html_report.evidence_extra(title, text))]
     if check is not None:
-        found.append(extras.url(bundle.evidence_path(check.target, check.requirement.id), name="evidence file"))
+        found.append(extras.url(bundle.evidence_path(check.name, check.requirement.id), name="evidence file"))
     return found
 
 
@@ -424,7 +426,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         closed = run.targets.close()
         if not hasattr(session.config, "workerinput"):
             interrupts.await_workers(run, session)
-    run.cleanup_problems += [f"{spec}: {p.removeprefix(spec + ': ')}"
+    names = {spec: run.targets.name_of(spec) for spec in closed}
+    run.cleanup_problems += [f"{names[spec]}: {p.removeprefix(names[spec] + ': ')}"
                              for spec, problems in closed.items() for p in problems]
     run.audits.update({t.id: t.audit.as_json() for t in run.targets.all()})
     if hasattr(session.config, "workerinput"):
@@ -432,11 +435,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     for spec, audit in run.audits.items():
         # A run-level check, not a catalogue requirement: kept out of "requirements" (counts, lint, matrix).
-        run.results.hosts.setdefault(spec, {"facts": {}, "requirements": {}}).setdefault("run_checks", {})[
-            audits.CHECK_ID] = audit
+        run.results.host(spec, run.targets.name_of(spec)).setdefault("run_checks", {})[audits.CHECK_ID] = audit
+    # Targets in run order in every table, whichever xdist worker reported first.
+    run.results.hosts = dict(sorted(run.results.hosts.items(), key=lambda item: run.targets.order(item[0])))
     if run.run_dir is None:
         return
-    facts = {f"Target {redact(t)}": {k: html.escape(str(v)) for k, v in redact(h["facts"]).items()}
+    facts = {f"Target {h['name']}": {k: html.escape(str(v)) for k, v in redact({"spec": t, **h["facts"]}).items()}
              for t, h in run.results.hosts.items()}
     _add_metadata(session.config, facts)
 
@@ -523,10 +527,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"conformance: cleanup problem on {problem}", red=True)
     for problem in run.report_problems:
         terminalreporter.write_line(f"conformance: {problem}; the verdicts in this summary stand", red=True)
-    for spec, audit in run.audits.items():
+    for spec, audit in sorted(run.audits.items(), key=lambda item: run.targets.order(item[0])):
         bad = audit["status"] in ("failed", "error")
-        terminalreporter.write_line(f"conformance: {audits.CHECK_ID} on {spec}: {audit['status']}: {audit['message']}",
-                                    red=bad, green=audit["status"] == "passed")
+        line = f"conformance: {audits.CHECK_ID} on {run.targets.name_of(spec)}: {audit['status']}: {audit['message']}"
+        terminalreporter.write_line(line, red=bad, green=audit["status"] == "passed")
     if run.results.hosts:
         status = run.exit_status if run.exit_status is not None else exitstatus
         reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status)
@@ -588,7 +592,7 @@ def engine(target: Target):
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest, target: Target) -> Evidence:
     """Where the check records what it ran or read and what it saw."""
-    recorded = Evidence(target.id, target.settings.call_timeout)
+    recorded = Evidence(target.name, target.settings.call_timeout)
     request.node.stash[EVIDENCE] = recorded
     return recorded
 
@@ -607,4 +611,4 @@ def make(target: Target, engine, run_id: str):
     yield factory
     problems = factory.cleanup()
     if problems:
-        pytest.fail(f"cleanup on {target.id}: " + "; ".join(problems), pytrace=False)
+        pytest.fail(f"cleanup on {target.name}: " + "; ".join(problems), pytrace=False)

@@ -120,10 +120,11 @@ def test_fleet_report_has_the_grid_facts_and_a_summary_per_host(fleet, fleet_run
     environment = json.loads(html.unescape(re.search(r'data-jsonblob="(.*?)"></div>', page, re.S).group(1)))[
         "environment"]
     for n, (name, _, spec) in enumerate(members):
-        got, host = statuses(results, spec), re.escape(html.escape(spec))
+        got, host = statuses(results, spec), re.escape(html.escape(name))  # the inventory name
         column = re.findall(rf'<td class="cell ([\w-]+)" data-host="{host}"', page)
         assert sorted(column) == sorted(got.values()), f"{name}: grid {column}, results.json {got}"
-        facts = environment[f"Target {spec}"]
+        facts = environment[f"Target {name}"]
+        assert facts["spec"] == spec and results["hosts"][spec]["name"] == name
         assert (facts["inventory name"], facts["groups"]) == (name, "edge" if n % 2 else "core"), facts
         assert n == SIZE - 1 or facts["OS"].startswith("Debian"), facts
         row = re.search(rf'<tr><td class="host">{host}</td>(.*?)</tr>', page).group(1)

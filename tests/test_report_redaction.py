@@ -1,10 +1,7 @@
 """Planted credentials never reach a report file (HTML, JSON, JUnit, evidence/) or the terminal."""
-import base64
 import json
-import html
-import re
 
-from report_project import CHECKS, bundle, run_in
+from report_project import CHECKS, bundle, readable, run_in
 
 SECRETS = ["hunter2-url", "hunter2-env", "c2VjcmV0LWF1dGg=", "tok-12345-secret", "hunter2-facts", "hunter2-flag"]
 PLANTED = CHECKS.replace('''        evidence.cmd(host, "echo active")''', '''        evidence.cmd(host, "echo active; echo DOCKER_PASSWORD=hunter2-env; env | grep REGISTRY_TOKEN")
@@ -24,15 +21,6 @@ def fake_facts(target):
 
 conformance.targets.gather_facts = fake_facts
 '''
-
-
-def readable(path) -> str:
-    """The file's text with HTML entities and base64 data: URIs decoded, as a reader would see them."""
-    text = path.read_text(errors="replace")
-    if path.suffix == ".html":
-        text = html.unescape(html.unescape(text))
-        text += "".join(base64.b64decode(m).decode(errors="replace") for m in re.findall(r"base64,([A-Za-z0-9+/=]+)", text))
-    return text
 
 
 def test_planted_secrets_are_masked_everywhere(tmp_path):

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.lab import hosts, paths
+from conformance.targets import display_name
 from lab_shell import inside, wait_for_labelled_container
 from watched import Watched
 
@@ -127,7 +128,7 @@ def test_run_leaves_host_as_found_and_user_objects_untouched(tmp_path, client, g
     audit = results(tmp_path, spec)["run_checks"]["run.leak-audit"]
     assert audit["status"] == "passed", audit
     assert "(content of 2 compared by sha256)" in audit["message"], audit  # uservol and the look-alike volume
-    assert f"run.leak-audit on {spec}: passed" in out
+    assert f"run.leak-audit on {display_name(spec)}: passed" in out
     # the swapped images make the nginx and hello-world checks fail: the suite does not "fix" them by pulling
     assert results(tmp_path, spec)["requirements"]["engine.hello-world"]["status"] == "failed"
     assert code == 1
@@ -149,7 +150,8 @@ def test_changed_content_of_a_user_volume_fails_the_leak_audit(tmp_path, client,
     assert len(audit["differences"]) == 1, audit
     assert re.fullmatch(r"volume edited content changed: sha256:[0-9a-f]{12} -> sha256:[0-9a-f]{12}",
                         audit["differences"][0]), audit
-    assert f"run.leak-audit on {spec}: failed: 1 difference(s) the run does not explain: volume edited" in out
+    line = f"run.leak-audit on {display_name(spec)}: failed: 1 difference(s) the run does not explain: volume edited"
+    assert line in out
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED
 
 
@@ -190,7 +192,8 @@ def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, 
         assert done.returncode == 0, done.stdout + done.stderr
     else:
         assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
-        assert f"run.leak-audit on {spec}: " in out and f"run.leak-audit on {spec}: failed" not in out, out[-2000:]
+        audit = f"run.leak-audit on {display_name(spec)}: "
+        assert audit in out and f"{audit}failed" not in out, out[-2000:]
     assert state(client, container) == before
 
 
@@ -221,7 +224,7 @@ def test_local_run_interrupted_while_work_runs_ahead_leaves_the_engine_clean(tmp
     proc.send_signal(sig)
     out = finish(proc, 120)
     assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
-    assert "run.leak-audit on local://: passed" in out, out[-2000:]
+    assert "run.leak-audit on local: passed" in out, out[-2000:]
     assert local_state() == before
 
 
@@ -238,7 +241,7 @@ def test_sigterm_to_the_xdist_controller_cleans_up_every_target(tmp_path, client
     assert "KeyboardInterrupt: signal SIGTERM" in out and "exit status 2: interrupted" in out, out[-3000:]
     for container, spec in targets:
         # the workers cleaned up and audited their targets, and the controller reports it
-        assert f"run.leak-audit on {spec}: passed" in out, out[-3000:]
+        assert f"run.leak-audit on {display_name(spec)}: passed" in out, out[-3000:]
         assert state(client, container) == before[container]
     assert took < 60, f"{took:.0f} s from SIGTERM to the end of the run"
 
@@ -294,7 +297,8 @@ def test_frozen_engine_ends_as_errors_naming_the_operation(tmp_path, client, lab
     host = results(tmp_path, spec)
     messages = [e["message"] for e in host["requirements"].values() if e["status"] == "error"]
     assert any(f"no answer within {CALL_TIMEOUT} s" in m or "timed out after" in m for m in messages), messages
-    assert any(m.startswith(f"{spec}: ") and (" /" in m or "command timed out" in m) for m in messages), messages
+    name = display_name(spec)
+    assert any(m.startswith(f"{name}: ") and (" /" in m or "command timed out" in m) for m in messages), messages
     assert took < 120, f"{took:.0f} s from the freeze to the end of the run"
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-2000:]
     assert host["run_checks"]["run.leak-audit"]["status"] in ("error", "passed")
@@ -361,7 +365,7 @@ def test_engine_killed_mid_run_ends_as_errors_and_the_leftovers_go_after_its_res
         allowed = ("error", "blocked", "failed") if req_id.startswith("service.") else ("error", "blocked")
         assert entry["status"] in allowed, (req_id, entry)
     errors = [e["message"] for e in ended.values() if e["status"] == "error"]
-    assert errors and all(m.startswith(f"{spec}: ") and "engine" in m for m in errors), errors
+    assert errors and all(m.startswith(f"{display_name(spec)}: ") and "engine" in m for m in errors), errors
     audit = host["run_checks"]["run.leak-audit"]
     assert audit["status"] == "error", audit
     assert f"`conformance-cleanup --hosts {spec} --run {run_id}`" in audit["message"], audit

@@ -30,6 +30,20 @@ def row(report, cells: list[str]) -> None:
         cells.insert(FIRST + offset, f'<td class="col-{key}{css}">{html.escape(value)}</td>')
 
 
+def log(report, data: list[str]) -> None:
+    """A row's log without what its Reason block (plugin._html_evidence) shows already: pytest's skip tuple
+    ('/…/plugin.py', 320, 'Skipped: …') of a blocked or not-applicable row, and an error's message when it has no
+    traceback (pytest.fail(..., pytrace=False)). Captured output and real tracebacks stay."""
+    if getattr(report, "conformance", None) is None or not data or not report.longreprtext:
+        return
+    if data[0] != html.escape(report.longreprtext) + "\n":  # pytest-html puts the failure text first
+        return
+    chain = getattr(report.longrepr, "chain", None) or []
+    message_only = bool(chain) and all(getattr(tb, "style", None) == "value" for tb, _, _ in chain)
+    if report.skipped or (report.failed and report.when != "call" and message_only):
+        del data[0]
+
+
 def evidence_extra(title: str, text: str) -> str:
     """Evidence as readable, escaped HTML for the row's detail area."""
     return (f'<div class="conformance-evidence"><h4>{html.escape(title)}</h4>'

@@ -312,19 +312,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     run = item.config.stash[RUN]
     target = _target(item)
-    try:
-        target.reachable()  # cached: an unreachable target makes every check an error, never blocked
-    except TargetError as e:
-        pytest.fail(str(e), pytrace=False)
+    _or_error(target.reachable)  # cached: an unreachable target makes every check an error, never blocked
     for dependency in check.requirement.depends:
         recorded = run.outcomes.get(check.target, dependency)
         if recorded and recorded[0] in outcomes.BLOCKING:
             outcomes.blocked(dependency, recorded[1])
     if check.requirement.profile != "any":
-        try:
-            profile, how = target.profile, target.profile_reason
-        except TargetError as e:
-            pytest.fail(str(e), pytrace=False)
+        profile, how = _or_error(lambda: (target.profile, target.profile_reason))
         if profile != check.requirement.profile:
             outcomes.not_applicable(f"profile {check.requirement.profile} ({target.name} is {profile}: {how})")
 
@@ -360,14 +354,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                                "record what the check ran or read (evidence.cmd/api/http/note)")
         data["facts"] = _facts(item)
     if report.skipped or (report.failed and report.when != "call"):
-        longrepr = report.longrepr
-        reason = longrepr[2].removeprefix("Skipped: ") if isinstance(longrepr, tuple) else str(longrepr)
-        title = f"Reason ({'blocked or not applicable' if report.skipped else 'error'}, {report.when})"
+        title = f"Reason ({outcomes.classify([report])[0]}, {report.when})"
         link = check if report.when == "setup" else None  # no call row: this row links the evidence file
-        report.extras = [*getattr(report, "extras", []), *_html_evidence(title, redact(reason), link)]
+        report.extras = [*getattr(report, "extras", []), *_html_evidence(title, redact(outcomes.reason(report)), link)]
     reports.mask_report(report)
     report.conformance = data
     return report
+
+
+def _or_error(call):
+    """call(); a TargetError ends the check as an error showing its message once (raised outside the except
+    block, so pytest adds no 'During handling of the above exception' copy)."""
+    try:
+        return call()
+    except TargetError as e:
+        message = str(e)
+    pytest.fail(message, pytrace=False)
 
 
 def _facts(item: pytest.Item) -> dict:
@@ -552,6 +554,11 @@ def pytest_html_results_table_row(report, cells: list[str]) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_html(report, data: list[str]) -> None:
+    html_report.log(report, data)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session) -> None:
     """The verdict and per-host counts at the top, the fleet grid above the results table."""
     run = session.config.stash.get(RUN, None)
@@ -573,20 +580,14 @@ def run_id(pytestconfig: pytest.Config) -> str:
 def target(request: pytest.FixtureRequest, host) -> Target:
     """The target of this check: .id, .host, .engine, .profile, .settings, .shared, .make (session-wide cache)."""
     found = request.config.stash[RUN].targets.get(host)
-    try:
-        found.reachable()
-    except TargetError as e:
-        pytest.fail(str(e), pytrace=False)
+    _or_error(found.reachable)
     return found
 
 
 @pytest.fixture(scope="module")
 def engine(target: Target):
     """The target's docker-py client; an unreachable engine makes the check an error."""
-    try:
-        return target.engine
-    except TargetError as e:
-        pytest.fail(str(e), pytrace=False)
+    return _or_error(lambda: target.engine)
 
 
 @pytest.fixture

@@ -113,6 +113,23 @@ def test_every_html_row_shows_its_evidence(run):
     assert blocked["testId"].endswith("::setup") and blocked["status"] == "blocked"
 
 
+def test_blocked_not_applicable_and_error_rows_show_their_reason_once_as_plain_text(run):
+    """The row's Reason block holds the reason, escaped; its log repeats nothing of it (no pytest skip tuple
+    ('/.../plugin.py', 320, 'Skipped: ...'), no chained copy of an error)."""
+    run_dir, _ = run
+    data = json.loads((run_dir / "results.json").read_text())
+    rows = [r for r in html_tests(run_dir) if r["status"] in ("blocked", "not-applicable", "error")]
+    assert {r["status"] for r in rows} == {"blocked", "not-applicable", "error"}
+    for row in rows:
+        spec = next(h for h, name in NAMES.items() if name == row["host"])
+        reason = data["hosts"][spec]["requirements"][row["requirement"]]["message"]
+        blocks = [e["content"] for e in row["extras"] if e["format_type"] == "html"]
+        assert f"<pre>{html.escape(reason)}</pre>" in blocks[-1], (row["testId"], blocks)
+        shown = html.unescape(row["log"] + "".join(blocks))
+        assert shown.count(reason) == 1, (row["testId"], shown)
+        assert "Skipped:" not in shown and "plugin.py" not in shown and "During handling" not in shown, shown
+
+
 def test_html_summary_and_fleet_grid(run):
     run_dir, _ = run
     page = (run_dir / "report.html").read_text()

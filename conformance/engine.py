@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import docker
+import docker.auth
 import requests
+from docker.utils.proxy import ProxyConfig
 
 from conformance.outcomes import TargetError, one_line
 
@@ -193,13 +195,59 @@ def _socket_hint(url: str, error: BaseException) -> str:
     return ""
 
 
+class _NoCredentials(docker.auth.AuthConfig):
+    """An auth store that holds nothing and is never refilled: docker-py reloads the runner's config whenever its
+    store is empty (docker.auth.get_config_header) and asks credential helpers when it resolves a registry."""
+
+    is_empty = False
+
+    def __init__(self):
+        super().__init__({})
+
+    def __bool__(self) -> bool:
+        return True
+
+    def resolve_authconfig(self, registry=None):
+        return None
+
+    def get_credential_store(self, registry):
+        return None
+
+    def get_all_credentials(self):
+        return {}
+
+
+class TargetAPIClient(docker.APIClient):
+    """docker-py's APIClient without the runner's docker config (~/.docker/config.json or $DOCKER_CONFIG).
+
+    docker-py reads that file when it builds a client and then uses it on every request: pulls carry an
+    X-Registry-Auth header built from its auths and credential helpers, containers.create/run copy its proxies
+    (with any user:password@) into the container's Env (use_config_proxy=True), and its HttpHeaders go with
+    every request. It is the operator's configuration, not the target's, and over ssh:// it would travel through
+    the target's own `docker system dial-stdio`. These properties always answer "nothing configured" and drop what
+    docker-py assigns to them, so nothing read from the file is used, from the first request (the version
+    negotiation) on. docker-py has no switch for this; it still opens the file while building the client.
+    """
+
+    _general_configs = property(lambda self: {}, lambda self, value: None)
+    _proxy_configs = property(lambda self: ProxyConfig(), lambda self, value: None)
+    _auth_configs = property(lambda self: _NoCredentials(), lambda self, value: None)
+
+
+class TargetClient(docker.DockerClient):
+    """docker.DockerClient over a TargetAPIClient: the only way the suite talks to a target's engine."""
+
+    def __init__(self, *args, **kwargs):  # noqa: super().__init__ would build a plain APIClient
+        self.api = TargetAPIClient(*args, **kwargs)
+
+
 def connect(target_id: str, url: str, timeout: float) -> docker.DockerClient:
     """Create the client (it asks the daemon for its API version at once); failures become TargetError."""
     try:
         # Explicit base_url: docker-py 7.2 would otherwise follow the docker CLI context.
         # A small pool over ssh: each pooled connection holds an sshd session, and sshd allows 10 per connection.
         pool = {"max_pool_size": 2} if url.startswith("ssh://") else {}
-        return bounded(lambda: docker.DockerClient(base_url=url, timeout=timeout, **pool),
+        return bounded(lambda: TargetClient(base_url=url, timeout=timeout, **pool),
                        timeout, f"{target_id}: connect to engine {url}")
     except TargetError:
         raise

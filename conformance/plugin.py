@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, inventory as inventories
+from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, hostkeys
+from conformance import inventory as inventories
 from conformance import interrupts, outcomes, report as reports, watchdog
 from conformance import bundle, html_report
 from conformance.catalogue import Catalogue, Requirement
@@ -109,6 +110,7 @@ def _host_options(config: pytest.Config) -> dict:
 @pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read their output paths
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "req(id): the requirement id (from suites/requirements.toml) this check proves")
+    hostkeys.install()  # paramiko:// targets check host keys (before testinfra builds any backend)
     inventories.check_file_options(config.invocation_params.args)
     inventory = inventories.from_config(config)
     settings = configs.load(config, inventory=inventory)

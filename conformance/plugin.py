@@ -159,6 +159,9 @@ def _check_specs(specs: list[str], host_options: dict) -> None:
     """Bad --hosts input is a usage error (exit 4), not a collection traceback in testinfra."""
     import testinfra.backend  # late: see Targets.spec_of
     for spec in specs:
+        problem = inventories.spec_problem(spec)
+        if problem:
+            raise pytest.UsageError(f"--hosts {spec}: {problem}")
         try:
             testinfra.backend.get_backends([spec], **host_options)
         except Exception as e:  # noqa: BLE001 - testinfra raises RuntimeError/ValueError/ImportError for bad specs

@@ -95,13 +95,17 @@ CHECKS = """
 """
 
 
-def test_malformed_inventory_is_exit_4(pytester):
+@pytest.mark.parametrize("text, says", [
+    ("hosts:\n  a:\n    address: 10.0.0.1\n    colour: blue\n", "4: host 'a': unknown key 'colour'"),
+    ("hosts:\n  web:\n    address: -oProxyCommand=x\n", "3: host 'web': address: *would reach ssh as an option"),
+], ids=["unknown-key", "address-as-option"])
+def test_bad_inventory_is_exit_4(pytester, text, says):
     make_project(pytester, [requirement("engine.info")], CHECKS)
     path = pytester.path / "fleet.yml"
-    path.write_text("hosts:\n  a:\n    address: 10.0.0.1\n    colour: blue\n")
+    path.write_text(text)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--inventory={path}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*inventory {path}:4: host 'a': unknown key 'colour'*"])
+    result.stderr.fnmatch_lines([f"*inventory {path}:{says}*"])
 
 
 def test_inventory_given_as_two_words_is_refused(pytester):
@@ -174,15 +178,6 @@ def test_unsafe_values_are_usage_errors_naming_file_line_and_host(tmp_path, valu
     line = text.splitlines().index(f"    {value}") + 1
     assert f"inventory {path}:{line}: host 'web': {key}: " in str(raised.value), str(raised.value)
     assert words in str(raised.value), str(raised.value)
-
-
-def test_an_address_starting_with_a_dash_is_exit_4(pytester):
-    make_project(pytester, [requirement("engine.info")], CHECKS)
-    path = pytester.path / "fleet.yml"
-    path.write_text("hosts:\n  web:\n    address: -oProxyCommand=x\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--inventory={path}")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*inventory {path}:3: host 'web': address: *would reach ssh as an option*"])
 
 
 @pytest.mark.parametrize("path", ["/keys/a&sudo=true", "/keys/with space#1", "/keys/a+b%41?x=1"])

@@ -4,8 +4,9 @@ ssh:// targets use docker-py's paramiko transport (docker/transport/sshconn.py).
 user, port, IdentityFile and ProxyCommand only from ~/.ssh/config; a spec's ssh_identity_file cannot be
 handed to it without monkeypatching. For such a target write `Host <name>` / `IdentityFile <file>` to
 ~/.ssh/config (the lab does this for its hosts), or point the engine elsewhere with --engine-url TARGET=URL.
-Its host key is checked as for testinfra's paramiko backend (conformance.hostkeys): docker-py's own transport
-loads only ~/.ssh/known_hosts (RejectPolicy) and cannot name the key it refused.
+Its host key is checked as for testinfra's paramiko backend (conformance.hostkeys). docker-py's own transport
+(7.x; RejectPolicy since 6.0, docker/docker-py#2932, WarningPolicy before) loads only ~/.ssh/known_hosts and
+cannot name the key it refused.
 """
 from __future__ import annotations
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from conformance import engine as engines
+from conformance.selftest import make_project, requirement
 from engine_spy import EngineSpy, FakeEngine
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_SOCKET = "/var/run/docker.sock"
-PULLED = "hello-world:latest"  # absent on the lab machine (the lab tags its images conformance-lab/*), so the run pulls it
+PULLED = "hello-world"  # usually absent on the lab machine (the lab tags its images conformance-lab/*): the suite pulls it
+MIRRORED = "127.0.0.1:5000/library/hello-world:latest"  # served by the lab's registry mirror
 RUN_LIMIT_S = 300
 SECRET = f"s3cr3t-{secrets.token_hex(6)}"  # in every credential of the runner's config below
 PROXY_VARIABLES = {"http_proxy", "https_proxy", "ftp_proxy", "no_proxy"}
@@ -73,25 +75,41 @@ def test_a_target_client_uses_nothing_of_the_runners_docker_config(tmp_path, mon
     assert not (tmp_path / "helper-called").exists(), "a credential helper of the runner was asked"
 
 
+PULL_CHECK = f"""
+    import pytest
+
+    @pytest.mark.req("engine.info")
+    def test_pull(make, evidence):
+        evidence.note(make.pull("{MIRRORED}").id)
+"""
+
+
 @pytest.mark.lab
-def test_the_runners_docker_config_never_reaches_the_target(tmp_path, client):
-    if client.images.list(name=PULLED):
-        pytest.skip(f"{PULLED} is present on the local engine: the run would not pull, so no pull could carry credentials")
+def test_the_runners_docker_config_never_reaches_the_target(pytester, tmp_path, client, monkeypatch):
+    hub_images_absent = not client.images.list(name=PULLED)  # then the suite pulls them (through the mirror)
+    mirrored_absent = not client.images.list(name=MIRRORED.rsplit(":", 1)[0])  # then the small project pulls it
+    if not (hub_images_absent or mirrored_absent):
+        pytest.skip(f"{PULLED} and {MIRRORED} are both present here: no run would pull, so no pull could carry "
+                    "credentials")
     config = runner_docker_config(tmp_path / "docker-config")
-    env = {**os.environ, "DOCKER_CONFIG": str(config),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with EngineSpy(ENGINE_SOCKET, tmp_path / "spy.sock") as spy:
         run = subprocess.run(
             [sys.executable, "-m", "pytest", str(REPO / "suites"), "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO),
              "-c", str(REPO / "pyproject.toml"), "--hosts=local://", f"--engine-url=local://={spy.url}",
              f"--report-dir={tmp_path / 'reports'}"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+        if mirrored_absent:  # a pull from the lab mirror by its own name: the config's auths name that registry too
+            make_project(pytester, [requirement("engine.info")], PULL_CHECK)
+            pulled = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--engine-url=local://={spy.url}",
+                                                   timeout=RUN_LIMIT_S)
+            assert pulled.ret == 0, pulled.stdout.str()[-3000:]
     out = run.stdout + run.stderr
     assert run.returncode in (0, 1), out[-3000:]
+    assert "run.leak-audit on local://: passed" in out, out[-3000:]
     requests = spy.requests()
     pulls = [r for r in requests if r.method == "POST" and "/images/create" in r.path]
     creates = [r for r in requests if r.method == "POST" and "/containers/create" in r.path]
-    assert pulls and creates, f"the run must pull and create through the spy: {[r.path for r in requests][:40]}"
-
+    assert pulls and creates, f"the runs must pull and create through the spy: {[r.path for r in requests][:40]}"
     assert_nothing_of_the_runners_config(requests, spy.raw())
-    assert "run.leak-audit on local://: passed" in out, out[-3000:]

@@ -149,7 +149,7 @@ def test_a_paramiko_target_with_another_host_key_gets_no_command(pytester, impos
     result, spec, host = run_suite(pytester, impostor)
     message = host["requirements"]["engine.info"]["message"]
     assert host["requirements"]["engine.info"]["status"] == "error", message
-    assert message.startswith(f"{spec}: ") and "host key mismatch" in message, message
+    assert message.startswith(f"{host['name']}: ") and "host key mismatch" in message, message
     assert f"offered {fingerprint(impostor.host_key.with_suffix('.pub'))}" in message, message
     assert f"known_hosts has {fingerprint(other_key)}" in message, message
     assert host["facts"]["OS"].startswith("could not read"), host["facts"]

@@ -4,13 +4,14 @@ import time
 import pytest
 
 from conformance import ahead, probes
+from conformance.judges import containers_vs_vms as judge
 
 
 @pytest.mark.req("engine.shared-kernel")
 def test_shared_kernel(host, target, evidence):
     """The kernel release inside a container equals the host's."""
     _, inside = probes.run_in(ahead.shared_nginx(target), ["uname", "-r"], evidence, prints=True)
-    probes.shared_kernel(evidence.cmd(host, "uname -r").stdout, inside).check(evidence)
+    judge.shared_kernel(evidence.cmd(host, "uname -r").stdout, inside).check(evidence)
 
 
 @pytest.mark.req("engine.pid-isolation")
@@ -27,7 +28,7 @@ def test_pid_isolation(host, target, evidence):
     comm = evidence.cmd(host, "cat /proc/%s/comm", str(pid)).stdout
     namespaces = evidence.cmd(host, "readlink /proc/%s/ns/pid /proc/1/ns/pid", str(pid)).stdout.split()
     container_ns, host_ns = (namespaces + ["", ""])[:2]
-    probes.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check(evidence)
+    judge.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check(evidence)
 
 
 @ahead.work("engine.start-latency", alone=True)
@@ -47,7 +48,7 @@ def time_hello_world(target, make, evidence):
 def test_start_latency(target, evidence):
     """Create, start and exit of hello-world take less than the start budget."""
     elapsed_ms, code = ahead.done(target, "engine.start-latency", evidence)
-    probes.start_latency(elapsed_ms, target.settings.start_budget_ms, code).check(evidence)
+    judge.start_latency(elapsed_ms, target.settings.start_budget_ms, code).check(evidence)
 
 
 @pytest.mark.req("engine.edition")
@@ -56,4 +57,4 @@ def test_edition(target, engine, evidence):
     version = engine.version()
     evidence.api("GET /version", Version=version.get("Version"), Platform=version.get("Platform"),
                  policy_edition=target.settings.edition, policy_min_version=target.settings.min_engine_version)
-    probes.edition(version, target.settings.edition, target.settings.min_engine_version).check(evidence)
+    judge.edition(version, target.settings.edition, target.settings.min_engine_version).check(evidence)

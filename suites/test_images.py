@@ -5,6 +5,7 @@ import docker
 import pytest
 
 from conformance import ahead, probes
+from conformance.judges import images as judge
 from conformance.outcomes import expect
 
 # The seed's example rootfs: "如 /dev、/proc、/bin、/etc、/lib、/usr、/tmp".
@@ -58,15 +59,15 @@ def layers_of(host, container, evidence):
     graph = container.attrs.get("GraphDriver") or {}
     evidence.api(f"GET /containers/{container.short_id}/json", GraphDriver=graph)
     mountinfo = evidence.cmd(host, "cat /proc/%s/mountinfo", str(container.attrs["State"]["Pid"])).stdout
-    fstype, options = probes.root_mount(mountinfo)
-    lower, upper = probes.layer_dirs(graph, fstype, options)
+    fstype, options = judge.root_mount(mountinfo)
+    lower, upper = judge.layer_dirs(graph, fstype, options)
     return lower, upper, fstype
 
 
 @pytest.mark.req("image.read-only")
 def test_image_read_only(target, evidence):
     """Writes in a container leave the image's id and layer digests unchanged."""
-    probes.read_only(*ahead.done(target, "image.read-only", evidence)).check(evidence)
+    judge.read_only(*ahead.done(target, "image.read-only", evidence)).check(evidence)
 
 
 @ahead.work("image.rootfs")
@@ -83,7 +84,7 @@ def run_test_d(target, make, evidence):
 def test_rootfs_dir(target, evidence, path):
     """The container's root holds the documented rootfs directory."""
     codes = ahead.done(target, "image.rootfs", evidence)
-    probes.rootfs_dir(path, codes.get(path, "none (no line for it)")).check(evidence)
+    judge.rootfs_dir(path, codes.get(path, "none (no line for it)")).check(evidence)
 
 
 @pytest.mark.req("image.config-applied")
@@ -96,7 +97,7 @@ def test_cmd_applied(target, engine, evidence):
     evidence.api(f"GET /containers/{container.short_id}/json", Path=path, Args=args,
                  image_Entrypoint=config.get("Entrypoint"), image_Cmd=config.get("Cmd"))
     _, comm = probes.run_in(container, ["cat", "/proc/1/comm"], evidence, prints=True)
-    probes.process_cmd(config, path, args, comm).check(evidence)
+    judge.process_cmd(config, path, args, comm).check(evidence)
 
 
 @pytest.mark.req("image.config-applied")
@@ -109,7 +110,7 @@ def test_env_applied(target, engine, evidence):
                  image_Env=config.get("Env"))
     # Not /proc/1/environ: nginx writes its process title over its argv and environ.
     _, inside = probes.run_in(container, ["env"], evidence, prints=True)
-    probes.process_env(config.get("Env") or [], container.attrs["Config"]["Env"], inside).check(evidence)
+    judge.process_env(config.get("Env") or [], container.attrs["Config"]["Env"], inside).check(evidence)
 
 
 @pytest.mark.req("image.union-mount")
@@ -118,7 +119,7 @@ def test_union_mount(host, target, engine, evidence):
     driver = engine.info().get("Driver", "")
     evidence.api("GET /info", Driver=driver)
     lower, upper, fstype = layers_of(host, ahead.shared_nginx(target), evidence)
-    probes.union_mount(driver, probes.profiles()["engine"]["union_drivers"], lower, upper, fstype).check(evidence)
+    judge.union_mount(driver, probes.profiles()["engine"]["union_drivers"], lower, upper, fstype).check(evidence)
 
 
 @ahead.work("image.read-only", "image.copy-on-write", "image.no-leak")
@@ -136,7 +137,7 @@ def write_then_start_another(target, make, evidence):
     code = change(first, run_id, "write", evidence)
     changes = first.diff() or []
     evidence.api(f"GET /containers/{first.short_id}/changes",
-                 changes=[{"Path": c["Path"], "Kind": probes.DIFF_KINDS.get(c["Kind"])} for c in changes])
+                 changes=[{"Path": c["Path"], "Kind": judge.DIFF_KINDS.get(c["Kind"])} for c in changes])
     upper_sha = sha_on_host(host, evidence, upper + IMAGE_FILE) if upper else None
     lower_after = sha_on_host(host, evidence, image_copy) if image_copy else None
     written = sha_inside(first, IMAGE_FILE, evidence)
@@ -150,13 +151,13 @@ def write_then_start_another(target, make, evidence):
 @pytest.mark.req("image.copy-on-write")
 def test_copy_on_write(target, evidence):
     """A changed image file is copied up into the upper dir and the image's copy is unchanged."""
-    probes.copy_on_write(*ahead.done(target, "image.copy-on-write", evidence)).check(evidence)
+    judge.copy_on_write(*ahead.done(target, "image.copy-on-write", evidence)).check(evidence)
 
 
 @pytest.mark.req("image.no-leak")
 def test_no_leak(target, evidence):
     """A second container from the same image does not see the first one's writes."""
-    probes.no_leak(*ahead.done(target, "image.no-leak", evidence)).check(evidence)
+    judge.no_leak(*ahead.done(target, "image.no-leak", evidence)).check(evidence)
 
 
 @ahead.work("image.rm-discards", "image.commit-persists")
@@ -186,10 +187,10 @@ def write_commit_remove(target, make, evidence):
 @pytest.mark.req("image.rm-discards")
 def test_rm_discards(target, evidence):
     """After removing a container its change is gone and so is its upper dir."""
-    probes.rm_discards(*ahead.done(target, "image.rm-discards", evidence)).check(evidence)
+    judge.rm_discards(*ahead.done(target, "image.rm-discards", evidence)).check(evidence)
 
 
 @pytest.mark.req("image.commit-persists")
 def test_commit_persists(target, evidence):
     """A committed container's change is in the new image, which has one layer more."""
-    probes.commit_persists(*ahead.done(target, "image.commit-persists", evidence)).check(evidence)
+    judge.commit_persists(*ahead.done(target, "image.commit-persists", evidence)).check(evidence)

@@ -2,6 +2,7 @@
 import pytest
 
 from conformance import ahead, probes
+from conformance.judges import install as judge
 from conformance.outcomes import not_applicable
 
 PROFILES = probes.profiles()
@@ -27,7 +28,7 @@ def test_os_supported(host, evidence):
     os_release = probes.read_file(host, evidence, "/etc/os-release")
     redhat_release = None if os_release else probes.read_file(host, evidence, "/etc/redhat-release")
     kernel = evidence.cmd(host, "uname -r").stdout
-    probes.os_supported(os_release, redhat_release, kernel, PROFILES["supported"]).check(evidence)
+    judge.os_supported(os_release, redhat_release, kernel, PROFILES["supported"]).check(evidence)
 
 
 @pytest.mark.req("install.prerequisites")
@@ -36,7 +37,7 @@ def test_prerequisite_installed(host, target, evidence, profile, entry):
     """A package the engine installation depends on is installed."""
     only_profile(target, profile)
     packages = probes.Packages(host, evidence)
-    probes.prerequisite(entry["any_of"], {n: packages.installed(n) for n in entry["any_of"]}, entry["why"]).check(evidence)
+    judge.prerequisite(entry["any_of"], {n: packages.installed(n) for n in entry["any_of"]}, entry["why"]).check(evidence)
 
 
 @pytest.mark.req("install.repo")
@@ -50,12 +51,12 @@ def test_docker_repo(host, target, evidence):
                            f"no {repo['site']} source is needed")
     if repo["kind"] == "yum":
         path = repo["paths"][0]
-        probes.yum_repo(path, probes.read_file(host, evidence, path), repo["site"]).check(evidence)
+        judge.yum_repo(path, probes.read_file(host, evidence, path), repo["site"]).check(evidence)
     else:
         listing = evidence.cmd(host, "find %s %s -maxdepth 1 -type f", *repo["paths"]).stdout.split()
         files = [f for f in listing if f.endswith((".list", ".sources")) or f in repo["paths"]]
         sources = {f: probes.read_file(host, evidence, f) or "" for f in files}
-        probes.apt_source(sources, repo["site"]).check(evidence)
+        judge.apt_source(sources, repo["site"]).check(evidence)
 
 
 @pytest.mark.req("install.package")
@@ -63,7 +64,7 @@ def test_engine_package_installed(host, target, evidence):
     """An allowed engine package is installed."""
     allowed = profile_data(target)["packages"]["engines"]
     packages = probes.Packages(host, evidence)
-    probes.engine_package(allowed, {n: packages.installed(n) for n in allowed}).check(evidence)
+    judge.engine_package(allowed, {n: packages.installed(n) for n in allowed}).check(evidence)
 
 
 @pytest.mark.req("install.package")
@@ -71,7 +72,7 @@ def test_engine_package_installed(host, target, evidence):
 def test_legacy_package_absent(host, target, evidence, profile, name):
     """A legacy docker package is not installed."""
     only_profile(target, profile)
-    probes.legacy_absent(name, probes.Packages(host, evidence).installed(name)).check(evidence)
+    judge.legacy_absent(name, probes.Packages(host, evidence).installed(name)).check(evidence)
 
 
 @pytest.mark.req("service.running")
@@ -87,7 +88,7 @@ def test_service_running(host, evidence):
     if not running and not systemd_pid1:
         pid = (probes.read_file(host, evidence, "/var/run/docker.pid") or "").strip() or None
         comm = (probes.read_file(host, evidence, f"/proc/{int(pid)}/comm") or "").strip() if pid and pid.isdigit() else None
-    probes.service_running(UNIT, running, state, systemd_pid1, pid, comm).check(evidence)
+    judge.service_running(UNIT, running, state, systemd_pid1, pid, comm).check(evidence)
 
 
 @pytest.mark.req("service.enabled")
@@ -96,7 +97,7 @@ def test_service_enabled(host, evidence):
     enabled = host.service(UNIT).is_enabled
     evidence.note(f"host.service({UNIT!r}).is_enabled -> {enabled}")
     state = evidence.cmd(host, "systemctl show -p UnitFileState --value %s", UNIT).stdout.strip()
-    probes.service_enabled(UNIT, enabled, state).check(evidence)
+    judge.service_enabled(UNIT, enabled, state).check(evidence)
 
 
 @pytest.mark.req("engine.info")
@@ -105,7 +106,7 @@ def test_engine_info(engine, evidence):
     info = engine.info()
     evidence.api("GET /info", **{k: info.get(k) for k in ("ServerVersion", "Driver", "CgroupDriver", "CgroupVersion",
                                                           "OperatingSystem", "RegistryConfig", "IndexServerAddress")})
-    probes.engine_info(info).check(evidence)
+    judge.engine_info(info).check(evidence)
 
 
 @pytest.mark.req("engine.version")
@@ -114,7 +115,7 @@ def test_engine_version(host, engine, evidence):
     cli = evidence.cmd(host, "docker version --format %s", "{{json .}}")
     api = engine.version()
     evidence.api("GET /version", **{k: api.get(k) for k in ("Version", "ApiVersion", "MinAPIVersion", "Platform")})
-    probes.engine_version(cli.rc, cli.stdout, api).check(evidence)
+    judge.engine_version(cli.rc, cli.stdout, api).check(evidence)
 
 
 @ahead.work("engine.hello-world")
@@ -130,4 +131,4 @@ def run_hello_world(target, make, evidence):
 @pytest.mark.req("engine.hello-world")
 def test_hello_world(target, evidence):
     """The hello-world image runs to exit 0 and prints Hello from Docker!."""
-    probes.hello_world(*ahead.done(target, "engine.hello-world", evidence)).check(evidence)
+    judge.hello_world(*ahead.done(target, "engine.hello-world", evidence)).check(evidence)

@@ -5,6 +5,7 @@ import docker
 import pytest
 
 from conformance import ahead, probes
+from conformance.judges import nginx as judge
 
 HTTP_WITHIN_S, HTTP_EVERY_S = 2.5, 0.1  # nginx may need a moment after start before it accepts connections
 
@@ -20,7 +21,7 @@ def test_nginx_runs(target, evidence):
     _, states = ahead.nginx_looks(target)  # looked at from its start, in the background
     evidence.api(f"GET /containers/{container.short_id}/json (every {ahead.LOOK_EVERY_S} s from its start)",
                  Id=container.id, Image=probes.NGINX, states=states)
-    probes.stays_running(states).check(evidence)
+    judge.stays_running(states).check(evidence)
 
 
 @pytest.mark.req("nginx.listed")
@@ -30,7 +31,7 @@ def test_nginx_listed(target, engine, evidence):
     rows = engine.api.containers()
     evidence.api("GET /containers/json", containers=[{k: r.get(k) for k in ("Id", "Image", "State", "Status")}
                                                      for r in rows])
-    probes.listed(rows, container.id).check(evidence)
+    judge.listed(rows, container.id).check(evidence)
 
 
 @pytest.mark.req("nginx.exec")
@@ -39,7 +40,7 @@ def test_nginx_exec(host, target, evidence):
     container = nginx(target)
     code, output = probes.run_in(container, ["bash", "-c", "hostname"], evidence, prints=True)
     host_name = evidence.cmd(host, "cat /proc/sys/kernel/hostname").stdout.strip()
-    probes.exec_inside(code, output, container.attrs["Config"]["Hostname"], host_name).check(evidence)
+    judge.exec_inside(code, output, container.attrs["Config"]["Hostname"], host_name).check(evidence)
 
 
 @pytest.mark.req("nginx.isolated-fs")
@@ -56,7 +57,7 @@ def test_nginx_isolated_fs(host, target, evidence, run_id):
     finally:
         if marker:
             evidence.cmd(host, "rm -f %s", marker)
-    probes.isolated_fs(written, host_sees, made.rc == 0 and bool(marker), inside_sees).check(evidence)
+    judge.isolated_fs(written, host_sees, made.rc == 0 and bool(marker), inside_sees).check(evidence)
 
 
 @pytest.mark.req("nginx.bridge-ip")
@@ -64,7 +65,7 @@ def test_nginx_bridge_ip(target, engine, evidence):
     """The container has an IP inside the bridge network's subnet."""
     container = nginx(target)
     container.reload()
-    ip, networks = probes.bridge_address(container.attrs)
+    ip, networks = judge.bridge_address(container.attrs)
     try:
         ipam = engine.networks.get("bridge").attrs.get("IPAM") or {}
         subnet = next((c["Subnet"] for c in ipam.get("Config") or [] if c.get("Subnet")),
@@ -73,7 +74,7 @@ def test_nginx_bridge_ip(target, engine, evidence):
         ipam, subnet = "no network named bridge", None
     evidence.api(f"GET /containers/{container.short_id}/json", NetworkSettings_Networks=networks)
     evidence.api("GET /networks/bridge", IPAM=ipam)
-    probes.bridge_ip(ip, networks, subnet).check(evidence)
+    judge.bridge_ip(ip, networks, subnet).check(evidence)
 
 
 @pytest.mark.req("nginx.http")
@@ -81,11 +82,11 @@ def test_nginx_http(host, target, evidence):
     """nginx answers HTTP 200 with its welcome page on the container's bridge IP."""
     container = nginx(target)
     container.reload()
-    ip, _ = probes.bridge_address(container.attrs)
+    ip, _ = judge.bridge_address(container.attrs)
     http = probes.Http(host, evidence, timeout=min(10, target.settings.call_timeout))
     deadline = time.monotonic() + HTTP_WITHIN_S
     status, _, body = http.get(f"http://{ip}/")
     while status is None and time.monotonic() < deadline:
         time.sleep(HTTP_EVERY_S)
         status, _, body = http.get(f"http://{ip}/")
-    probes.http_welcome(status, body).check(evidence)
+    judge.http_welcome(status, body).check(evidence)

@@ -1,4 +1,4 @@
-"""Helpers of the tests that feed the checks' judges broken answers (tests/test_checks_*.py)."""
+"""Helpers of the tests that feed the checks' judges broken answers (tests/unit/test_<section>.py)."""
 import pytest
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import engine as engines, probes
+from conformance import engine as engines
+from conformance.judges import registry
 from conformance.outcomes import TargetError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def test_permission_denied_on_the_socket_names_the_cause():
     ('["http://m:5000"]\n', "the top level is not a JSON object"),
 ])
 def test_daemon_json_malformed_or_not_an_object_fails_the_check(content, found):
-    verdict = probes.mirror_configured("/etc/docker/daemon.json", content, ())
+    verdict = registry.mirror_configured("/etc/docker/daemon.json", content, ())
     assert not verdict.ok and found in verdict.found
 
 

@@ -1,0 +1,49 @@
+"""Judges of seed 1.1 docker与虚拟机比较, docker版本: a container is a process on the host's kernel; CE and EE editions."""
+from __future__ import annotations
+
+import re
+
+from conformance.judges import Verdict, version_tuple
+
+
+def shared_kernel(host_release: str, container_release: str) -> Verdict:
+    """Judge engine.shared-kernel."""
+    host_release, container_release = host_release.strip(), container_release.strip()
+    return Verdict(bool(host_release) and host_release == container_release,
+                   f"the host's kernel {host_release!r} inside the container", f"{container_release!r}")
+
+
+def pid_isolation(inside_pid1: str, state_pid: int, top_pids: list[str], host_comm: str,
+                  container_ns: str, host_ns: str) -> Verdict:
+    """Judge engine.pid-isolation: PID 1 inside, an ordinary process on the host in another PID namespace."""
+    inside_pid1, host_comm = inside_pid1.strip(), host_comm.strip()
+    found = (f"inside PID 1 is {inside_pid1!r}; State.Pid {state_pid} (docker top: {', '.join(top_pids) or '-'}) "
+             f"is {host_comm or 'no process'!r} on the host; namespaces {container_ns or '?'} vs host {host_ns or '?'}")
+    ok = (bool(inside_pid1) and inside_pid1 == host_comm and state_pid > 1 and str(state_pid) in top_pids
+          and bool(container_ns) and container_ns != host_ns)
+    return Verdict(ok, "the container's PID 1 is host process State.Pid (not 1) in its own PID namespace", found)
+
+
+def start_latency(elapsed_ms: float, budget_ms: int, exit_code: int | None) -> Verdict:
+    """Judge engine.start-latency."""
+    return Verdict(exit_code == 0 and elapsed_ms <= budget_ms, f"create+start+exit within {budget_ms} ms",
+                   f"{elapsed_ms:.0f} ms, exit code {exit_code}")
+
+
+def edition_of(version: dict) -> str:
+    """'ee' or 'ce' from GET /version: Platform.Name, else the version suffix; distribution builds are community."""
+    name = ((version.get("Platform") or {}).get("Name") or "").lower()
+    number = str(version.get("Version", "")).lower()
+    if "enterprise" in name or re.search(r"-ee\b", number):
+        return "ee"
+    return "ce"
+
+
+def edition(version: dict, required: str, min_version: str | None) -> Verdict:
+    """Judge engine.edition against the policy (edition any|ce|ee, minimum version)."""
+    have = edition_of(version)
+    platform = (version.get("Platform") or {}).get("Name") or "(none: distribution build)"
+    found = f"{have.upper()} {version.get('Version')} (Platform.Name {platform})"
+    expected = f"edition {required}" + (f", version >= {min_version}" if min_version else "")
+    ok = required in ("any", have) and (not min_version or version_tuple(version.get("Version", "")) >= version_tuple(min_version))
+    return Verdict(ok, expected, found)

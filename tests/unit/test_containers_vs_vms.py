@@ -1,0 +1,42 @@
+"""Seed 1.1 checks fed recorded answers of a host where containers would be VMs or the engine off-policy."""
+import pytest
+
+from conformance.judges import containers_vs_vms as judge
+from judged import message
+
+NS_HOST, NS_CONTAINER = "pid:[4026531836]", "pid:[4026532301]"
+
+
+@pytest.mark.red("engine.shared-kernel")
+def test_other_kernel_inside_fails():
+    assert judge.shared_kernel("6.1.0-18-amd64\n", "6.1.0-18-amd64\n").ok
+    text = message(judge.shared_kernel("6.1.0-18-amd64\n", "5.10.0-28-amd64\n"))  # a VM would boot its own kernel
+    assert "'6.1.0-18-amd64'" in text and "'5.10.0-28-amd64'" in text
+
+
+@pytest.mark.red("engine.pid-isolation")
+def test_process_not_isolated_or_not_visible_fails():
+    assert judge.pid_isolation("nginx\n", 4746, ["4746", "4772"], "nginx\n", NS_CONTAINER, NS_HOST).ok
+    assert "namespaces pid:[4026531836] vs host pid:[4026531836]" in message(
+        judge.pid_isolation("nginx", 4746, ["4746"], "nginx", NS_HOST, NS_HOST))  # --pid=host
+    assert "is 'no process' on the host" in message(
+        judge.pid_isolation("nginx", 4746, ["4746"], "", "", NS_HOST))  # e.g. a VM: nothing on the host
+    assert "inside PID 1 is 'sh'" in message(judge.pid_isolation("sh", 4746, ["4746"], "nginx", NS_CONTAINER, NS_HOST))
+
+
+@pytest.mark.red("engine.start-latency")
+def test_slow_start_or_failed_run_fails():
+    assert judge.start_latency(412.0, 5000, 0).ok
+    assert "412 ms" in message(judge.start_latency(412.0, 1, 0))
+    assert "exit code None" in message(judge.start_latency(30000.0, 5000, None))
+
+
+@pytest.mark.red("engine.edition")
+def test_edition_and_minimum_version_policy():
+    debian = {"Version": "20.10.24+dfsg1", "Platform": {"Name": ""}}
+    docker_ce = {"Version": "27.3.1", "Platform": {"Name": "Docker Engine - Community"}}
+    enterprise = {"Version": "19.03.14", "Platform": {"Name": "Docker Engine - Enterprise"}}
+    assert judge.edition(debian, "ce", None).ok and judge.edition(docker_ce, "any", "20.10").ok
+    assert "CE 20.10.24+dfsg1" in message(judge.edition(debian, "any", "99.0"))
+    assert "EE 19.03.14" in message(judge.edition(enterprise, "ce", None))
+    assert "edition ee" in message(judge.edition(docker_ce, "ee", None))

@@ -1,0 +1,89 @@
+"""Seed 1.3 image checks fed recorded engine and host answers in which images or layers misbehave."""
+import pytest
+
+from conformance import probes
+from conformance.judges import images as judge
+from judged import message
+
+LAYERS = ["sha256:624521eee3e786b16c8cb6722f5986a90a41cef0e31bf76e0d5b980daa52eaca"]
+IMAGE = {"Id": "sha256:1ce7baf9ef9f", "RootFS": {"Layers": LAYERS},
+         "Config": {"Cmd": ["nginx", "-g", "daemon off;"], "Env": ["NGINX_FLAVOUR=nginx-light"]}}
+UPPER = "/var/lib/docker/overlay2/9552/diff"
+GRAPH = {"Name": "overlay2", "Data": {"LowerDir": "/var/lib/docker/overlay2/9552-init/diff:/var/lib/docker/overlay2/8b82/diff",
+                                      "UpperDir": UPPER, "MergedDir": "/var/lib/docker/overlay2/9552/merged"}}
+MOUNTINFO = ("80 52 0:43 / / rw,relatime master:2 - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/42SG:"
+             "/var/lib/docker/overlay2/l/XV4P,upperdir=/snap/12/fs,workdir=/snap/12/work\n"
+             "81 80 0:47 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n")
+UNION = probes.profiles()["engine"]["union_drivers"]
+
+
+@pytest.mark.red("image.read-only")
+def test_image_changed_by_writes_fails():
+    assert judge.read_only(IMAGE, IMAGE, 0).ok
+    changed = {**IMAGE, "Id": "sha256:77aa", "RootFS": {"Layers": LAYERS + ["sha256:beef"]}}
+    assert "sha256:beef" in message(judge.read_only(IMAGE, changed, 0))
+    assert "writes exit 1" in message(judge.read_only(IMAGE, IMAGE, 1))
+
+
+@pytest.mark.red("image.rootfs")
+def test_missing_rootfs_dir_fails():
+    assert "test -d /tmp exit 1" in message(judge.rootfs_dir("/tmp", 1))
+
+
+@pytest.mark.red("image.config-applied")
+def test_process_not_from_image_config_fails():
+    assert judge.process_cmd(IMAGE["Config"], "nginx", ["-g", "daemon off;"], "nginx\n").ok
+    assert "process ['sh', '-c', 'sleep 1']" in message(judge.process_cmd(IMAGE["Config"], "sh", ["-c", "sleep 1"], "sh"))
+    env = judge.process_env(["NGINX_FLAVOUR=nginx-light"], ["PATH=/usr/bin"], "PATH=/usr/bin\nHOME=/root\n")
+    assert "missing from Config.Env ['NGINX_FLAVOUR=nginx-light']" in message(env)
+    assert judge.process_env(["A=1"], ["A=1"], "A=1\nHOME=/root\n").ok
+
+
+def test_root_mount_and_layer_dirs():
+    fstype, options = judge.root_mount(MOUNTINFO)
+    assert fstype == "overlay" and options["upperdir"] == "/snap/12/fs"
+    assert judge.layer_dirs(GRAPH, fstype, options)[1] == UPPER
+    containerd = {"Name": "overlayfs", "Data": None}
+    assert judge.layer_dirs(containerd, fstype, options) == (
+        ["/var/lib/docker/overlay2/l/42SG", "/var/lib/docker/overlay2/l/XV4P"], "/snap/12/fs")
+    assert judge.layer_dirs({"Name": "vfs", "Data": None}, fstype, options) == ([], None)  # outer overlay ignored
+
+
+@pytest.mark.red("image.union-mount")
+def test_vfs_or_missing_upper_dir_fails():
+    lower, upper = judge.layer_dirs(GRAPH, "overlay", {})
+    assert judge.union_mount("overlay2", UNION, lower, upper, "overlay").ok
+    assert "driver vfs" in message(judge.union_mount("vfs", UNION, [], None, "ext4"))
+    assert "upper dir none" in message(judge.union_mount("overlay2", UNION, lower, None, "overlay"))
+
+
+@pytest.mark.red("image.copy-on-write")
+def test_write_through_to_image_or_no_copy_up_fails():
+    changes = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/nginx/nginx.conf", "Kind": 0}]
+    path = "/etc/nginx/nginx.conf"
+    assert judge.copy_on_write(changes, path, "bb", "bb", "aa", "aa").ok
+    assert "image copy aa -> bb" in message(judge.copy_on_write(changes, path, "bb", "bb", "aa", "bb"))
+    assert "upper copy sha256 absent" in message(judge.copy_on_write(changes, path, None, "bb", "aa", "aa"))
+    assert "not listed" in message(judge.copy_on_write([], path, "bb", "bb", "aa", "aa"))
+
+
+@pytest.mark.red("image.no-leak")
+def test_second_container_sees_first_ones_writes_fails():
+    assert judge.no_leak("aaaa", "bbbb", False, "aaaa").ok
+    assert "sees the added file: True" in message(judge.no_leak("aaaa", "bbbb", True, "aaaa"))
+    assert "sha bbbb" in message(judge.no_leak("aaaa", "bbbb", False, "bbbb"))
+
+
+@pytest.mark.red("image.rm-discards")
+def test_removed_container_leaves_its_layer_fails():
+    assert judge.rm_discards(UPPER, False, False).ok and judge.rm_discards(None, None, False).ok
+    assert f"{UPPER} still exists" in message(judge.rm_discards(UPPER, True, False))
+    assert "sees the change: True" in message(judge.rm_discards(UPPER, False, True))
+
+
+@pytest.mark.red("image.commit-persists")
+def test_commit_without_new_layer_or_change_fails():
+    assert judge.commit_persists(LAYERS, LAYERS + ["sha256:c0"], True).ok
+    assert "1 layer(s) on top" in message(judge.commit_persists(LAYERS, LAYERS, True))
+    assert "change visible: False" in message(judge.commit_persists(LAYERS, LAYERS + ["sha256:c0"], False))
+    assert "not based on the base's" in message(judge.commit_persists(LAYERS, ["sha256:x", "sha256:c0"], True))

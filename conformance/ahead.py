@@ -18,9 +18,9 @@ from typing import Any
 from conformance import cleanup, outcomes
 from conformance.evidence import Evidence
 from conformance.outcomes import TargetError
+from conformance.probes import NGINX
 from conformance.targets import is_local
 
-NGINX = "nginx:latest"
 # nginx.run: the container's state at every look over 1 s, from its start, beside the checks before nginx.run.
 WATCH_LOOKS, LOOK_EVERY_S = 5, 0.25
 WORKERS = 4  # engine work in flight at once on local://: enough to keep 2 cores busy, few enough to stay fair

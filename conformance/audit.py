@@ -6,8 +6,8 @@ import hashlib
 
 from conformance.cleanup import KEPT, RUN_LABEL
 from conformance.outcomes import TargetError, one_line
+from conformance.profiles import DAEMON_JSON
 
-DAEMON_JSON = "/etc/docker/daemon.json"
 # Objects of the project's own concurrent activity: another run of the suite (its own audit covers
 # them) or the built-in lab (lab hosts and images on the machine that runs the lab). Never on a
 # production target unless someone runs the suite or the lab there.

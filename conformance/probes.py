@@ -5,10 +5,7 @@ judged by conformance/judges/<section>.py. Checks call probe -> judge -> verdict
 """
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
-from pathlib import Path
 
 import docker
 import requests
@@ -18,16 +15,8 @@ from conformance.judges import page_title
 from conformance.targets import is_local
 from conformance.outcomes import expect
 
-PROFILES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "profiles.toml"
 NGINX = "nginx:latest"
 HELLO_WORLD = "hello-world:latest"
-
-
-@functools.cache
-def profiles() -> dict:
-    """fixtures/profiles.toml: per-profile expectation data."""
-    with open(PROFILES_FILE, "rb") as f:
-        return tomllib.load(f)
 
 
 def text(output: bytes | str | None) -> str:

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shlex
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from conformance import audit as audits, cleanup, engine as engines, hostkeys
 from conformance.config import Settings, TargetSettings
+from conformance.evidence import KILL_AFTER
 from conformance.outcomes import TargetError, one_line
+from conformance.profiles import os_release, profile_from_os_release
 
-KILL_AFTER = 5  # seconds coreutils timeout waits after TERM (evidence.KILL_AFTER)
-RHEL_IDS = {"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "cloudlinux"}
-DEBIAN_IDS = {"debian", "ubuntu", "raspbian", "linuxmint"}
 DEFAULT_PORTS = {"ssh": "22", "safe-ssh": "22", "paramiko": "22"}  # a port shown in a display name only when not these
 
 
@@ -35,22 +33,6 @@ def _once(method):
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
     return wrapper
-
-
-def profile_from_os_release(text: str) -> tuple[str, str]:
-    """('rhel'|'debian'|'unknown', how it was decided) from /etc/os-release content."""
-    fields = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            fields[key.strip()] = " ".join(shlex.split(value)) if value.strip() else ""
-    ids = {fields.get("ID", "").lower(), *fields.get("ID_LIKE", "").lower().split()}
-    how = f"os-release ID={fields.get('ID', '?')}" + (f" ID_LIKE={fields['ID_LIKE']!r}" if fields.get("ID_LIKE") else "")
-    if ids & RHEL_IDS:
-        return "rhel", how
-    if ids & DEBIAN_IDS:
-        return "debian", how
-    return "unknown", how
 
 
 def ssh_reason(stderr: str) -> str:
@@ -250,9 +232,8 @@ def gather_facts(target: Target) -> dict[str, str]:
     facts: dict[str, str] = {}
     try:
         target.reachable()
-        os_release = target.run("cat /etc/os-release", what="read /etc/os-release").stdout
-        pretty = [l.partition("=")[2].strip('"') for l in os_release.splitlines() if l.startswith("PRETTY_NAME=")]
-        facts["OS"] = pretty[0] if pretty else "could not read /etc/os-release"
+        fields = os_release(target.run("cat /etc/os-release", what="read /etc/os-release").stdout)
+        facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read /etc/os-release"
         kernel = target.run("uname -r", what="uname -r")
         facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
     except TargetError as e:

@@ -2,8 +2,7 @@
 import pytest
 
 from conformance import ahead
-
-HOST_PARAM = "_testinfra_host"
+from conformance.plugin import HOST_PARAM
 
 
 @pytest.fixture(scope="module", autouse=True)

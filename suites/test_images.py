@@ -7,6 +7,7 @@ import pytest
 from conformance import ahead, probes
 from conformance.judges import images as judge
 from conformance.outcomes import expect
+from conformance.profiles import profiles
 
 # The seed's example rootfs: "如 /dev、/proc、/bin、/etc、/lib、/usr、/tmp".
 ROOTFS_DIRS = ("/dev", "/proc", "/bin", "/etc", "/lib", "/usr", "/tmp")
@@ -119,7 +120,7 @@ def test_union_mount(host, target, engine, evidence):
     driver = engine.info().get("Driver", "")
     evidence.api("GET /info", Driver=driver)
     lower, upper, fstype = layers_of(host, ahead.shared_nginx(target), evidence)
-    judge.union_mount(driver, probes.profiles()["engine"]["union_drivers"], lower, upper, fstype).check(evidence)
+    judge.union_mount(driver, profiles()["engine"]["union_drivers"], lower, upper, fstype).check(evidence)
 
 
 @ahead.work("image.read-only", "image.copy-on-write", "image.no-leak")

@@ -6,6 +6,7 @@ import pytest
 
 from conformance import ahead, probes
 from conformance.judges import nginx as judge
+from conformance.profiles import profiles
 
 HTTP_WITHIN_S, HTTP_EVERY_S = 2.5, 0.1  # nginx may need a moment after start before it accepts connections
 
@@ -69,7 +70,7 @@ def test_nginx_bridge_ip(target, engine, evidence):
     try:
         ipam = engine.networks.get("bridge").attrs.get("IPAM") or {}
         subnet = next((c["Subnet"] for c in ipam.get("Config") or [] if c.get("Subnet")),
-                      probes.profiles()["engine"]["default_bridge_subnet"])
+                      profiles()["engine"]["default_bridge_subnet"])
     except docker.errors.NotFound:
         ipam, subnet = "no network named bridge", None
     evidence.api(f"GET /containers/{container.short_id}/json", NetworkSettings_Networks=networks)

@@ -3,9 +3,9 @@ import pytest
 
 from conformance import probes
 from conformance.judges import registry as judge
+from conformance.profiles import DAEMON_JSON, profiles
 
-ENGINE = probes.profiles()["engine"]
-DAEMON_JSON = ENGINE["daemon_json"]
+ENGINE = profiles()["engine"]
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json",  # the Accept of a manifest GET
                   "application/vnd.oci.image.index.v1+json",
                   "application/vnd.docker.distribution.manifest.v2+json",

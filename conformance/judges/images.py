@@ -4,7 +4,7 @@ from __future__ import annotations
 import posixpath
 
 from conformance.judges import Verdict
-from conformance.probes import profiles
+from conformance.profiles import profiles
 
 DIFF_KINDS = {0: "C", 1: "A", 2: "D"}  # docker diff's Kind: changed, added, deleted
 

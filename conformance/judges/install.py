@@ -5,17 +5,14 @@ import json
 import re
 
 from conformance.judges import Verdict, version_tuple
+from conformance.profiles import os_release
 
 HELLO_TEXT = "Hello from Docker!"
 
 
-def os_identity(os_release: str | None, redhat_release: str | None) -> tuple[str, list[str], str]:
+def os_identity(os_release_text: str | None, redhat_release: str | None) -> tuple[str, list[str], str]:
     """(ID, ID_LIKE list, VERSION_ID) from /etc/os-release, else from /etc/redhat-release (CentOS 6 has no os-release)."""
-    fields = {}
-    for line in (os_release or "").splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            fields[key.strip()] = value.strip().strip("\"'")
+    fields = os_release(os_release_text)
     if fields.get("ID"):
         return fields["ID"].lower(), fields.get("ID_LIKE", "").lower().split(), fields.get("VERSION_ID", "")
     match = re.match(r"\s*(\w+).*?release\s+([\d.]+)", redhat_release or "", re.I)

@@ -13,11 +13,11 @@ import docker
 
 from conformance.lab import extra_registry, images, paths, registry, rpms, sshconf, variants
 from conformance.lab.progress import LabError, say, step, wait_for
+from conformance.profiles import DAEMON_JSON
 
 PREFIX = "conformance-lab-"
 HOST_LABEL = "conformance.lab.host"
 ROLE = "host"
-DAEMON_JSON = "/etc/docker/daemon.json"
 # A mirror miss must never leave the machine: Docker Hub's names resolve to nowhere inside a lab host.
 DOCKER_HUB = ("registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
 # --privileged is refused here; these are what systemd and a nested dockerd need instead.

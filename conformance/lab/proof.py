@@ -15,10 +15,10 @@ from pathlib import Path
 from conformance import catalogue as catalogues
 from conformance.lab import paths, variants
 from conformance.lab.progress import LabError
+from conformance.profiles import profiles
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
-PROFILES = REPO / "fixtures" / "profiles.toml"
 CATALOGUE = REPO / catalogues.CATALOGUE_PATH
 PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
 TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
@@ -41,10 +41,6 @@ class Case:
 
 def catalogue():
     return catalogues.load(CATALOGUE)
-
-
-def profiles() -> dict:
-    return tomllib.loads(PROFILES.read_text())
 
 
 def load(path: Path | None = None) -> tuple[dict, list[Case]]:

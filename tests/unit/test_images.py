@@ -1,8 +1,8 @@
 """Seed 1.3 image checks fed recorded engine and host answers in which images or layers misbehave."""
 import pytest
 
-from conformance import probes
 from conformance.judges import images as judge
+from conformance.profiles import profiles
 from judged import message
 
 LAYERS = ["sha256:624521eee3e786b16c8cb6722f5986a90a41cef0e31bf76e0d5b980daa52eaca"]
@@ -14,7 +14,7 @@ GRAPH = {"Name": "overlay2", "Data": {"LowerDir": "/var/lib/docker/overlay2/9552
 MOUNTINFO = ("80 52 0:43 / / rw,relatime master:2 - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/42SG:"
              "/var/lib/docker/overlay2/l/XV4P,upperdir=/snap/12/fs,workdir=/snap/12/work\n"
              "81 80 0:47 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n")
-UNION = probes.profiles()["engine"]["union_drivers"]
+UNION = profiles()["engine"]["union_drivers"]
 
 
 @pytest.mark.red("image.read-only")

@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from conformance import probes
 from conformance.judges import install as judge
+from conformance.profiles import profiles
 from judged import message
 
-SUPPORTED = probes.profiles()["supported"]
+SUPPORTED = profiles()["supported"]
 DEBIAN_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nID=debian\n'
 CENTOS_7 = 'NAME="CentOS Linux"\nVERSION="7 (Core)"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'
 DOCKER_CE_REPO = ("[docker-ce-stable]\nname=Docker CE Stable - $basearch\n"

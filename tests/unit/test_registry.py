@@ -1,12 +1,12 @@
 """Seed 1.3 registry checks fed recorded daemon.json texts and engine answers that are broken."""
 import pytest
 
-from conformance import probes
 from conformance.judges import registry as judge
+from conformance.profiles import DAEMON_JSON, profiles
 from judged import message
 
-HUB = probes.profiles()["engine"]["hub_index"]
-PATH = "/etc/docker/daemon.json"
+HUB = profiles()["engine"]["hub_index"]
+PATH = DAEMON_JSON
 DIGEST = "sha256:e7aeafa2b5a08ccfa87223f3051177c2d794588fa5a50f29eed0d5f74ed36ea1"
 
 

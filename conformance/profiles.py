@@ -1,0 +1,54 @@
+"""The expectation data of fixtures/profiles.toml and a host's profile from its os-release: the one reader of each."""
+from __future__ import annotations
+
+import functools
+import shlex
+import tomllib
+from pathlib import Path
+
+PROFILES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "profiles.toml"
+
+
+@functools.cache
+def profiles() -> dict:
+    """fixtures/profiles.toml: per-profile expectation data."""
+    with open(PROFILES_FILE, "rb") as f:
+        return tomllib.load(f)
+
+
+DAEMON_JSON = profiles()["engine"]["daemon_json"]  # the engine's configuration file on a target
+
+
+def family_ids() -> dict[str, set[str]]:
+    """Profile -> the os-release ids of its OS families (supported.os), in the file's order: rhel, then debian."""
+    ids: dict[str, set[str]] = {}
+    for family in profiles()["supported"]["os"]:
+        ids.setdefault(family["profile"], set()).update(family["ids"])
+    return ids
+
+
+def os_release(text: str | None) -> dict[str, str]:
+    """The fields of an os-release text: KEY=value lines with shell-style quoting (os-release(5))."""
+    fields = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        if not sep or key.lstrip().startswith("#"):
+            continue
+        try:
+            value = " ".join(shlex.split(value))
+        except ValueError:  # an unbalanced quote: take the text between the quotes that are there
+            value = value.strip().strip("\"'")
+        fields[key.strip()] = value
+    return fields
+
+
+def profile_from_os_release(text: str) -> tuple[str, str]:
+    """('rhel'|'debian'|'unknown', how it was decided) from /etc/os-release content: ID, else ID_LIKE, in a profile's
+    families."""
+    fields = os_release(text)
+    ids = {fields.get("ID", "").lower(), *fields.get("ID_LIKE", "").lower().split()}
+    how = f"os-release ID={fields.get('ID', '?')}" + (f" ID_LIKE={fields['ID_LIKE']!r}" if fields.get("ID_LIKE") else "")
+    for profile, family in family_ids().items():
+        if ids & family:
+            return profile, how
+    return "unknown", how

@@ -1,0 +1,47 @@
+"""fixtures/profiles.toml's reader and a host's profile from os-release (conformance/profiles.py)."""
+import pytest
+
+from conformance import profiles
+
+CENTOS_7 = 'NAME="CentOS Linux"\nVERSION="7 (Core)"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'
+
+
+def test_os_release_fields_unquoted_quoted_and_escaped():
+    fields = profiles.os_release('# a comment\nID=debian\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
+                                 "VERSION='12 (bookworm)'\nNAME=\"Say \\\"hi\\\"\"\nEMPTY=\n\nno equals sign\n")
+    assert fields == {"ID": "debian", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)", "VERSION": "12 (bookworm)",
+                      "NAME": 'Say "hi"', "EMPTY": ""}
+
+
+def test_os_release_unbalanced_quote_and_nothing():
+    assert profiles.os_release('ID="centos\n') == {"ID": "centos"}
+    assert profiles.os_release(None) == profiles.os_release("") == {}
+
+
+@pytest.mark.parametrize("text, profile", [
+    (CENTOS_7, "rhel"),
+    ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', "rhel"),
+    ('ID="ol"\nID_LIKE="fedora"\n', "rhel"),                       # Oracle Linux: its own ID is in the family
+    ('ID="amzn"\nID_LIKE="centos rhel fedora"\nVERSION_ID="2"\n', "rhel"),  # Amazon Linux 2
+    ('ID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n', "unknown"),        # Amazon Linux 2023: not the seed's
+    ("ID=fedora\nVERSION_ID=40\n", "unknown"),
+    ("ID=debian\nVERSION_ID=12\n", "debian"),
+    ("ID=raspbian\nID_LIKE=debian\n", "debian"),
+    ("ID=linuxmint\nID_LIKE=ubuntu\n", "debian"),
+    ("ID=alpine\n", "unknown"),
+])
+def test_profile_from_os_release(text, profile):
+    assert profiles.profile_from_os_release(text)[0] == profile
+
+
+def test_profile_says_how_it_was_decided():
+    assert profiles.profile_from_os_release(CENTOS_7) == ("rhel", "os-release ID=centos ID_LIKE='rhel fedora'")
+    assert profiles.profile_from_os_release("") == ("unknown", "os-release ID=?")
+
+
+def test_every_profile_has_families_and_expectations():
+    families = profiles.family_ids()
+    assert list(families) == ["rhel", "debian"]
+    assert {"centos", "rhel"} <= families["rhel"] and {"debian", "ubuntu"} <= families["debian"]
+    assert all("packages" in profiles.profiles()[p] and "repo" in profiles.profiles()[p] for p in families)
+    assert profiles.DAEMON_JSON == "/etc/docker/daemon.json"

@@ -177,17 +177,32 @@ def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
 
 
 def url_for(target_id: str, backend, configured: str | None) -> str:
-    """The engine URL: --engine-url, else DOCKER_HOST or the local socket, else ssh://user@host:port."""
+    """The engine URL of a target (the suite's and conformance-cleanup's): --engine-url; else DOCKER_HOST or the
+    local socket; else ssh://user@host:port, resolved through the backend's --ssh-config (docker-py reads only
+    ~/.ssh/config); an ansible host's through the native backend testinfra runs its commands with."""
     if configured:
         return configured
     kind = backend.get_connection_type()
+    ssh_config = getattr(backend, "ssh_config", None)
+    if kind == "ansible" and not backend.force_ansible:
+        native = backend.ansible_runner.get_host(backend.host, ssh_config=ssh_config,
+                                                 ssh_identity_file=backend.ssh_identity_file)  # host: a name here
+        if native is not None and native.backend.get_connection_type() in SSH_BACKENDS:
+            backend, kind, ssh_config = native.backend, native.backend.get_connection_type(), None
     if kind == "local":
         return os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
     if kind in SSH_BACKENDS:
         spec = backend.host
-        user = f"{spec.user}@" if spec.user else ""
-        port = f":{spec.port}" if spec.port else ""
-        return f"ssh://{user}{spec.name}{port}"
+        user, name, port = spec.user, spec.name, spec.port
+        if ssh_config:
+            import paramiko
+            try:
+                with open(ssh_config, encoding="utf-8") as f:
+                    found = paramiko.SSHConfig.from_file(f).lookup(name)
+                user, name, port = user or found.get("user"), found.get("hostname", name), port or found.get("port")
+            except OSError:
+                pass  # testinfra reports the unreadable file on the first command
+        return f"ssh://{user + '@' if user else ''}{name}{':' + str(port) if port else ''}"
     raise TargetError(f"{target_id}: no Docker API route for a {kind}:// target; give --engine-url {target_id}=URL")
 
 

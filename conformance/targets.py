@@ -1,7 +1,6 @@
 """Per-target state for the whole session: probe, engine client, profile, facts, shared resources."""
 from __future__ import annotations
 
-import dataclasses
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -259,30 +258,6 @@ def is_local(host) -> bool:
     return host.backend.get_connection_type() == "local"
 
 
-def ssh_config_engine_url(backend) -> str | None:
-    """ssh://user@hostname:port of an ansible host's ssh connection, or resolved through the backend's --ssh-config
-    (docker-py reads only ~/.ssh/config); None when the usual derivation (engine.url_for) applies."""
-    if backend.get_connection_type() == "ansible" and not backend.force_ansible:
-        # testinfra runs an ansible host's commands through a native backend: the engine is reached the same way.
-        native = backend.ansible_runner.get_host(backend.host, ssh_config=backend.ssh_config,
-                                                 ssh_identity_file=backend.ssh_identity_file)  # host: a name here
-        if native is None or native.backend.get_connection_type() not in ("ssh", "paramiko", "safe-ssh"):
-            return None
-        return engines.url_for(native.backend.host.name, native.backend, None)
-    path = getattr(backend, "ssh_config", None)
-    if not path or backend.get_connection_type() not in ("ssh", "paramiko", "safe-ssh"):
-        return None
-    import paramiko
-    try:
-        with open(path, encoding="utf-8") as f:
-            found = paramiko.SSHConfig.from_file(f).lookup(backend.host.name)
-    except OSError:
-        return None  # testinfra reports the unreadable file on the first command
-    user = backend.host.user or found.get("user")
-    port = backend.host.port or found.get("port")
-    return f"ssh://{user + '@' if user else ''}{found.get('hostname', backend.host.name)}{':' + str(port) if port else ''}"
-
-
 class Targets:
     """The session's targets, keyed by the spec exactly as given in --hosts."""
 
@@ -329,8 +304,6 @@ class Targets:
         spec = self.spec_of(host)
         if spec not in self._targets:
             settings = self.settings.for_target(spec, host.backend.get_pytest_id())
-            if settings.engine_url is None:
-                settings = dataclasses.replace(settings, engine_url=ssh_config_engine_url(host.backend))
             target = Target(spec, host, settings, self.run_id, self.name_of(spec))
             entry = self.inventory.get(spec)
             target.inventory_facts = entry.facts() if entry else {}

@@ -335,10 +335,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if check is None:
         return report
     requirement = check.requirement
-    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
     data = {"target": check.target, "name": check.name, "requirement": requirement.id, "level": requirement.level,
-            "section": requirement.section, "claim": requirement.claim,
-            "description": doc[0] if doc else requirement.description}
+            "section": requirement.section, "claim": requirement.claim, "description": requirement.description}
     evidence = item.stash.get(EVIDENCE, None)
     if report.when == "call":
         item.stash[CALL_REPORT] = report

@@ -11,6 +11,7 @@ import docker
 import requests
 
 from conformance.engine import bounded
+from conformance.evidence import trim
 from conformance.judges import page_title
 from conformance.targets import is_local
 from conformance.outcomes import expect
@@ -38,9 +39,54 @@ class Packages:
 
 
 def read_file(host, evidence, path: str) -> str | None:
-    """The file's text, or None when it cannot be read (cat's rc and stderr are in the evidence)."""
-    result = evidence.cmd(host, "cat %s", path)
-    return result.stdout if result.rc == 0 else None
+    """The file's text (host.file(path).content_string), or None when it is missing or unreadable; both recorded."""
+    file = host.file(path)
+    try:
+        content = file.content_string
+    except RuntimeError as e:
+        if not str(e).startswith("Unexpected output"):  # testinfra's word for `cat` exiting 1; else the link failed
+            raise
+        evidence.note(f"host.file({path!r}).content_string -> not read: "
+                      + ("it cannot be read" if file.exists else "no such file"))
+        return None
+    evidence.note(f"host.file({path!r}).content_string ->\n{trim(content)}")
+    return content
+
+
+def sha256(host, evidence, path: str) -> str | None:
+    """The file's sha256 (host.file(path).sha256sum), or None when it is missing or unreadable."""
+    found = host.file(path).sha256sum or None  # testinfra's `sha256sum | cut` prints nothing then
+    evidence.note(f"host.file({path!r}).sha256sum -> {found or 'nothing (no such file, or unreadable)'}")
+    return found
+
+
+def exists(host, evidence, path: str) -> bool:
+    """Whether the path exists on the target (host.file(path).exists)."""
+    found = host.file(path).exists
+    evidence.note(f"host.file({path!r}).exists -> {found}")
+    return found
+
+
+def systemd_pid1(host, evidence) -> bool:
+    """Whether systemd runs the target (sd_booted(): /run/systemd/system is a directory)."""
+    found = host.file("/run/systemd/system").is_directory
+    evidence.note(f"systemd is PID 1 (/run/systemd/system is a directory): {found}")
+    return found
+
+
+def unit_properties(host, evidence, unit: str, names: tuple[str, ...]) -> dict[str, str] | None:
+    """The unit's properties `names` (host.service(unit).systemd_properties, `systemctl show`); None when systemd
+    is not PID 1, where systemctl cannot answer; {} when it did not."""
+    if not systemd_pid1(host, evidence):
+        return None
+    try:
+        properties = host.service(unit).systemd_properties
+    except AssertionError as e:  # testinfra's check_output: systemctl show exited non-zero
+        evidence.note(f"host.service({unit!r}).systemd_properties -> systemctl show failed: {str(e)[:300]}")
+        return {}
+    found = {name: properties.get(name, "") for name in names}
+    evidence.note(f"host.service({unit!r}).systemd_properties: " + " ".join(f"{k}={v}" for k, v in found.items()))
+    return found
 
 
 def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bool = False) -> tuple[int, str]:

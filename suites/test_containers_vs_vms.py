@@ -25,7 +25,7 @@ def test_pid_isolation(host, target, evidence):
     top_pids = [row[pid_column] for row in top["Processes"]]
     evidence.api(f"GET /containers/{container.short_id}/top", State_Pid=pid, Processes=top["Processes"])
     _, inside = probes.run_in(container, ["cat", "/proc/1/comm"], evidence, prints=True)
-    comm = evidence.cmd(host, "cat /proc/%s/comm", str(pid)).stdout
+    comm = probes.read_file(host, evidence, f"/proc/{pid}/comm") or ""
     namespaces = evidence.cmd(host, "readlink /proc/%s/ns/pid /proc/1/ns/pid", str(pid)).stdout.split()
     container_ns, host_ns = (namespaces + ["", ""])[:2]
     judge.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check(evidence)

@@ -23,11 +23,6 @@ def sha_inside(container, path, evidence):
     return probes.run_in(container, ["sha256sum", path], evidence, prints=True)[1].split(" ")[0].strip()
 
 
-def sha_on_host(host, evidence, path):
-    result = evidence.cmd(host, "sha256sum %s", path)
-    return result.stdout.split(" ")[0].strip() if result.rc == 0 else None
-
-
 def change(container, run_id, what, evidence):
     """Append to the image's file and add a new one; returns the exit code."""
     script = f"echo '{APPEND}' >> {IMAGE_FILE} && echo {run_id} > {added_file(run_id, what)}"
@@ -59,7 +54,7 @@ def layers_of(host, container, evidence):
     container.reload()
     graph = container.attrs.get("GraphDriver") or {}
     evidence.api(f"GET /containers/{container.short_id}/json", GraphDriver=graph)
-    mountinfo = evidence.cmd(host, "cat /proc/%s/mountinfo", str(container.attrs["State"]["Pid"])).stdout
+    mountinfo = probes.read_file(host, evidence, f"/proc/{container.attrs['State']['Pid']}/mountinfo") or ""
     fstype, options = judge.root_mount(mountinfo)
     lower, upper = judge.layer_dirs(graph, fstype, options)
     return lower, upper, fstype
@@ -134,13 +129,13 @@ def write_then_start_another(target, make, evidence):
     lower, upper, _ = layers_of(host, first, evidence)
     image_copy = next((d + IMAGE_FILE for d in lower if host.file(d + IMAGE_FILE).exists), None)
     evidence.note(f"the image's copy of {IMAGE_FILE}: {image_copy or 'not found in the lower dirs'}")
-    lower_before = sha_on_host(host, evidence, image_copy) if image_copy else None
+    lower_before = probes.sha256(host, evidence, image_copy) if image_copy else None
     code = change(first, run_id, "write", evidence)
     changes = first.diff() or []
     evidence.api(f"GET /containers/{first.short_id}/changes",
                  changes=[{"Path": c["Path"], "Kind": judge.DIFF_KINDS.get(c["Kind"])} for c in changes])
-    upper_sha = sha_on_host(host, evidence, upper + IMAGE_FILE) if upper else None
-    lower_after = sha_on_host(host, evidence, image_copy) if image_copy else None
+    upper_sha = probes.sha256(host, evidence, upper + IMAGE_FILE) if upper else None
+    lower_after = probes.sha256(host, evidence, image_copy) if image_copy else None
     written = sha_inside(first, IMAGE_FILE, evidence)
     after = image_attrs(target.engine, evidence)
     second_sees, second_sha = new_container_sees(target, make, probes.NGINX, added_file(run_id, "write"), evidence)
@@ -180,7 +175,7 @@ def write_commit_remove(target, make, evidence):
         commit_seen = e
     first.remove(force=True)
     evidence.api(f"DELETE /containers/{first.short_id}?force=1")
-    upper_exists = evidence.cmd(target.host, "test -e %s", upper).rc == 0 if upper else None
+    upper_exists = probes.exists(target.host, evidence, upper) if upper else None
     new_sees = new_container_sees(target, make, probes.NGINX, added, evidence)[0]
     return {"image.commit-persists": commit_seen, "image.rm-discards": (upper, upper_exists, new_sees)}
 

@@ -81,10 +81,9 @@ def test_service_running(host, evidence):
     """The docker service is active."""
     running = host.service(UNIT).is_running
     evidence.note(f"host.service({UNIT!r}).is_running -> {running}")
-    shown = evidence.cmd(host, "systemctl show -p ActiveState -p SubState -p MainPID %s", UNIT)
-    state = " ".join(shown.stdout.split()) if shown.rc == 0 else ""
-    systemd_pid1 = host.file("/run/systemd/system").is_directory
-    evidence.note(f"systemd is PID 1 (/run/systemd/system is a directory): {systemd_pid1}")
+    properties = probes.unit_properties(host, evidence, UNIT, ("ActiveState", "SubState", "MainPID"))
+    systemd_pid1 = properties is not None
+    state = " ".join(f"{k}={v}" for k, v in properties.items()) if properties else ""
     pid = comm = None
     if not running and not systemd_pid1:
         pid = (probes.read_file(host, evidence, "/var/run/docker.pid") or "").strip() or None
@@ -97,7 +96,7 @@ def test_service_enabled(host, evidence):
     """The docker service is enabled at boot."""
     enabled = host.service(UNIT).is_enabled
     evidence.note(f"host.service({UNIT!r}).is_enabled -> {enabled}")
-    state = evidence.cmd(host, "systemctl show -p UnitFileState --value %s", UNIT).stdout.strip()
+    state = (probes.unit_properties(host, evidence, UNIT, ("UnitFileState",)) or {}).get("UnitFileState", "")
     judge.service_enabled(UNIT, enabled, state).check(evidence)
 
 

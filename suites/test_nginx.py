@@ -40,7 +40,7 @@ def test_nginx_exec(host, target, evidence):
     """A command executed in the container runs inside it."""
     container = nginx(target)
     code, output = probes.run_in(container, ["bash", "-c", "hostname"], evidence, prints=True)
-    host_name = evidence.cmd(host, "cat /proc/sys/kernel/hostname").stdout.strip()
+    host_name = (probes.read_file(host, evidence, "/proc/sys/kernel/hostname") or "").strip()
     judge.exec_inside(code, output, container.attrs["Config"]["Hostname"], host_name).check(evidence)
 
 
@@ -50,7 +50,7 @@ def test_nginx_isolated_fs(host, target, evidence, run_id):
     container = nginx(target)
     inside = f"/conformance-inside-{run_id}"
     written = probes.run_in(container, ["touch", inside], evidence)[0] == 0
-    host_sees = evidence.cmd(host, "test -e %s", inside).rc == 0
+    host_sees = probes.exists(host, evidence, inside)
     made = evidence.cmd(host, "mktemp /tmp/conformance-marker.XXXXXX")
     marker = made.stdout.strip()
     try:

@@ -49,6 +49,15 @@ def test_root_mount_and_layer_dirs():
     assert judge.layer_dirs({"Name": "vfs", "Data": None}, fstype, options) == ([], None)  # outer overlay ignored
 
 
+def test_root_mount_of_a_real_mountinfo():
+    # optional fields (shared:, master:) before the " - " separator, and '/' not the first line
+    mountinfo = ("24 30 0:22 / /sys rw,nosuid shared:7 - sysfs sysfs rw\n"
+                 "30 1 8:1 / / rw,relatime shared:1 master:3 - ext4 /dev/sda1 rw,errors=remount-ro\n")
+    assert judge.root_mount(mountinfo) == ("ext4", {"rw": "", "errors": "remount-ro"})
+    assert judge.root_mount("24 30 0:22 / /sys rw - sysfs sysfs rw\n") == ("", {})
+    assert judge.root_mount("") == ("", {})
+
+
 @pytest.mark.red("image.union-mount")
 def test_vfs_or_missing_upper_dir_fails():
     lower, upper = judge.layer_dirs(GRAPH, "overlay", {})

@@ -1,6 +1,7 @@
 """Judges of seed 1.2 docker安装: the supported OS, prerequisites, package source and package, service, info, version."""
 from __future__ import annotations
 
+import configparser
 import json
 import re
 
@@ -65,15 +66,13 @@ def yum_repo(path: str, content: str | None, site: str) -> Verdict:
     expected = f"{path} with an enabled section whose baseurl is on {site}"
     if content is None:
         return Verdict(False, expected, f"{path} does not exist or cannot be read")
-    sections: dict[str, dict[str, str]] = {}
-    current = None
-    for line in content.splitlines():
-        line = line.strip()
-        if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1], {})
-        elif current is not None and "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            current[key.strip().lower()] = value.strip()
+    # yum reads .repo files as INI files; keys are case-insensitive, values may continue on indented lines
+    parser = configparser.ConfigParser(interpolation=None, strict=False, allow_no_value=True)
+    try:
+        parser.read_string(content, source=path)
+    except configparser.Error as e:
+        return Verdict(False, expected, f"{path} is not a valid .repo file: {' '.join(str(e).split())}")
+    sections = {name: {k: v or "" for k, v in parser.items(name)} for name in parser.sections()}
     good = [name for name, s in sections.items()
             if site in (s.get("baseurl", "") + s.get("mirrorlist", "") + s.get("metalink", ""))
             and s.get("enabled", "1").strip() in ("1", "true", "yes")]

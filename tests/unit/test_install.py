@@ -55,6 +55,19 @@ def test_disabled_or_foreign_yum_repo_fails():
     assert "mirror.example.org" in message(judge.yum_repo(path, other, "download.docker.com"))
 
 
+def test_yum_repo_read_as_yum_reads_it():
+    path = "/etc/yum.repos.d/docker-ce.repo"
+    # case-insensitive keys, a baseurl continued on an indented line, a key without a value, comments
+    repo = ("# Docker CE\n[docker-ce-stable]\nname=Docker CE Stable\nBaseURL=https://mirror.example.org/centos\n"
+            "  https://download.docker.com/linux/centos/7/x86_64/stable\nskip_if_unavailable\nEnabled = 1\n"
+            "[docker-ce-test]\nbaseurl=https://download.docker.com/linux/centos/7/x86_64/test\nenabled=0\n")
+    assert judge.yum_repo(path, repo, "download.docker.com").ok
+    assert not judge.yum_repo(path, repo.replace("Enabled = 1", "enabled=false"), "download.docker.com").ok
+    assert "no sections" in message(judge.yum_repo(path, "", "download.docker.com"))
+    text = message(judge.yum_repo(path, "baseurl=https://download.docker.com/\n", "download.docker.com"))
+    assert "not a valid .repo file" in text and "no section headers" in text
+
+
 def test_apt_source_commented_or_disabled_fails():
     line = "deb [arch=amd64] https://download.docker.com/linux/debian bookworm stable\n"
     assert judge.apt_source({"/etc/apt/sources.list.d/docker.list": line}, "download.docker.com").ok

@@ -20,6 +20,7 @@ import requests
 
 from conformance.ahead import LOOK_EVERY_S, WATCH_LOOKS
 from conformance.engine import bounded
+from conformance.masking import clip
 from conformance.targets import is_local
 from conformance.outcomes import expect
 
@@ -97,7 +98,7 @@ def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bo
         result = bounded(lambda: container.exec_run(wrapped), seconds + 10, f"exec in container {container.short_id}")
         output = text(result.output)
         evidence.api(f"POST /containers/{container.short_id}/exec", cmd=argv, exit_code=result.exit_code,
-                     output=output[-2000:])
+                     output=clip(output, 2000, end=True))
         if result.exit_code != 0 or output:
             break
     return result.exit_code, output
@@ -108,7 +109,7 @@ def wait_exit(container, evidence, seconds: float) -> int | None:
     try:
         status = container.wait(timeout=seconds)
     except requests.exceptions.RequestException as e:  # a read timeout arrives as ConnectionError over unix sockets
-        evidence.api(f"POST /containers/{container.short_id}/wait", timeout_s=seconds, error=str(e)[:300])
+        evidence.api(f"POST /containers/{container.short_id}/wait", timeout_s=seconds, error=clip(e, 300))
         return None
     evidence.api(f"POST /containers/{container.short_id}/wait", StatusCode=status.get("StatusCode"))
     return status.get("StatusCode")
@@ -139,7 +140,7 @@ class Http:
                 r = requests.get(url, headers={"Accept": ", ".join(accept)} if accept else {}, timeout=self.timeout)
                 status, headers, body = r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text
             except requests.exceptions.RequestException as e:
-                self.evidence.note(f"requests.get({url!r}) -> {type(e).__name__}: {str(e)[:300]}")
+                self.evidence.note(f"requests.get({url!r}) -> {type(e).__name__}: {clip(e, 300)}")
                 status, headers, body = None, {}, ""
         else:
             args = " ".join("-H %s" for _ in accept)
@@ -315,7 +316,7 @@ def engine_version(cli_rc: int, cli_json: str, api_version: dict) -> Verdict:
 
 def hello_world(exit_code: int | None, logs: str) -> Verdict:
     """Judge engine.hello-world."""
-    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; log: {logs.strip()[:200]!r}"
+    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; log: {clip(logs.strip(), 200)!r}"
     return Verdict(exit_code == 0 and HELLO_TEXT in logs, f"exit 0 and {HELLO_TEXT!r} in the output", found)
 
 
@@ -340,7 +341,7 @@ def exec_inside(exit_code: int, output: str, container_hostname: str, host_hostn
     seen = output.strip()
     return Verdict(exit_code == 0 and seen == container_hostname and seen != host_hostname,
                    f"exit 0 and hostname {container_hostname!r} (the host is {host_hostname!r})",
-                   f"exit {exit_code}, output {seen[:200]!r}")
+                   f"exit {exit_code}, output {clip(seen, 200)!r}")
 
 
 def isolated_fs(inside_written: bool, host_sees_inside: bool, marker_made: bool, inside_sees_marker: bool) -> Verdict:

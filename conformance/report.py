@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conformance import outcomes
-from conformance.evidence import redact
+from conformance.masking import redact, redact_lines
 from conformance.outcomes import BLOCKED, ERROR, FAILED, NOT_APPLICABLE, PASSED
 
 SCHEMA = 1
@@ -195,9 +195,9 @@ def mask_report(report: pytest.TestReport) -> None:
             if crash is not None:
                 crash.message = redact(crash.message)
             for entry in getattr(traceback, "reprentries", None) or []:
-                entry.lines = redact(list(entry.lines))
+                entry.lines = redact_lines(list(entry.lines))
                 if getattr(entry, "reprlocals", None) is not None:
-                    entry.reprlocals.lines = redact(list(entry.reprlocals.lines))
+                    entry.reprlocals.lines = redact_lines(list(entry.reprlocals.lines))
                 if getattr(entry, "reprfuncargs", None) is not None:
                     entry.reprfuncargs.args = [(n, redact(v)) for n, v in entry.reprfuncargs.args]
                 if getattr(entry, "reprfileloc", None) is not None:

@@ -6,6 +6,7 @@ import urllib.parse
 from pathlib import Path
 
 from conformance import outcomes
+from conformance.masking import redact
 from conformance.report import EXIT_MEANINGS, VERDICTS, Results, host_verdict
 
 CSS = Path(__file__).parent / "report.css"
@@ -25,8 +26,9 @@ def row(report, cells: list[str]) -> None:
     data = dict(getattr(report, "conformance", None) or {})
     data.setdefault("host", data.get("target", ""))
     for offset, (key, _) in enumerate(COLUMNS):
-        value = " ".join(str(data.get(key, "")).split())  # pytest-html reads a cell's text up to its first newline
-        css = f" {value}" if key == "status" else ""
+        # pytest-html reads a cell's text up to its first newline
+        value = " ".join(redact(str(data.get(key, ""))).split())
+        css = f" {html.escape(value)}" if key == "status" else ""
         cells.insert(FIRST + offset, f'<td class="col-{key}{css}">{html.escape(value)}</td>')
 
 
@@ -54,7 +56,7 @@ def _verdict(results: Results, exit_status: int | None, strict: bool) -> str:
     for target, counts in results.counts().items():
         verdict = host_verdict(results.hosts[target]["requirements"], strict)
         cells = "".join(f'<td class="count {s}">{counts[s]}</td>' for s in outcomes.STATUSES)
-        rows.append(f'<tr><td class="host">{html.escape(target)}</td>{cells}'
+        rows.append(f'<tr><td class="host">{html.escape(redact(target))}</td>{cells}'
                     f'<td class="verdict {VERDICTS[verdict]}">{verdict}</td></tr>')
     code = "?" if exit_status is None else int(exit_status)
     meaning = EXIT_MEANINGS.get(code, "pytest exit status")
@@ -70,17 +72,17 @@ def fleet_grid(results: Results, order: list[str]) -> str:
     targets = list(results.hosts)
     seen = {i: e for h in results.hosts.values() for i, e in h["requirements"].items()}
     ids = sorted(seen, key=lambda i: (seen[i]["section"], order.index(i) if i in order else len(order), i))
-    heads = "".join(f'<th class="host">{html.escape(t)}</th>' for t in targets)
+    heads = "".join(f'<th class="host">{html.escape(redact(t))}</th>' for t in targets)
     rows = []
     for req_id in ids:
         cells = []
         for target in targets:
             entry = results.hosts[target]["requirements"].get(req_id)
             if entry is None:
-                cells.append(f'<td class="cell not-run" data-host="{html.escape(target)}">not run</td>')
+                cells.append(f'<td class="cell not-run" data-host="{html.escape(redact(target))}">not run</td>')
                 continue
             href = anchor(results.rows[(target, req_id)])
-            cells.append(f'<td class="cell {entry["status"]}" data-host="{html.escape(target)}" '
+            cells.append(f'<td class="cell {entry["status"]}" data-host="{html.escape(redact(target))}" '
                          f'title="{html.escape(entry["message"] or entry["status"])}">'
                          f'<a href="{html.escape(href)}">{entry["status"]}</a></td>')
         e = seen[req_id]

@@ -108,6 +108,13 @@ def _host_options(config: pytest.Config) -> dict:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read their output paths
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        _configure(config)
+    except pytest.UsageError as e:  # a malformed --hosts, --mirror or inventory value must not echo its password
+        raise pytest.UsageError(redact(str(e))) from None
+
+
+def _configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "req(id): the requirement id (from suites/requirements.toml) this check proves")
     inventories.check_file_options(config.invocation_params.args)
     inventory = inventories.from_config(config)
@@ -270,7 +277,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.stash[CHECK] = Check(requirement, spec)
         item.user_properties += [("requirement", requirement.id), ("level", requirement.level),
                                  ("section", requirement.section), ("host", spec)]
-        item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", spec)))  # one worker per target (loadgroup)
+        # One worker per target (loadgroup); the group is part of every node id, so it never holds a password.
+        item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", redact(spec))))
         watchdog.watch(item, run.settings.for_target(spec, item.callspec.params[HOST_PARAM].backend.get_pytest_id()))
     prefixes = config.getoption("req")
     if prefixes:
@@ -517,16 +525,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     run = config.stash.get(RUN, None)
     if run is None or hasattr(config, "workerinput"):
         return
+    say = reports.say(terminalreporter)
     if run.lint_error:
-        terminalreporter.write_line(f"ERROR: {run.lint_error}", red=True)
+        say(f"ERROR: {run.lint_error}", red=True)
     for problem in run.cleanup_problems:
-        terminalreporter.write_line(f"conformance: cleanup problem on {problem}", red=True)
+        say(f"conformance: cleanup problem on {problem}", red=True)
     for problem in run.report_problems:
-        terminalreporter.write_line(f"conformance: {problem}; the verdicts in this summary stand", red=True)
+        say(f"conformance: {problem}; the verdicts in this summary stand", red=True)
     for spec, audit in run.audits.items():
         bad = audit["status"] in ("failed", "error")
-        terminalreporter.write_line(f"conformance: {audits.CHECK_ID} on {spec}: {audit['status']}: {audit['message']}",
-                                    red=bad, green=audit["status"] == "passed")
+        say(f"conformance: {audits.CHECK_ID} on {spec}: {audit['status']}: {audit['message']}",
+            red=bad, green=audit["status"] == "passed")
     if run.results.hosts:
         status = run.exit_status if run.exit_status is not None else exitstatus
         reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status)

@@ -233,27 +233,37 @@ def exit_status(results: Results, strict: bool, pytest_status: int) -> int:
     return pytest.ExitCode.OK
 
 
+def say(terminal):
+    """write_line of the terminal reporter for lines that hold what targets said: redacted (credentials masked,
+    control characters visible), so no target can move the cursor, clear a line or print a fake verdict."""
+    def write(line: str, **markup) -> None:
+        terminal.write_line(redact(line), **markup)
+    return write
+
+
 def summary(terminal, results: Results, run_dir: Path | None, strict: bool, status: int) -> None:
     """A compact per-target, per-section count table, SHOULD warnings and where the reports are."""
     terminal.section("conformance summary")
+    write = say(terminal)
     table = results.section_counts()
     heads = ("passed", "failed", "blocked", "n/a", "error")
-    width = max([len("target"), *map(len, table)])
-    terminal.write_line(f"{'target':<{width}}  {'section':<7}  " + "  ".join(heads) + "  verdict")
+    width = max([len("target"), *(len(redact(t)) for t in table)])
+    write(f"{'target':<{width}}  {'section':<7}  " + "  ".join(heads) + "  verdict")
     for target, sections in table.items():
         total = results.counts()[target]
         verdict = host_verdict(results.hosts[target]["requirements"], strict)
         for n, (section, row) in enumerate([*sections.items(), ("all", total)]):
             cells = "  ".join(f"{row[s]:>{len(h)}}" for s, h in zip(outcomes.STATUSES, heads))
             last = n == len(sections)
-            line = f"{target if n == 0 else '':<{width}}  {section:<7}  {cells}" + (f"  {verdict}" if last else "")
+            line = (f"{redact(target) if n == 0 else '':<{width}}  {section:<7}  {cells}"
+                    + (f"  {verdict}" if last else ""))
             colour = {"green": verdict == "conforms", "red": verdict != "conforms"} if last else {}
-            terminal.write_line(line, **colour)
+            write(line, **colour)
     for target, req_id, message in results.should_failures():
         verdict = "fails the run (--strict-should)" if strict else "warning"
-        terminal.write_line(f"SHOULD {req_id} on {target}: {message} [{verdict}]", yellow=True)
+        write(f"SHOULD {req_id} on {target}: {message} [{verdict}]", yellow=True)
     if run_dir is not None:
-        terminal.write_line(f"reports: {run_dir}/ (report.html, results.json, junit.xml, evidence/, MANIFEST.sha256); "
-                            f"exit status {int(status)}")
-        terminal.write_line(f"verify the bundle later with: conformance-lab verify-report {run_dir}")
-    terminal.write_line(f"exit status {int(status)}: {EXIT_MEANINGS.get(int(status), 'pytest exit status')}")
+        write(f"reports: {run_dir}/ (report.html, results.json, junit.xml, evidence/, MANIFEST.sha256); "
+              f"exit status {int(status)}")
+        write(f"verify the bundle later with: conformance-lab verify-report {run_dir}")
+    write(f"exit status {int(status)}: {EXIT_MEANINGS.get(int(status), 'pytest exit status')}")

@@ -3,6 +3,8 @@ import base64
 import json
 import html
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -149,3 +151,40 @@ def test_planted_secrets_are_masked_everywhere(tmp_path):
     assert "--password *** -u bob" in results and "token=***" in readable(run_dir / "report.html")
     assert "https://bob:***@mirror.example" in proc.stdout  # the failure itself is still shown
 
+
+SPEC = "paramiko://bob:hunter2@nohost.invalid"  # unreachable: every check on it ends as an error at once
+# Every crafted text of the table, printed by the target (the unclosed key block last: it masks to the end).
+CRAFTED = "\n".join([t for t, _ in MASKED if "MIIE" not in t] + [t for t, _ in MASKED if "MIIE" in t])
+PRINTED = CHECKS.replace('''        evidence.cmd(host, "echo active")''', '''        evidence.cmd(host, 'printf "%s\\\\n" "$CRAFTED"')
+        print(os.environ["CRAFTED"])
+        evidence.note(os.environ["CRAFTED"])
+        assert False, os.environ["CRAFTED"]''')
+
+
+def _shown(proc, run_dir) -> list[tuple[str, str]]:
+    """(where, text) of the terminal and of every file of the run folder, as a reader sees them."""
+    return [("terminal", proc.stdout + proc.stderr), *((str(p), readable(p)) for p in run_dir.rglob("*") if p.is_file())]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_a_password_in_a_target_spec_or_output_reaches_no_output(tmp_path, workers):
+    proc = run_in(tmp_path, f"--hosts=local://,{SPEC}", "-rA", *workers, checks=PRINTED, env={"CRAFTED": CRAFTED})
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_dir = bundle(tmp_path)
+    for where, text in _shown(proc, run_dir):
+        assert "hunter2" not in text, f"{where} shows hunter2: ...{text[text.find('hunter2') - 200:][:300]!r}"
+    masked = "paramiko://bob:***@nohost.invalid"
+    assert masked in json.loads((run_dir / "results.json").read_text())["hosts"]  # the full spec, masked
+    assert f"\n{masked}  1.1" in proc.stdout  # the summary table's row
+    assert "curl -fsS -u bob:*** https://reg.example/v2/" in (run_dir / "results.json").read_text()
+
+
+@pytest.mark.parametrize("option", [
+    "--mirror=https://bob:hunter2@mirror.example:99999",  # bad port
+    "--engine-url=local://=tcp://bob:hunter2@web1:bad",
+    "--hosts=foo://bob:hunter2@web1",  # unknown scheme
+])
+def test_a_malformed_option_does_not_echo_its_password(tmp_path, option):
+    proc = run_in(tmp_path, option)
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "hunter2" not in proc.stdout + proc.stderr and ":***@" in proc.stderr, proc.stderr

@@ -157,7 +157,6 @@ def _configure(config: pytest.Config) -> None:
             config.option.css = [*config.option.css, str(html_report.CSS)]
         if not config.option.xmlpath:
             config.option.xmlpath = str(run.run_dir / "junit.xml")
-        _add_metadata(config, {"Run id": run_id, "Targets": html.escape(redact(", ".join(specs)))})
 
 
 def _check_specs(specs: list[str], host_options: dict) -> None:
@@ -212,16 +211,38 @@ def _report_problem(run: Run, what: str, error: OSError) -> None:
                                + (f" ({error.filename})" if error.filename else ""))
 
 
-def _add_metadata(config: pytest.Config, values: dict) -> None:
+def _metadata(config: pytest.Config) -> dict | None:
+    """pytest-metadata's dict: the environment table of report.html (pytest-html reads it when it writes)."""
     try:
         from pytest_metadata.plugin import metadata_key
     except ImportError:
+        return None
+    return config.stash.get(metadata_key, None)
+
+
+def _redact_metadata(config: pytest.Config, escape: bool = False) -> None:
+    """Every metadata key and value redacted (pytest-metadata copies CI variables and --metadata values, which may
+    hold URLs; it prints them under -v); with escape, also HTML-escaped, once, just before pytest-html writes:
+    its JavaScript renders each value (and each key of a nested table) as HTML, only a top-level key as text."""
+    metadata = _metadata(config)
+    if metadata is None:
         return
-    if metadata_key in config.stash:
-        metadata = config.stash[metadata_key]
-        metadata.update(values)
-        for key, value in metadata.items():  # pytest-metadata also copies CI variables, which may hold URLs
-            metadata[key] = redact(value)
+
+    def escaped(value):
+        if isinstance(value, dict):
+            return {html.escape(str(k)): escaped(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [escaped(v) for v in value]
+        return html.escape(value) if isinstance(value, str) else value
+    for key, value in list(metadata.items()):
+        del metadata[key]
+        value = redact(value)
+        metadata[redact(key) if isinstance(key, str) else key] = escaped(value) if escape else value
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal prints pytest-metadata's report header
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _redact_metadata(session.config)
 
 
 def _requirement_id(item: pytest.Item) -> str | None:
@@ -390,8 +411,9 @@ def _html_evidence(title: str, text: str, check: Check | None) -> list:
     except ImportError:
         return []
     found = [extras.html(html_report.evidence_extra(title, text))]
-    if check is not None:
-        found.append(extras.url(bundle.evidence_path(check.target, check.requirement.id), name="evidence file"))
+    if check is not None:  # pytest-html writes a link's href as given, unescaped
+        found.append(extras.url(html.escape(bundle.evidence_path(check.target, check.requirement.id)),
+                                name="evidence file"))
     return found
 
 
@@ -444,9 +466,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             audits.CHECK_ID] = audit
     if run.run_dir is None:
         return
-    facts = {f"Target {redact(t)}": {k: html.escape(str(v)) for k, v in redact(h["facts"]).items()}
-             for t, h in run.results.hosts.items()}
-    _add_metadata(session.config, facts)
+    metadata = _metadata(session.config)  # pytest-metadata makes it after this plugin's pytest_configure
+    if metadata is not None:
+        metadata.update({"Run id": run.run_id, "Targets": ", ".join(run.targets.specs),
+                         **{f"Target {t}": h["facts"] for t, h in run.results.hosts.items()}})
+        _redact_metadata(session.config, escape=True)
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")

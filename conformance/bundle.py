@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 
 from conformance.evidence import redact, render
 from conformance.report import Results
 
 MANIFEST = "MANIFEST.sha256"
+UNLISTED = (MANIFEST,)  # the manifest does not list itself
 EVIDENCE = "evidence"
 
 
@@ -42,20 +45,38 @@ def write_evidence(run_dir: Path, results: Results) -> None:
 
 
 def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
+    """sha256 of a regular file inside the bundle; never follows a symlink (O_NOFOLLOW) nor reads a FIFO or device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        h = hashlib.sha256()
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def _walk(run_dir: Path) -> tuple[list[str], list[str]]:
+    """(regular files, anything else: symlinks, FIFOs, devices) under run_dir, never following a symlink."""
+    files, others = [], []
+    for folder, dirs, names in os.walk(run_dir, followlinks=False):
+        here = Path(folder)
+        for name in [*names, *(d for d in dirs if (here / d).is_symlink())]:
+            rel = (here / name).relative_to(run_dir).as_posix()
+            mode = os.lstat(here / name).st_mode
+            if rel in UNLISTED:
+                continue
+            (files if stat.S_ISREG(mode) else others).append(rel)
+    return sorted(files), sorted(others)
+
+
 def _files(run_dir: Path) -> list[str]:
-    return sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")
-                  if (p.is_file() or p.is_symlink()) and p.name != MANIFEST)
+    return _walk(run_dir)[0]
 
 
 def write_manifest(run_dir: Path) -> Path:
-    """MANIFEST.sha256 in `sha256sum` format over every other file of the run folder."""
+    """MANIFEST.sha256 in `sha256sum` format over every other regular file of the run folder (a symlink is not
+    followed and not listed; verify() refuses it)."""
     lines = [f"{_digest(run_dir / name)}  {name}\n" for name in _files(run_dir)]
     path = run_dir / MANIFEST
     tmp = run_dir / f".{MANIFEST}.tmp"
@@ -64,28 +85,62 @@ def write_manifest(run_dir: Path) -> Path:
     return path
 
 
+def _refused(run_dir: Path, name: str) -> str | None:
+    """Why a manifest name is not read: absolute, outside the folder, not a plain relative path, or a symlink
+    on the way. None for a name verify() may read."""
+    parts = name.split("/")
+    if name.startswith("/"):
+        return "an absolute name"
+    if ".." in parts:
+        return "outside the bundle"
+    if "" in parts or "." in parts or name.startswith("\\") or "\0" in name:
+        return "not a plain relative name"
+    for n in range(1, len(parts) + 1):
+        if run_dir.joinpath(*parts[:n]).is_symlink():
+            return "a symlink"
+    return None
+
+
 def verify(run_dir: Path) -> list[str]:
-    """Every file that changed, is missing or is extra compared with the manifest; empty when the bundle is intact."""
+    """Every file that changed, is missing, is extra or may not be read, compared with the manifest; empty when
+    the bundle is intact. Only names inside run_dir are read, never through a symlink."""
+    run_dir = Path(run_dir)
     manifest = run_dir / MANIFEST
+    if manifest.is_symlink():
+        return [f"refused: {MANIFEST} is a symlink"]
     try:
         text = manifest.read_text(encoding="utf-8")
-    except OSError as e:
-        return [f"{manifest}: cannot read the manifest: {e.strerror or e}"]
-    listed: dict[str, str] = {}
+    except (OSError, UnicodeDecodeError) as e:
+        return [f"{manifest}: cannot read the manifest: {getattr(e, 'strerror', None) or e}"]
+    listed: dict[str, str] = {}  # name -> sha256, for the names that may be read
+    named: set[str] = set()
     problems = []
     for n, line in enumerate(text.splitlines(), 1):
         digest, sep, name = line.partition("  ")
         if not sep or not re.fullmatch(r"[0-9a-f]{64}", digest) or not name:
             problems.append(f"{MANIFEST} line {n}: not `<sha256>  <file>`")
             continue
-        listed[name] = digest
+        if name in named:
+            problems.append(f"{MANIFEST} line {n}: {name} listed twice")
+        elif (why := _refused(run_dir, name)) is not None:
+            problems.append(f"refused: {name}: {why} (not read)")
+        else:
+            listed[name] = digest
+        named.add(name)
     for name, digest in listed.items():
-        path = run_dir / name
-        if not path.is_file():
+        try:
+            mode = os.lstat(run_dir / name).st_mode
+        except OSError:
             problems.append(f"missing: {name}")
-        elif _digest(path) != digest:
+            continue
+        if not stat.S_ISREG(mode):
+            problems.append(f"refused: {name}: not a regular file (not read)")
+        elif _digest(run_dir / name) != digest:
             problems.append(f"changed: {name}")
-    problems += [f"extra: {name}" for name in _files(run_dir) if name not in listed]
+    files, others = _walk(run_dir)
+    problems += [f"extra: {name}" for name in files if name not in named]
+    problems += [f"extra: {name} ({'a symlink' if (run_dir / name).is_symlink() else 'not a regular file'}; not read)"
+                 for name in others if name not in named]
     return problems
 
 

@@ -5,14 +5,18 @@ import hashlib
 import os
 import re
 import stat
+import subprocess
 from pathlib import Path
 
 from conformance.evidence import redact, render
 from conformance.report import Results
 
 MANIFEST = "MANIFEST.sha256"
-UNLISTED = (MANIFEST,)  # the manifest does not list itself
+SIGNATURE = MANIFEST + ".sig"
+UNLISTED = (MANIFEST, SIGNATURE)  # the manifest does not list itself nor its signature
 EVIDENCE = "evidence"
+NAMESPACE = "docker-host-conformance"  # ssh-keygen -Y namespace of the signature: it signs nothing else
+SSH_KEYGEN_TIMEOUT = 120  # seconds; signing may wait for the key's passphrase
 
 
 def host_slug(target: str) -> str:
@@ -144,15 +148,91 @@ def verify(run_dir: Path) -> list[str]:
     return problems
 
 
-def verify_command(folder: str) -> int:
-    """conformance-lab verify-report: print the problems; 0 when intact, 1 when not."""
+class SigningError(Exception):
+    """ssh-keygen could not sign or check a signature (missing, failed or timed out): one line saying why."""
+
+
+def _ssh_keygen(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["ssh-keygen", *args], input=stdin if stdin is not None else b"", capture_output=True,
+                              timeout=SSH_KEYGEN_TIMEOUT)
+    except FileNotFoundError:
+        raise SigningError("ssh-keygen not found (install openssh-client)") from None
+    except subprocess.TimeoutExpired:
+        raise SigningError(f"ssh-keygen {args[0]} {args[1]} did not end within {SSH_KEYGEN_TIMEOUT} s") from None
+
+
+def _said(result: subprocess.CompletedProcess) -> str:
+    """ssh-keygen's own reason, its last line on stderr."""
+    lines = [line.strip() for line in result.stderr.decode(errors="replace").splitlines()
+             if line.strip() and not line.startswith(("Signing file", "Write signature"))]
+    return lines[-1] if lines else f"exit status {result.returncode}"
+
+
+def sign(run_dir: Path, key: str) -> Path:
+    """MANIFEST.sha256.sig: `ssh-keygen -Y sign -f KEY -n docker-host-conformance MANIFEST.sha256`."""
+    signature = run_dir / SIGNATURE
+    signature.unlink(missing_ok=True)  # ssh-keygen would ask before it overwrites one
+    result = _ssh_keygen(["-Y", "sign", "-f", key, "-n", NAMESPACE, str(run_dir / MANIFEST)])
+    if result.returncode != 0 or not signature.is_file():
+        raise SigningError(f"ssh-keygen -Y sign -f {key}: {_said(result)}")
+    return signature
+
+
+def check_signature(run_dir: Path, allowed_signers: str, identity: str | None = None) -> tuple[bool, str]:
+    """(good, what to say): MANIFEST.sha256.sig was made over this manifest, in this suite's namespace, by a key
+    that allowed_signers lists for identity (without one: for a principal `ssh-keygen -Y find-principals` names)."""
+    run_dir = Path(run_dir)
+    signature = run_dir / SIGNATURE
+    if signature.is_symlink() or (run_dir / MANIFEST).is_symlink():
+        return False, f"refused: {SIGNATURE} or {MANIFEST} is a symlink (not read)"
+    if not signature.is_file():
+        return False, f"not signed: there is no {SIGNATURE}, so nothing shows who wrote {MANIFEST}"
+    try:
+        with os.fdopen(os.open(run_dir / MANIFEST, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            manifest = f.read()
+    except OSError as e:
+        return False, f"{MANIFEST}: cannot read it: {e.strerror or e}"
+    if identity:
+        principals = [identity]
+    else:
+        found = _ssh_keygen(["-Y", "find-principals", "-s", str(signature), "-f", allowed_signers])
+        principals = found.stdout.decode(errors="replace").split() if found.returncode == 0 else []
+        if not principals:
+            return False, f"signature not accepted: no principal in {allowed_signers} has its key ({_said(found)})"
+    for principal in principals:
+        result = _ssh_keygen(["-Y", "verify", "-f", allowed_signers, "-I", principal, "-n", NAMESPACE,
+                              "-s", str(signature)], stdin=manifest)
+        if result.returncode == 0:
+            return True, f"signature good: {MANIFEST} signed by {principal} (a key in {allowed_signers})"
+    return False, (f"signature not accepted for {', '.join(principals)} in {allowed_signers}: {_said(result)} "
+                   f"({MANIFEST} changed since it was signed, or another key signed it)")
+
+
+def verify_command(folder: str, allowed_signers: str | None = None, identity: str | None = None) -> int:
+    """conformance-lab verify-report: print the problems; 0 when intact (and, with allowed_signers, signed by an
+    allowed key), 1 when not."""
     run_dir = Path(folder)
     if not run_dir.is_dir():
         print(f"verify-report: {folder} is not a folder")
         return 2
     problems = verify(run_dir)
+    said = ""
+    if allowed_signers:
+        try:
+            good, said = check_signature(run_dir, allowed_signers, identity)
+        except SigningError as e:
+            good, said = False, f"signature not checked: {e}"
+        if not good:
+            problems.append(said)
     for problem in problems:
         print(f"verify-report: {run_dir}: {problem}")
-    if not problems:
-        print(f"verify-report: {run_dir}: intact ({len(_files(run_dir))} files match {MANIFEST})")
-    return 1 if problems else 0
+    if problems:
+        return 1
+    if not allowed_signers:
+        said = (f"signed ({SIGNATURE}), signature not checked: give --allowed-signers FILE"
+                if (run_dir / SIGNATURE).exists() else
+                "unsigned: this shows accidental change only, since whoever edits a file can rewrite the manifest "
+                "to match (sign runs with --sign-key)")
+    print(f"verify-report: {run_dir}: intact ({len(_files(run_dir))} files match {MANIFEST}); {said}")
+    return 0

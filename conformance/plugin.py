@@ -7,6 +7,7 @@ import html
 import os
 import re
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -137,6 +138,8 @@ def _configure(config: pytest.Config) -> None:
     specs = config.option.hosts.split(",") if config.option.hosts else ["local://"]
     if active:
         _check_specs(specs, _host_options(config))
+    if settings.sign_key and not shutil.which("ssh-keygen"):
+        raise pytest.UsageError("--sign-key needs ssh-keygen (install openssh-client)")
     run_id = _run_id(config)
     if settings.keep_pulled_images:
         cleanup.keep_pulled_images(run_id)
@@ -539,8 +542,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             run.results.exit_status = final  # a report writer failed after results.json was written
             run.results.write(run.run_dir / "results.json")
         bundle.write_manifest(run.run_dir)
-    except OSError as e:
-        print(f"conformance: could not write {bundle.MANIFEST} in {run.run_dir}: {e.strerror or e}", file=sys.stderr)
+        if run.settings.sign_key:
+            bundle.sign(run.run_dir, run.settings.sign_key)
+    except (OSError, bundle.SigningError) as e:
+        what = bundle.SIGNATURE if isinstance(e, bundle.SigningError) else bundle.MANIFEST
+        print(f"conformance: could not write {what} in {run.run_dir}: {getattr(e, 'strerror', None) or e}",
+              file=sys.stderr)
         if session is not None and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -562,7 +569,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             red=bad, green=audit["status"] == "passed")
     if run.results.hosts:
         status = run.exit_status if run.exit_status is not None else exitstatus
-        reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status)
+        reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status,
+                        signed=bool(run.settings.sign_key))
 
 
 @pytest.hookimpl(optionalhook=True)

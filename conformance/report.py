@@ -241,7 +241,7 @@ def say(terminal):
     return write
 
 
-def summary(terminal, results: Results, run_dir: Path | None, strict: bool, status: int) -> None:
+def summary(terminal, results: Results, run_dir: Path | None, strict: bool, status: int, signed: bool = False) -> None:
     """A compact per-target, per-section count table, SHOULD warnings and where the reports are."""
     terminal.section("conformance summary")
     write = say(terminal)
@@ -263,7 +263,8 @@ def summary(terminal, results: Results, run_dir: Path | None, strict: bool, stat
         verdict = "fails the run (--strict-should)" if strict else "warning"
         write(f"SHOULD {req_id} on {target}: {message} [{verdict}]", yellow=True)
     if run_dir is not None:
-        write(f"reports: {run_dir}/ (report.html, results.json, junit.xml, evidence/, MANIFEST.sha256); "
-              f"exit status {int(status)}")
-        write(f"verify the bundle later with: conformance-lab verify-report {run_dir}")
+        write(f"reports: {run_dir}/ (report.html, results.json, junit.xml, evidence/, MANIFEST.sha256"
+              f"{', MANIFEST.sha256.sig' if signed else ''}); exit status {int(status)}")
+        write(f"verify the bundle later with: conformance-lab verify-report {run_dir}"
+              + (" --allowed-signers FILE" if signed else ""))
     write(f"exit status {int(status)}: {EXIT_MEANINGS.get(int(status), 'pytest exit status')}")

@@ -163,10 +163,13 @@ def _ssh_keygen(args: list[str], stdin: bytes | None = None) -> subprocess.Compl
 
 
 def _said(result: subprocess.CompletedProcess) -> str:
-    """ssh-keygen's own reason, its last line on stderr."""
-    lines = [line.strip() for line in result.stderr.decode(errors="replace").splitlines()
-             if line.strip() and not line.startswith(("Signing file", "Write signature"))]
-    return lines[-1] if lines else f"exit status {result.returncode}"
+    """ssh-keygen's own reason: its last line on stderr, else on stdout."""
+    for stream in (result.stderr, result.stdout):
+        lines = [line.strip() for line in stream.decode(errors="replace").splitlines()
+                 if line.strip() and not line.startswith(("Signing file", "Write signature"))]
+        if lines:
+            return lines[-1]
+    return f"exit status {result.returncode}"
 
 
 def sign(run_dir: Path, key: str) -> Path:
@@ -205,8 +208,9 @@ def check_signature(run_dir: Path, allowed_signers: str, identity: str | None = 
                               "-s", str(signature)], stdin=manifest)
         if result.returncode == 0:
             return True, f"signature good: {MANIFEST} signed by {principal} (a key in {allowed_signers})"
-    return False, (f"signature not accepted for {', '.join(principals)} in {allowed_signers}: {_said(result)} "
-                   f"({MANIFEST} changed since it was signed, or another key signed it)")
+    reason = _said(result)
+    hint = f" ({MANIFEST} or its signature changed since it was signed)" if "incorrect signature" in reason else ""
+    return False, f"signature not accepted for {', '.join(principals)} in {allowed_signers}: {reason}{hint}"
 
 
 def verify_command(folder: str, allowed_signers: str | None = None, identity: str | None = None) -> int:
@@ -215,6 +219,9 @@ def verify_command(folder: str, allowed_signers: str | None = None, identity: st
     run_dir = Path(folder)
     if not run_dir.is_dir():
         print(f"verify-report: {folder} is not a folder")
+        return 2
+    if allowed_signers and not os.access(allowed_signers, os.R_OK):
+        print(f"verify-report: --allowed-signers {allowed_signers}: cannot read it")
         return 2
     problems = verify(run_dir)
     said = ""

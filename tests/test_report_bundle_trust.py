@@ -101,6 +101,7 @@ def test_an_unsigned_manifest_says_it_shows_accidental_change_only(tmp_path):
     signers = allowed(tmp_path, ("alice", key(tmp_path, "alice")))
     refused = verify(run_dir, f"--allowed-signers={signers}")  # asked for a signature, there is none
     assert refused.returncode == 1 and "not signed: there is no MANIFEST.sha256.sig" in refused.stdout
+    assert verify(run_dir, f"--allowed-signers={tmp_path / 'none'}").returncode == 2  # bad input, said so
 
 
 def test_a_signed_bundle_shows_a_file_edited_with_its_manifest(tmp_path):

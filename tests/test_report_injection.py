@@ -4,9 +4,14 @@ import html
 import html.parser
 import json
 import re
+import subprocess
 import urllib.parse
+from pathlib import Path
+
+import pytest
 
 from report_project import CHECKS as PROJECT_CHECKS, bundle, run_in
+from test_report_html import CHROMIUM, chromium
 
 ADDRESS = "h<img src=x onerror=alert(1)>"  # an inventory address; ssh refuses it, so its checks end as errors
 INVENTORY = f"""
@@ -65,13 +70,20 @@ def rendered(data: dict) -> list[str]:
     return pieces
 
 
-def test_crafted_names_and_metadata_are_escaped_in_the_page_and_its_data(tmp_path):
-    inventory = tmp_path / "fleet.yml"
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    """report.html of a run with a crafted inventory address, labels, --metadata and target output."""
+    root = tmp_path_factory.mktemp("injection")
+    inventory = root / "fleet.yml"
     inventory.write_text(INVENTORY)
-    proc = run_in(tmp_path, "--hosts=local://", f"--inventory={inventory}", "--metadata", *METADATA, checks=CHECKS,
+    proc = run_in(root, "--hosts=local://", f"--inventory={inventory}", "--metadata", *METADATA, checks=CHECKS,
                   fail="latency")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    page = (bundle(tmp_path) / "report.html").read_text()
+    return bundle(root) / "report.html"
+
+
+def test_crafted_names_and_metadata_are_escaped_in_the_page_and_its_data(report):
+    page = report.read_text()
     blob = re.search(r'data-jsonblob="(.*?)"></div>', page, re.S).group(1)
     data = json.loads(html.unescape(blob))
 
@@ -89,3 +101,15 @@ def test_crafted_names_and_metadata_are_escaped_in_the_page_and_its_data(tmp_pat
     ids = {row["testId"] for rows in data["tests"].values() for row in rows}
     links = [a["href"] for t, a in static.tags if t == "a" and a.get("href", "").startswith("#")]
     assert len(links) == 2 * 5 and all(urllib.parse.unquote(href[1:]) in ids for href in links), (links, ids)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: `apt-get install chromium`")
+def test_the_page_a_browser_renders_holds_none_of_the_payloads(report, tmp_path):
+    """Headless Chromium runs app.js; a payload that ran would hold the page in an alert() dialog."""
+    try:
+        dumped = chromium(tmp_path, "--dump-dom", report.as_uri())
+    except subprocess.TimeoutExpired:
+        pytest.fail("the page did not finish rendering: a payload's alert() holds it")
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    assert not injected(dumped.stdout)
+    assert "results-table-row" in dumped.stdout and ADDRESS in " ".join(Markup(dumped.stdout).text)

@@ -87,7 +87,7 @@ class Ahead:
             with concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="ahead") as pool:
                 for key, call in rest:
                     pool.submit(_settle, self.futures[key], call)
-        self.conductor = _background(conduct, f"engine work ahead on {self.target.id}")
+        self.conductor = _background(conduct, f"engine work ahead on {self.target.name}")
 
     def result(self, key: str, call: Callable[[], Any], what: str):
         """The result of key's future; one nobody started is computed now, in this thread."""
@@ -101,7 +101,7 @@ class Ahead:
         try:
             return future.result(timeout=self.bound)
         except concurrent.futures.TimeoutError:
-            raise TargetError(f"{self.target.id}: {what}: not done within {self.bound:g} s") from None
+            raise TargetError(f"{self.target.name}: {what}: not done within {self.bound:g} s") from None
 
     def finish(self) -> list[str]:
         """Wait (bounded) for the work still under way: it removes what it made, before the run's sweep."""
@@ -110,7 +110,7 @@ class Ahead:
             self.conductor.join(self.bound)
         concurrent.futures.wait(list(self.futures.values()), timeout=max(0.0, deadline - time.monotonic()))
         late = [key for key, future in self.futures.items() if not future.done()]
-        return [f"{self.target.id}: engine work still under way at the end: {', '.join(late)}"] if late else []
+        return [f"{self.target.name}: engine work still under way at the end: {', '.join(late)}"] if late else []
 
     def _nginx(self):
         return self.target.make.container(NGINX)  # the session's factory: removed when the session ends
@@ -126,7 +126,7 @@ class Ahead:
         return states
 
     def _runner(self, work: Work) -> Callable[[], tuple[Evidence, Any, BaseException | None]]:
-        return lambda: run_work(self.target, work, Evidence(self.target.id, self.target.settings.call_timeout))
+        return lambda: run_work(self.target, work, Evidence(self.target.name, self.target.settings.call_timeout))
 
 
 def run_work(target, work: Work, evidence: Evidence) -> tuple[Evidence, Any, BaseException | None]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from conformance.evidence import redact, render
 from conformance.report import Results
+from conformance.targets import path_safe
 
 MANIFEST = "MANIFEST.sha256"
 SIGNATURE = MANIFEST + ".sig"
@@ -19,22 +20,17 @@ NAMESPACE = "docker-host-conformance"  # ssh-keygen -Y namespace of the signatur
 SSH_KEYGEN_TIMEOUT = 120  # seconds; signing may wait for the key's passphrase
 
 
-def host_slug(target: str) -> str:
-    """A folder name for a target spec: readable, and unique by a hash when the spec has a query."""
-    target = redact(target)
-    readable = re.sub(r"[^\w.@-]+", "_", target.split("?")[0]).strip("_") or "target"
-    return readable if "?" not in target else f"{readable}-{hashlib.sha256(target.encode()).hexdigest()[:8]}"
+def evidence_path(name: str, req_id: str) -> str:
+    """Path of one check's evidence file, relative to the run folder (the HTML row links to it), by the target's
+    display name (targets.display_names: unique in the run also in this form)."""
+    return f"{EVIDENCE}/{path_safe(name)}/{req_id}.txt"
 
 
-def evidence_path(target: str, req_id: str) -> str:
-    """Path of one check's evidence file, relative to the run folder (the HTML row links to it)."""
-    return f"{EVIDENCE}/{host_slug(target)}/{req_id}.txt"
-
-
-def evidence_text(target: str, req_id: str, entry: dict) -> str:
+def evidence_text(target: str, name: str, req_id: str, entry: dict) -> str:
     head = [f"requirement: {req_id} ({entry['level']}, seed section {entry['section']})",
             f"claim:       {entry.get('claim', '')}", f"description: {entry.get('description', '')}",
-            f"host:        {target}", f"status:      {entry['status']}", f"message:     {entry['message'] or '-'}",
+            f"host:        {name}" + (f" ({target})" if target != name else ""), f"status:      {entry['status']}",
+            f"message:     {entry['message'] or '-'}",
             f"checks:      {', '.join(entry.get('checks', []))}"]
     return redact("\n".join(head) + "\n\n" + render(entry["evidence"]) + "\n")
 
@@ -43,9 +39,9 @@ def write_evidence(run_dir: Path, results: Results) -> None:
     """One text file per requirement and target under evidence/."""
     for target, host in results.hosts.items():
         for req_id, entry in host["requirements"].items():
-            path = run_dir / evidence_path(target, req_id)
+            path = run_dir / evidence_path(host["name"], req_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(evidence_text(redact(target), req_id, entry), encoding="utf-8")
+            path.write_text(evidence_text(redact(target), host["name"], req_id, entry), encoding="utf-8")
 
 
 def _digest(path: Path) -> str:

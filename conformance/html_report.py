@@ -31,7 +31,7 @@ def row(report, cells: list[str]) -> None:
         if cell.startswith('<td class="col-testId">'):
             cells[n] = f'<td class="col-testId">{html.escape(row_id(report))}</td>'
     data = dict(getattr(report, "conformance", None) or {})
-    data.setdefault("host", data.get("target", ""))
+    data.setdefault("host", data.get("name", ""))
     for offset, (key, _) in enumerate(COLUMNS):
         # pytest-html reads a cell's text up to its first newline
         value = " ".join(redact(str(data.get(key, ""))).split())
@@ -43,6 +43,20 @@ def row_id(report) -> str:
     """pytest-html's id of a report's row: the node id, with ::setup, ::teardown or ::collect unless a call."""
     when = getattr(report, "when", "call")
     return report.nodeid if when == "call" else f"{report.nodeid}::{when}"
+
+
+def log(report, data: list[str]) -> None:
+    """A row's log without what its Reason block (plugin._html_evidence) shows already: pytest's skip tuple
+    ('/…/plugin.py', 320, 'Skipped: …') of a blocked or not-applicable row, and an error's message when it has no
+    traceback (pytest.fail(..., pytrace=False)). Captured output and real tracebacks stay."""
+    if getattr(report, "conformance", None) is None or not data or not report.longreprtext:
+        return
+    if data[0] != html.escape(report.longreprtext) + "\n":  # pytest-html puts the failure text first
+        return
+    chain = getattr(report.longrepr, "chain", None) or []
+    message_only = bool(chain) and all(getattr(tb, "style", None) == "value" for tb, _, _ in chain)
+    if report.skipped or (report.failed and report.when != "call" and message_only):
+        del data[0]
 
 
 def evidence_extra(title: str, text: str) -> str:
@@ -70,7 +84,7 @@ def _verdict(results: Results, exit_status: int | None, strict: bool) -> str:
     for target, counts in results.counts().items():
         verdict = host_verdict(results.hosts[target]["requirements"], strict)
         cells = "".join(f'<td class="count {s}">{counts[s]}</td>' for s in outcomes.STATUSES)
-        rows.append(f'<tr><td class="host">{html.escape(redact(target))}</td>{cells}'
+        rows.append(f'<tr><td class="host">{html.escape(results.name(target))}</td>{cells}'
                     f'<td class="verdict {VERDICTS[verdict]}">{verdict}</td></tr>')
     code = "?" if exit_status is None else int(exit_status)
     meaning = EXIT_MEANINGS.get(code, "pytest exit status")
@@ -84,19 +98,20 @@ def _verdict(results: Results, exit_status: int | None, strict: bool) -> str:
 def fleet_grid(results: Results, order: list[str]) -> str:
     """Requirement ids (by seed section, catalogue order) x hosts; each cell links to the check's row."""
     targets = list(results.hosts)
+    names = {t: html.escape(results.name(t), quote=True) for t in targets}
     seen = {i: e for h in results.hosts.values() for i, e in h["requirements"].items()}
     ids = sorted(seen, key=lambda i: (seen[i]["section"], order.index(i) if i in order else len(order), i))
-    heads = "".join(f'<th class="host">{html.escape(redact(t))}</th>' for t in targets)
+    heads = "".join(f'<th class="host">{names[t]}</th>' for t in targets)
     rows = []
     for req_id in ids:
         cells = []
         for target in targets:
             entry = results.hosts[target]["requirements"].get(req_id)
             if entry is None:
-                cells.append(f'<td class="cell not-run" data-host="{html.escape(redact(target))}">not run</td>')
+                cells.append(f'<td class="cell not-run" data-host="{names[target]}">not run</td>')
                 continue
             href = anchor(results.rows[(target, req_id)])
-            cells.append(f'<td class="cell {entry["status"]}" data-host="{html.escape(redact(target))}" '
+            cells.append(f'<td class="cell {entry["status"]}" data-host="{names[target]}" '
                          f'title="{html.escape(entry["message"] or entry["status"])}">'
                          f'<a href="{html.escape(href)}">{entry["status"]}</a></td>')
         e = seen[req_id]

@@ -66,12 +66,22 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return reason.removeprefix("Skipped: ")
 
 
-def _failure_message(report: pytest.TestReport) -> str:
+def _failure_text(report: pytest.TestReport) -> str:
+    """The failure's own message (the last exception of a chain), without its exception type."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return one_line(crash.message.removeprefix("AssertionError: ").removeprefix("Failed: ")
-                        .removeprefix(f"{TargetError.__module__}.TargetError: "))
-    return one_line(str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed")
+        return (crash.message.removeprefix("AssertionError: ").removeprefix("Failed: ")
+                .removeprefix(f"{TargetError.__module__}.TargetError: "))
+    return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed"
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    return one_line(_failure_text(report))
+
+
+def reason(report: pytest.TestReport) -> str:
+    """Why a phase was skipped (blocked, not applicable) or errored, once, as plain text (not pytest's tuple)."""
+    return _skip_reason(report) if report.skipped else _failure_text(report)
 
 
 def classify(reports: list[pytest.TestReport]) -> tuple[str, str]:

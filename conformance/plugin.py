@@ -49,7 +49,8 @@ class Run:
 class Check:
     """What the plugin knows about one collected check."""
     requirement: Requirement
-    target: str
+    target: str  # the spec (the key of results.json's hosts)
+    name: str  # the target's display name (Targets.name_of), in every report and message
 
 
 RUN = pytest.StashKey[Run]()
@@ -298,11 +299,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in checks:
         requirement = run.catalogue.get(_requirement_id(item))
         spec = run.targets.spec_of(item.callspec.params[HOST_PARAM])
-        item.stash[CHECK] = Check(requirement, spec)
+        item.stash[CHECK] = check = Check(requirement, spec, run.targets.name_of(spec))
         item.user_properties += [("requirement", requirement.id), ("level", requirement.level),
-                                 ("section", requirement.section), ("host", spec)]
-        # One worker per target (loadgroup); the group is part of every node id, so it never holds a password.
-        item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", redact(spec))))
+                                 ("section", requirement.section), ("host", check.name)]
+        # One worker per target (loadgroup); the group shows in node ids under xdist: the name, never a password.
+        item.add_marker(pytest.mark.xdist_group(re.sub(r"[^\w.:/-]", "_", check.name)))
         watchdog.watch(item, run.settings.for_target(spec, item.callspec.params[HOST_PARAM].backend.get_pytest_id()))
     prefixes = config.getoption("req")
     if prefixes:
@@ -326,7 +327,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
     """A check's watchdog ends it as an error that names it (conformance/watchdog.py); others are pytest-timeout's."""
     check = item.stash.get(CHECK, None) if isinstance(item, pytest.Item) else None
-    return None if check is None else watchdog.set_timer(item, settings, check.target)
+    return None if check is None else watchdog.set_timer(item, settings, check.name)
 
 
 def _target(item: pytest.Item) -> Target:
@@ -342,21 +343,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     run = item.config.stash[RUN]
     target = _target(item)
-    try:
-        target.reachable()  # cached: an unreachable target makes every check an error, never blocked
-    except TargetError as e:
-        pytest.fail(str(e), pytrace=False)
+    _or_error(target.reachable)  # cached: an unreachable target makes every check an error, never blocked
     for dependency in check.requirement.depends:
         recorded = run.outcomes.get(check.target, dependency)
         if recorded and recorded[0] in outcomes.BLOCKING:
             outcomes.blocked(dependency, recorded[1])
     if check.requirement.profile != "any":
-        try:
-            profile, how = target.profile, target.profile_reason
-        except TargetError as e:
-            pytest.fail(str(e), pytrace=False)
+        profile, how = _or_error(lambda: (target.profile, target.profile_reason))
         if profile != check.requirement.profile:
-            outcomes.not_applicable(f"profile {check.requirement.profile} ({target.id} is {profile}: {how})")
+            outcomes.not_applicable(f"profile {check.requirement.profile} ({target.name} is {profile}: {how})")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -367,7 +362,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     requirement = check.requirement
     doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
-    data = {"target": check.target, "requirement": requirement.id, "level": requirement.level,
+    data = {"target": check.target, "name": check.name, "requirement": requirement.id, "level": requirement.level,
             "section": requirement.section, "claim": requirement.claim,
             "description": doc[0] if doc else requirement.description}
     evidence = item.stash.get(EVIDENCE, None)
@@ -386,18 +381,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if (call_report is not None and call_report.outcome in ("passed", "failed") and not evidence and report.passed
                 and not getattr(call_report, "conformance_error", False)):
             report.outcome = "failed"
-            report.longrepr = (f"plugin error: requirement {requirement.id} on {check.target} recorded no evidence; "
+            report.longrepr = (f"plugin error: requirement {requirement.id} on {check.name} recorded no evidence; "
                                "record what the check ran or read (evidence.cmd/api/http/note)")
         data["facts"] = _facts(item)
     if report.skipped or (report.failed and report.when != "call"):
-        longrepr = report.longrepr
-        reason = longrepr[2].removeprefix("Skipped: ") if isinstance(longrepr, tuple) else str(longrepr)
-        title = f"Reason ({'blocked or not applicable' if report.skipped else 'error'}, {report.when})"
+        title = f"Reason ({outcomes.classify([report])[0]}, {report.when})"
         link = check if report.when == "setup" else None  # no call row: this row links the evidence file
-        report.extras = [*getattr(report, "extras", []), *_html_evidence(title, redact(reason), link)]
+        report.extras = [*getattr(report, "extras", []), *_html_evidence(title, redact(outcomes.reason(report)), link)]
     reports.mask_report(report)
     report.conformance = data
     return report
+
+
+def _or_error(call):
+    """call(); a TargetError ends the check as an error showing its message once (raised outside the except
+    block, so pytest adds no 'During handling of the above exception' copy)."""
+    try:
+        return call()
+    except TargetError as e:
+        message = str(e)
+    pytest.fail(message, pytrace=False)
 
 
 def _facts(item: pytest.Item) -> dict:
@@ -415,7 +418,7 @@ def _html_evidence(title: str, text: str, check: Check | None) -> list:
         return []
     found = [extras.html(html_report.evidence_extra(title, text))]
     if check is not None:  # pytest-html writes a link's href as given, unescaped
-        found.append(extras.url(html.escape(bundle.evidence_path(check.target, check.requirement.id)),
+        found.append(extras.url(html.escape(bundle.evidence_path(check.name, check.requirement.id)),
                                 name="evidence file"))
     return found
 
@@ -457,7 +460,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         closed = run.targets.close()
         if not hasattr(session.config, "workerinput"):
             interrupts.await_workers(run, session)
-    run.cleanup_problems += [f"{spec}: {p.removeprefix(spec + ': ')}"
+    names = {spec: run.targets.name_of(spec) for spec in closed}
+    run.cleanup_problems += [f"{names[spec]}: {p.removeprefix(names[spec] + ': ')}"
                              for spec, problems in closed.items() for p in problems]
     run.audits.update({t.id: t.audit.as_json() for t in run.targets.all()})
     if hasattr(session.config, "workerinput"):
@@ -465,14 +469,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     for spec, audit in run.audits.items():
         # A run-level check, not a catalogue requirement: kept out of "requirements" (counts, lint, matrix).
-        run.results.hosts.setdefault(spec, {"facts": {}, "requirements": {}}).setdefault("run_checks", {})[
-            audits.CHECK_ID] = audit
+        run.results.host(spec, run.targets.name_of(spec)).setdefault("run_checks", {})[audits.CHECK_ID] = audit
+    # Targets in run order in every table, whichever xdist worker reported first.
+    run.results.hosts = dict(sorted(run.results.hosts.items(), key=lambda item: run.targets.order(item[0])))
     if run.run_dir is None:
         return
     metadata = _metadata(session.config)  # pytest-metadata makes it after this plugin's pytest_configure
     if metadata is not None:
         metadata.update({"Run id": run.run_id, "Targets": ", ".join(run.targets.specs),
-                         **{f"Target {t}": h["facts"] for t, h in run.results.hosts.items()}})
+                         **{f"Target {h['name']}": {"spec": t, **h["facts"]} for t, h in run.results.hosts.items()}})
         _redact_metadata(session.config, escape=True)
 
 
@@ -563,9 +568,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         say(f"conformance: cleanup problem on {problem}", red=True)
     for problem in run.report_problems:
         say(f"conformance: {problem}; the verdicts in this summary stand", red=True)
-    for spec, audit in run.audits.items():
+    for spec, audit in sorted(run.audits.items(), key=lambda item: run.targets.order(item[0])):
         bad = audit["status"] in ("failed", "error")
-        say(f"conformance: {audits.CHECK_ID} on {spec}: {audit['status']}: {audit['message']}",
+        say(f"conformance: {audits.CHECK_ID} on {run.targets.name_of(spec)}: {audit['status']}: {audit['message']}",
             red=bad, green=audit["status"] == "passed")
     if run.results.hosts:
         status = run.exit_status if run.exit_status is not None else exitstatus
@@ -586,6 +591,11 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report, cells: list[str]) -> None:
     html_report.row(report, cells)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_html(report, data: list[str]) -> None:
+    html_report.log(report, data)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -610,26 +620,20 @@ def run_id(pytestconfig: pytest.Config) -> str:
 def target(request: pytest.FixtureRequest, host) -> Target:
     """The target of this check: .id, .host, .engine, .profile, .settings, .shared, .make (session-wide cache)."""
     found = request.config.stash[RUN].targets.get(host)
-    try:
-        found.reachable()
-    except TargetError as e:
-        pytest.fail(str(e), pytrace=False)
+    _or_error(found.reachable)
     return found
 
 
 @pytest.fixture(scope="module")
 def engine(target: Target):
     """The target's docker-py client; an unreachable engine makes the check an error."""
-    try:
-        return target.engine
-    except TargetError as e:
-        pytest.fail(str(e), pytrace=False)
+    return _or_error(lambda: target.engine)
 
 
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest, target: Target) -> Evidence:
     """Where the check records what it ran or read and what it saw."""
-    recorded = Evidence(target.id, target.settings.call_timeout)
+    recorded = Evidence(target.name, target.settings.call_timeout)
     request.node.stash[EVIDENCE] = recorded
     return recorded
 
@@ -648,4 +652,4 @@ def make(target: Target, engine, run_id: str):
     yield factory
     problems = factory.cleanup()
     if problems:
-        pytest.fail(f"cleanup on {target.id}: " + "; ".join(problems), pytrace=False)
+        pytest.fail(f"cleanup on {target.name}: " + "; ".join(problems), pytrace=False)

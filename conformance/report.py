@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from conformance import outcomes
 from conformance.masking import redact, redact_lines
 from conformance.outcomes import BLOCKED, ERROR, FAILED, NOT_APPLICABLE, PASSED
+from conformance.targets import display_name
 
 SCHEMA = 1
 SCHEMA_PATH = Path(__file__).parent / "schema" / "results.schema.json"
@@ -27,6 +29,7 @@ EXIT_MEANINGS = {
     4: "could not run: bad input, nothing selected, or no target reachable",
 }
 VERDICTS = {"conforms": PASSED, "does not conform": FAILED, "could not be checked": ERROR}
+WIDTH = 100  # columns of the terminal summary
 
 
 def utc_now() -> datetime.datetime:
@@ -77,7 +80,7 @@ class Results:
         self.finished: datetime.datetime | None = None
         self.exit_status: int | None = None
         self.strict = False
-        self.hosts: dict[str, dict[str, Any]] = {}
+        self.hosts: dict[str, dict[str, Any]] = {}  # target id (spec) -> name, facts, requirements
         self.rows: dict[tuple[str, str], str] = {}  # (target, id) -> test id of the HTML row that speaks for it
         self.other_failures = 0  # failed items outside suites/ (self-tests)
         self._pending: dict[str, list[pytest.TestReport]] = {}
@@ -91,8 +94,9 @@ class Results:
             return None
         key = f"{report.nodeid}@{getattr(report, 'node', '')}"
         self._pending.setdefault(key, []).append(report)
+        host = self.host(data["target"], data.get("name"))
         if data.get("facts"):
-            self._host(data["target"])["facts"] = redact(data["facts"])
+            host["facts"] = redact(data["facts"])
         if report.when != "teardown":
             return None
         reports = self._pending.pop(key)
@@ -109,11 +113,15 @@ class Results:
         self._record(data, status, message, redact(evidence), report.nodeid, row)
         return data["target"], data["requirement"], status, message
 
-    def _host(self, target: str) -> dict[str, Any]:
-        return self.hosts.setdefault(target, {"facts": {}, "requirements": {}})
+    def host(self, target: str, name: str | None = None) -> dict[str, Any]:
+        """The target's entry; name is its display name (targets.display_names), given by the report data."""
+        return self.hosts.setdefault(target, {"name": name or display_name(target), "facts": {}, "requirements": {}})
+
+    def name(self, target: str) -> str:
+        return self.host(target)["name"]
 
     def _record(self, data: dict, status: str, message: str, evidence: list, nodeid: str, row: str) -> None:
-        entries = self._host(data["target"])["requirements"]
+        entries = self.host(data["target"])["requirements"]
         entry = entries.get(data["requirement"])
         if entry is None:
             entries[data["requirement"]] = {
@@ -242,29 +250,44 @@ def say(terminal):
 
 
 def summary(terminal, results: Results, run_dir: Path | None, strict: bool, status: int, signed: bool = False) -> None:
-    """A compact per-target, per-section count table, SHOULD warnings and where the reports are."""
+    """A compact per-target, per-section count table, SHOULD warnings and where the reports are, in WIDTH columns
+    (a line naming the run folder is as long as its path needs)."""
     terminal.section("conformance summary")
     write = say(terminal)
     table = results.section_counts()
     heads = ("passed", "failed", "blocked", "n/a", "error")
-    width = max([len("target"), *(len(redact(t)) for t in table)])
+    counts_width = len("  " + "  ".join(heads))
+    width = min(max([len("target"), *(len(redact(results.name(t))) for t in table)]),
+                WIDTH - len(f"  {'section':<7}") - counts_width - len("  could not be checked"))
     write(f"{'target':<{width}}  {'section':<7}  " + "  ".join(heads) + "  verdict")
     for target, sections in table.items():
+        name = redact(results.name(target))
+        if len(name) > width:  # a long name gets a line of its own rather than widening the table
+            write(name if len(name) <= WIDTH else name[:WIDTH - 1] + "…")
+            name = ""
         total = results.counts()[target]
         verdict = host_verdict(results.hosts[target]["requirements"], strict)
         for n, (section, row) in enumerate([*sections.items(), ("all", total)]):
             cells = "  ".join(f"{row[s]:>{len(h)}}" for s, h in zip(outcomes.STATUSES, heads))
             last = n == len(sections)
-            line = (f"{redact(target) if n == 0 else '':<{width}}  {section:<7}  {cells}"
-                    + (f"  {verdict}" if last else ""))
+            line = f"{name if n == 0 else '':<{width}}  {section:<7}  {cells}" + (f"  {verdict}" if last else "")
             colour = {"green": verdict == "conforms", "red": verdict != "conforms"} if last else {}
             write(line, **colour)
     for target, req_id, message in results.should_failures():
         verdict = "fails the run (--strict-should)" if strict else "warning"
-        write(f"SHOULD {req_id} on {target}: {message} [{verdict}]", yellow=True)
+        name = results.name(target)
+        write_wrapped(terminal, f"SHOULD {req_id} on {name}: {message.removeprefix(name + ': ')} [{verdict}]",
+                      yellow=True)
     if run_dir is not None:
-        write(f"reports: {run_dir}/ (report.html, results.json, junit.xml, evidence/, MANIFEST.sha256"
-              f"{', MANIFEST.sha256.sig' if signed else ''}); exit status {int(status)}")
+        write(f"reports: {run_dir}/")
+        write("  report.html, results.json, junit.xml, evidence/, MANIFEST.sha256"
+              f"{', MANIFEST.sha256.sig' if signed else ''}; exit status {int(status)}")
         write(f"verify the bundle later with: conformance-lab verify-report {run_dir}"
               + (" --allowed-signers FILE" if signed else ""))
-    write(f"exit status {int(status)}: {EXIT_MEANINGS.get(int(status), 'pytest exit status')}")
+    write_wrapped(terminal, f"exit status {int(status)}: {EXIT_MEANINGS.get(int(status), 'pytest exit status')}")
+
+
+def write_wrapped(terminal, text: str, **markup) -> None:
+    """text, redacted, in lines of at most WIDTH columns (a word is cut only where it is wider than that)."""
+    for line in textwrap.wrap(redact(text), WIDTH, subsequent_indent="  ", break_on_hyphens=False):
+        terminal.write_line(line, **markup)

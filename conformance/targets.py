@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +15,7 @@ from conformance.outcomes import TargetError, one_line
 KILL_AFTER = 5  # seconds coreutils timeout waits after TERM (evidence.KILL_AFTER)
 RHEL_IDS = {"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "cloudlinux"}
 DEBIAN_IDS = {"debian", "ubuntu", "raspbian", "linuxmint"}
+DEFAULT_PORTS = {"ssh": "22", "safe-ssh": "22", "paramiko": "22"}  # a port shown in a display name only when not these
 
 
 def _once(method):
@@ -60,11 +63,59 @@ def ssh_reason(stderr: str) -> str:
     return reason
 
 
-class Target:
-    """One target host as given in --hosts; everything expensive is created once and lazily."""
+def display_name(spec: str, inventory_name: str | None = None) -> str:
+    """A target's short name before it is made unique: its inventory name, else user@host[:port] (never a password;
+    the port only when not the backend's default), `local` for local://."""
+    if inventory_name:
+        return inventory_name
+    scheme, sep, rest = spec.partition("://")
+    if not sep:
+        scheme, rest = "paramiko", spec  # testinfra's backend for a bare host
+    if scheme == "local":
+        return "local"
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, hostport = netloc.rpartition("@")  # the last '@': a password with a raw '@' stays out
+    user = urllib.parse.unquote(userinfo.split(":", 1)[0]) if at else ""
+    if hostport.startswith("["):  # IPv6 literal
+        host, _, port = hostport[1:].partition("]")
+        port = port.removeprefix(":")
+    else:
+        host, _, port = hostport.partition(":")
+    host = urllib.parse.unquote(host) or scheme
+    port = "" if port == DEFAULT_PORTS.get(scheme) else port
+    return (f"{user}@" if user else "") + (f"[{host}]" if port and ":" in host else host) + (f":{port}" if port else "")
 
-    def __init__(self, spec: str, host, settings: TargetSettings, run_id: str):
+
+def path_safe(name: str) -> str:
+    """A display name as a file or folder name (evidence/<name>/) that a link can name as it is (no '#', no '/')."""
+    return re.sub(r"^\.", "_", re.sub(r"[^\w.@+-]+", "_", name).strip("_")) or "target"
+
+
+def display_names(targets: list[tuple[str, str | None]]) -> dict[str, str]:
+    """target id -> display name for (target id, inventory name or None) in run order: display_name(), and unique
+    also as a file name: a name taken by an earlier target gets #2, #3, ..."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for target_id, inventory_name in targets:
+        base = name = display_name(target_id, inventory_name)
+        n = 1
+        while path_safe(name) in taken:
+            n += 1
+            name = f"{base}#{n}"
+        taken.add(path_safe(name))
+        names[target_id] = name
+    return names
+
+
+class Target:
+    """One target host as given in --hosts; everything expensive is created once and lazily.
+
+    id is the spec (settings, engine URL and conformance-cleanup go by it); name is its display name, which every
+    message and report shows (display_names)."""
+
+    def __init__(self, spec: str, host, settings: TargetSettings, run_id: str, name: str | None = None):
         self.id = spec
+        self.name = name or display_name(spec)
         self.host = host
         self.settings = settings
         self.run_id = run_id
@@ -74,10 +125,10 @@ class Target:
         self.inventory_facts: dict[str, str] = {}
         # Every testinfra command of this host is bounded; the outer limit leaves room for coreutils timeout
         # (evidence.cmd's -k KILL_AFTER), whose rc 124 names the command more precisely.
-        self.connection = engines.guard_backend(host.backend, spec, settings.call_timeout + KILL_AFTER + 2)
+        self.connection = engines.guard_backend(host.backend, self.name, settings.call_timeout + KILL_AFTER + 2)
 
     def __repr__(self) -> str:
-        return f"<Target {self.id}>"
+        return f"<Target {self.name}>"
 
     def run(self, command: str, *args: str, what: str):
         """host.run under coreutils timeout, bounded again from outside; returns the CommandResult."""
@@ -86,18 +137,18 @@ class Target:
         try:
             return self.host.run("timeout %s sh -c %s", str(seconds), line, conformance_bound=seconds + 2)
         except TargetError as e:
-            raise TargetError(f"{self.id}: {what}: {str(e).removeprefix(self.id + ': ')}") from e
+            raise TargetError(f"{self.name}: {what}: {str(e).removeprefix(self.name + ': ')}") from e
         except Exception as e:  # noqa: BLE001 - any backend failure means the target is unreachable
             stderr = getattr(e.args[0], "stderr", None) if e.args else None
             detail = ssh_reason(stderr) if stderr else (str(e) or type(e).__name__)
-            raise TargetError(f"{self.id}: {what}: {one_line(detail)}") from e
+            raise TargetError(f"{self.name}: {what}: {one_line(detail)}") from e
 
     @_once
     def reachable(self) -> bool:
         """Probe the target once with a trivial command."""
         result = self.run("true", what="run a command")
         if result.rc != 0:
-            raise TargetError(f"{self.id}: run a command: rc={result.rc} {one_line(result.stderr)}")
+            raise TargetError(f"{self.name}: run a command: rc={result.rc} {one_line(result.stderr)}")
         return True
 
     @property
@@ -107,9 +158,9 @@ class Target:
 
     @_once
     def _engine(self):
-        url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)
-        client = engines.connect(self.id, url, self.settings.call_timeout)
-        breaker = engines.guard_client(client, self.id, self.settings.call_timeout)
+        url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)  # its message names the spec
+        client = engines.connect(self.name, url, self.settings.call_timeout)
+        breaker = engines.guard_client(client, self.name, self.settings.call_timeout)
         self.on_teardown(client.close)
         # Registered right after the client, so they run last before close, after every shared teardown:
         # the sweep of this run's labels, then the audit's second snapshot.
@@ -254,10 +305,11 @@ class Targets:
         self.run_id = run_id
         self.host_options = host_options
         self._spec_by_pytest_id: dict[str, str] | None = None
+        self._names: dict[str, str] | None = None
         self._targets: dict[str, Target] = {}
 
-    def spec_of(self, host) -> str:
-        """The --hosts spec a testinfra host came from (testinfra only keeps its pytest id)."""
+    def _by_pytest_id(self) -> dict[str, str]:
+        """pytest id -> target id, in --hosts order: the spec, or the pytest id where a spec names several hosts."""
         if self._spec_by_pytest_id is None:
             import testinfra.backend  # late: importing it before its plugin loads defeats assert rewriting
             mapping: dict[str, str] = {}
@@ -267,8 +319,19 @@ class Targets:
                     pid = backend.get_pytest_id()
                     mapping.setdefault(pid, spec if len(backends) == 1 else pid)
             self._spec_by_pytest_id = mapping
+        return self._spec_by_pytest_id
+
+    def spec_of(self, host) -> str:
+        """The --hosts spec a testinfra host came from (testinfra only keeps its pytest id)."""
         pid = host.backend.get_pytest_id()
-        return self._spec_by_pytest_id.get(pid, "local://" if pid == "local" else pid)
+        return self._by_pytest_id().get(pid, "local://" if pid == "local" else pid)
+
+    def name_of(self, target_id: str) -> str:
+        """The target's display name, unique in the run (the same in every xdist process: same specs, same order)."""
+        if self._names is None:
+            ids = dict.fromkeys(self._by_pytest_id().values())
+            self._names = display_names([(i, self.inventory[i].name if i in self.inventory else None) for i in ids])
+        return self._names.get(target_id) or display_name(target_id)
 
     def order(self, spec: str) -> int:
         return self.specs.index(spec) if spec in self.specs else len(self.specs)
@@ -279,7 +342,7 @@ class Targets:
             settings = self.settings.for_target(spec, host.backend.get_pytest_id())
             if settings.engine_url is None:
                 settings = dataclasses.replace(settings, engine_url=ssh_config_engine_url(host.backend))
-            target = Target(spec, host, settings, self.run_id)
+            target = Target(spec, host, settings, self.run_id, self.name_of(spec))
             entry = self.inventory.get(spec)
             target.inventory_facts = entry.facts() if entry else {}
             self._targets[spec] = target

@@ -13,7 +13,7 @@ UNIT = "docker.service"  # full unit name: testinfra's service.exists is a prefi
 
 def only_profile(target, profile):
     if target.profile != profile:
-        not_applicable(f"a {profile} expectation; {target.id} is {target.profile} ({target.profile_reason})")
+        not_applicable(f"a {profile} expectation; {target.name} is {target.profile} ({target.profile_reason})")
 
 
 def profile_data(target):

@@ -64,6 +64,18 @@ def bundle(root: Path) -> Path:
     return (root / "reports" / "latest").resolve()
 
 
+def readable(path: Path) -> str:
+    """The file's text with HTML entities and base64 data: URIs decoded, as a reader would see them."""
+    import base64
+    import html
+    import re
+    text = path.read_text(errors="replace")
+    if path.suffix == ".html":
+        text = html.unescape(html.unescape(text))
+        text += "".join(base64.b64decode(m).decode(errors="replace") for m in re.findall(r"base64,([A-Za-z0-9+/=]+)", text))
+    return text
+
+
 def html_tests(run_dir: Path) -> list[dict]:
     """The rows pytest-html 4 renders, from its data-jsonblob (the table itself is drawn by JS)."""
     import html

@@ -14,7 +14,7 @@ class FakeTarget:
     """What ahead uses of a Target; connection 'local' runs work in the background, 'paramiko' inline."""
 
     def __init__(self, connection="local", call_timeout=5.0):
-        self.id, self.run_id = f"{connection}://fake", "r1"
+        self.id, self.name, self.run_id = f"{connection}://fake", "fake", "r1"
         self.host = SimpleNamespace(backend=SimpleNamespace(get_connection_type=lambda: connection))
         self.settings = SimpleNamespace(call_timeout=call_timeout)
         self.engine, self.pulled_images, self.make = object(), object(), None
@@ -35,7 +35,7 @@ def registered(monkeypatch):
 
 
 def evidence_of(target):
-    return Evidence(target.id, 5)
+    return Evidence(target.name, 5)
 
 
 def test_work_not_started_runs_in_the_check_with_its_evidence(registered):

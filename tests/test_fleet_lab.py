@@ -14,13 +14,13 @@ import pytest
 
 from conformance.lab import engine, hosts, registry
 from conformance.lab.sshconf import USER, client_key
+from lab_shell import wait_for_labelled_container
 
 # `fleet`: 8 lab hosts at once (about 2 minutes); part of tox -e selftest (CI), alone with `tox -e fleet`.
 pytestmark = [pytest.mark.lab, pytest.mark.fleet]
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = 8
-STOP_AFTER = 20  # seconds into the fleet run: mid-run on this machine (a full run takes 40 s and more)
 RUN_TIMEOUT = 900
 PREFIX = f"fleet-{os.getpid() % 100000}-"
 FINE = {"passed", "not-applicable"}
@@ -62,7 +62,8 @@ def fleet():
 
 @pytest.fixture(scope="module")
 def fleet_run(fleet, tmp_path_factory):
-    """The whole suite over the fleet from an inventory, -n SIZE; the last host is stopped STOP_AFTER s in."""
+    """The whole suite over the fleet from an inventory, -n SIZE; the last host is stopped mid-run: as soon as the
+    run has a labelled container on it (an observable point, not a delay)."""
     mirror, members = fleet
     folder = tmp_path_factory.mktemp("fleet-run")
     inventory = folder / "fleet.yml"
@@ -73,8 +74,8 @@ def fleet_run(fleet, tmp_path_factory):
     stopped = {}
 
     def stop_later():
-        time.sleep(STOP_AFTER)
         with engine.client(timeout=120) as client:
+            wait_for_labelled_container(client, hosts.PREFIX + victim)
             hosts.stop(client, victim)
         stopped["at"] = time.monotonic() - began
     began = time.monotonic()
@@ -119,10 +120,11 @@ def test_fleet_report_has_the_grid_facts_and_a_summary_per_host(fleet, fleet_run
     environment = json.loads(html.unescape(re.search(r'data-jsonblob="(.*?)"></div>', page, re.S).group(1)))[
         "environment"]
     for n, (name, _, spec) in enumerate(members):
-        got, host = statuses(results, spec), re.escape(html.escape(spec))
+        got, host = statuses(results, spec), re.escape(html.escape(name))  # the inventory name
         column = re.findall(rf'<td class="cell ([\w-]+)" data-host="{host}"', page)
         assert sorted(column) == sorted(got.values()), f"{name}: grid {column}, results.json {got}"
-        facts = environment[f"Target {spec}"]
+        facts = environment[f"Target {name}"]
+        assert facts["spec"] == spec and results["hosts"][spec]["name"] == name
         assert (facts["inventory name"], facts["groups"]) == (name, "edge" if n % 2 else "core"), facts
         assert n == SIZE - 1 or facts["OS"].startswith("Debian"), facts
         row = re.search(rf'<tr><td class="host">{host}</td>(.*?)</tr>', page).group(1)

@@ -1,11 +1,14 @@
 """Unit tests of the lab's pure parts: recipe hashing, daemon.json merge, mirror discovery."""
 import dataclasses
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from conformance.lab import daemon_json, images, paths
-from conformance.lab.progress import LabError
+from conformance.lab import daemon_json, hosts, images, paths
+from conformance.lab.progress import LabError, exited
 
 
 @pytest.fixture
@@ -104,3 +107,33 @@ def test_debian_mirror_read_from_sources_list(tmp_path):
 def test_debian_mirror_missing_is_a_clear_error(tmp_path):
     with pytest.raises(LabError, match="no apt source for Debian bookworm"):
         images.debian_mirror(tmp_path)
+
+
+def test_a_spawned_child_counts_as_exited_once_reaped_and_an_unreaped_zombie_counts_too():
+    """The lab waits for a dockerd it stopped: its own child is reaped (or it stays a zombie whose /proc entry
+    never goes, the first-run failure), and a zombie another parent has not reaped yet has exited too."""
+    child = subprocess.Popen(["sleep", "600"])
+    other = subprocess.Popen(["sleep", "600"])
+    try:
+        assert not exited(child.pid, child) and not exited(other.pid)
+        child.terminate()
+        other.terminate()
+        for proc in (child, other):  # until each has exited, left unreaped (WNOWAIT): zombies now
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        assert exited(other.pid)  # a zombie, not reaped by us
+        assert exited(child.pid, child) and child.returncode is not None  # reaped by exited()
+        assert not Path(f"/proc/{child.pid}").exists()
+    finally:
+        for proc in (child, other):
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("config, gateway", [
+    ({"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}, "172.17.0.1"),
+    ({"Subnet": "172.18.0.0/16"}, "172.18.0.1"),  # an engine that chose its own subnet names no gateway
+])
+def test_bridge_gateway_with_and_without_a_named_gateway(config, gateway):
+    network = type("Network", (), {"attrs": {"IPAM": {"Config": [config]}}})
+    client = type("Client", (), {"networks": type("Networks", (), {"get": staticmethod(lambda name: network)})})
+    assert hosts.bridge_gateway(client) == gateway

@@ -67,7 +67,7 @@ def test_unreachable_target_is_error_for_that_target_only(pytester):
     assert set(statuses(root).values()) == {"passed"}
     broken = results(root)["hosts"]["ssh://root@127.0.0.1:1"]["requirements"]
     assert {e["status"] for e in broken.values()} == {"error"}
-    assert broken["engine.info"]["message"].startswith("ssh://root@127.0.0.1:1: run a command: ")
+    assert broken["engine.info"]["message"].startswith("root@127.0.0.1:1: run a command: ")
     assert result.ret == 1
 
 
@@ -91,7 +91,7 @@ def test_unreachable_engine_errors_only_the_engine_checks(pytester):
     assert statuses(root) == {"service.running": "passed", "engine.info": "error",
                               "engine.hello-world": "blocked", "image.commit-persists": "blocked"}
     message = results(root)["hosts"]["local://"]["requirements"]["engine.info"]["message"]
-    assert message.startswith("local://: connect to engine tcp://127.0.0.1:1:")
+    assert message.startswith("local: connect to engine tcp://127.0.0.1:1:")
     assert result.ret == 1
 
 

@@ -48,7 +48,7 @@ def test_control_characters_from_the_target_are_visible_everywhere(tmp_path):
     lines = terminal.splitlines()
     for start in ("FAILED suites/test_checks.py::test_latency", "FAILED suites/test_checks.py::test_service",
                   "SKIPPED [1] ", "ERROR suites/test_checks.py::test_rootfs",
-                  "SHOULD engine.start-latency on local://"):
+                  "SHOULD engine.start-latency on local:"):
         assert any(line.startswith(start) and SHOWN in line for line in lines), (start, terminal[-4000:])
 
     run_dir = bundle(tmp_path)

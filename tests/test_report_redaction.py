@@ -1,16 +1,11 @@
 """Planted credentials never reach a report file (HTML, JSON, JUnit, evidence/) or the terminal."""
-import base64
 import json
-import html
-import re
-import subprocess
-import sys
 
 import pytest
 
 from conformance.evidence import Evidence, redact, trim
 from conformance.outcomes import one_line
-from report_project import CHECKS, bundle, run_in
+from report_project import CHECKS, bundle, readable, run_in
 
 # Crafted text -> what is shown of it. Each hides "hunter2" (or the token) and keeps what says what it was.
 MASKED = [
@@ -101,6 +96,7 @@ def test_command_output_is_masked_before_it_is_cut(host):
     evidence.cmd(host, "printf %s", "a" * 5000 + " DOCKER_PASSWORD=hunter2 " + "b" * 1988)
     assert "hunter2" not in json.dumps(evidence.items) and "cut" in evidence.items[0]["stdout"]
 
+
 SECRETS = ["hunter2-url", "hunter2-env", "c2VjcmV0LWF1dGg=", "tok-12345-secret", "hunter2-facts", "hunter2-flag"]
 PLANTED = CHECKS.replace('''        evidence.cmd(host, "echo active")''', '''        evidence.cmd(host, "echo active; echo DOCKER_PASSWORD=hunter2-env; env | grep REGISTRY_TOKEN")
         evidence.cmd(host, "cat %s", os.environ["DOCKER_CONFIG_FILE"])
@@ -119,15 +115,6 @@ def fake_facts(target):
 
 conformance.targets.gather_facts = fake_facts
 '''
-
-
-def readable(path) -> str:
-    """The file's text with HTML entities and base64 data: URIs decoded, as a reader would see them."""
-    text = path.read_text(errors="replace")
-    if path.suffix == ".html":
-        text = html.unescape(html.unescape(text))
-        text += "".join(base64.b64decode(m).decode(errors="replace") for m in re.findall(r"base64,([A-Za-z0-9+/=]+)", text))
-    return text
 
 
 def test_planted_secrets_are_masked_everywhere(tmp_path):
@@ -173,9 +160,9 @@ def test_a_password_in_a_target_spec_or_output_reaches_no_output(tmp_path, worke
     run_dir = bundle(tmp_path)
     for where, text in _shown(proc, run_dir):
         assert "hunter2" not in text, f"{where} shows hunter2: ...{text[text.find('hunter2') - 200:][:300]!r}"
-    masked = "paramiko://bob:***@nohost.invalid"
-    assert masked in json.loads((run_dir / "results.json").read_text())["hosts"]  # the full spec, masked
-    assert f"\n{masked}  1.1" in proc.stdout  # the summary table's row
+    hosts = json.loads((run_dir / "results.json").read_text())["hosts"]
+    assert "paramiko://bob:***@nohost.invalid" in hosts  # the full spec, masked
+    assert f"\n{hosts['paramiko://bob:***@nohost.invalid']['name']}  " in proc.stdout  # the summary table's row
     assert "curl -fsS -u bob:*** https://reg.example/v2/" in (run_dir / "results.json").read_text()
 
 

@@ -13,12 +13,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.lab import hosts, paths
+from conformance.targets import display_name
+from lab_shell import inside, wait_for_labelled_container
+from watched import Watched
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
 # The suite of this tree, also when another copy of the package is installed (editable or not).
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-       "PYTHONFAULTHANDLER": "1"}
+       "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
 TAG = f"safety-{int(time.time()) % 100000}"
 CALL_TIMEOUT = 3
 RUN_LIMIT_S = 240  # a whole run; a hung run fails the test instead of hanging it
@@ -52,36 +55,23 @@ def lab_host(client):
         hosts.stop(client, name)
 
 
-def inside(client, container: str, command: str, check: bool = True) -> str:
-    """Run a shell command in the lab host (its root shell, not through SSH)."""
-    code, out = client.containers.get(container).exec_run(["timeout", "120", "sh", "-c", command])
-    text = out.decode(errors="replace")
-    assert not check or code == 0, f"{command}: exit {code}: {text}"
-    return text
-
-
 def state(client, container: str) -> str:
     return inside(client, container, STATE)
 
 
-def start_suite(cwd: Path, spec: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pytest", str(REPO / "suites"), "-q", "-p", "no:cacheprovider",
-                             "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"), f"--hosts={spec}",
-                             f"--call-timeout={CALL_TIMEOUT}", *args],
-                            cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def suite_args(spec: str, *args: str) -> list[str]:
+    """pytest arguments of a run of this tree's suite, one result line per check (-v: observable points)."""
+    return [str(REPO / "suites"), "-v", "-p", "no:cacheprovider", "--rootdir", str(REPO),
+            "-c", str(REPO / "pyproject.toml"), f"--hosts={spec}", f"--call-timeout={CALL_TIMEOUT}", *args]
 
 
-def finish(proc: subprocess.Popen, limit: float = RUN_LIMIT_S) -> str:
-    try:
-        out, _ = proc.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGABRT)  # faulthandler (PYTHONFAULTHANDLER in ENV) prints every thread's stack
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        pytest.fail(f"the run did not end within {limit} s:\n{out[-8000:]}")
+def start_suite(cwd: Path, spec: str, *args: str, command: tuple[str, ...] = ("-m", "pytest")) -> Watched:
+    return Watched(subprocess.Popen([sys.executable, *command, *suite_args(spec, *args)], cwd=cwd, env=ENV,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+
+
+def finish(proc: Watched, limit: float = RUN_LIMIT_S) -> str:
+    out = proc.finish(limit)
     assert "Traceback" not in out and "INTERNALERROR" not in out, out[-3000:]
     return out
 
@@ -99,14 +89,6 @@ def results(cwd: Path, spec: str) -> dict:
 def cleanup_cli(spec: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "conformance.cleanup_cli", "--hosts", spec, *args],
                           capture_output=True, text=True, timeout=120, env=ENV)
-
-
-def wait_for_labelled_container(client, container: str, limit: float = 90) -> None:
-    """Until the run has a labelled container on the host (mid-run, with something to clean up)."""
-    deadline = time.monotonic() + limit
-    while not inside(client, container, "docker ps -q --filter label=conformance.run", check=False).strip():
-        assert time.monotonic() < deadline, f"no labelled container on {container} within {limit} s"
-        time.sleep(0.5)
 
 
 # ---- a normal run, pre-existing objects -----------------------------------------------------------------
@@ -146,7 +128,7 @@ def test_run_leaves_host_as_found_and_user_objects_untouched(tmp_path, client, g
     audit = results(tmp_path, spec)["run_checks"]["run.leak-audit"]
     assert audit["status"] == "passed", audit
     assert "(content of 2 compared by sha256)" in audit["message"], audit  # uservol and the look-alike volume
-    assert f"run.leak-audit on {spec}: passed" in out
+    assert f"run.leak-audit on {display_name(spec)}: passed" in out
     # the swapped images make the nginx and hello-world checks fail: the suite does not "fix" them by pulling
     assert results(tmp_path, spec)["requirements"]["engine.hello-world"]["status"] == "failed"
     assert code == 1
@@ -168,7 +150,8 @@ def test_changed_content_of_a_user_volume_fails_the_leak_audit(tmp_path, client,
     assert len(audit["differences"]) == 1, audit
     assert re.fullmatch(r"volume edited content changed: sha256:[0-9a-f]{12} -> sha256:[0-9a-f]{12}",
                         audit["differences"][0]), audit
-    assert f"run.leak-audit on {spec}: failed: 1 difference(s) the run does not explain: volume edited" in out
+    line = f"run.leak-audit on {display_name(spec)}: failed: 1 difference(s) the run does not explain: volume edited"
+    assert line in out
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED
 
 
@@ -189,16 +172,17 @@ def test_keep_pulled_images_keeps_them_and_the_audit_says_so(tmp_path, client, l
 
 
 def kill_points():
+    """(signal, after how many check results): random points of a run, the same on every run of this test."""
     rng = random.Random(SEED)
-    return [(sig, round(rng.uniform(2, 16), 1)) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)]
+    return [(sig, rng.randint(1, 38)) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)]
 
 
-@pytest.mark.parametrize("sig, after_s", kill_points(), ids=lambda v: getattr(v, "name", str(v)))
-def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, sig, after_s):
+@pytest.mark.parametrize("sig, after_results", kill_points(), ids=lambda v: getattr(v, "name", str(v)))
+def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, sig, after_results):
     container, spec = good
     before = state(client, container)
     proc = start_suite(tmp_path, spec)
-    time.sleep(after_s)
+    proc.wait_for_results(after_results)
     proc.send_signal(sig)
     out = finish(proc, 120)
     if sig == signal.SIGKILL:  # nothing runs in a killed process: the console script cleans up after it
@@ -208,7 +192,8 @@ def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, 
         assert done.returncode == 0, done.stdout + done.stderr
     else:
         assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
-        assert f"run.leak-audit on {spec}: " in out and f"run.leak-audit on {spec}: failed" not in out, out[-2000:]
+        audit = f"run.leak-audit on {display_name(spec)}: "
+        assert audit in out and f"{audit}failed" not in out, out[-2000:]
     assert state(client, container) == before
 
 
@@ -216,18 +201,30 @@ def local_state() -> str:
     return subprocess.run(["sh", "-c", STATE], capture_output=True, text=True, timeout=60).stdout
 
 
-@pytest.mark.parametrize("sig, after_s", [(signal.SIGINT, 0.7), (signal.SIGTERM, 1.2), (signal.SIGTERM, 1.9)],
-                         ids=lambda v: getattr(v, "name", str(v)))
-def test_local_run_interrupted_while_work_runs_ahead_leaves_the_engine_clean(tmp_path, sig, after_s):
-    """On local:// engine work runs in background threads (conformance/ahead.py): an interrupt in the middle
-    of it still ends with every container, image and record of the run gone."""
+def wait_for_local_labelled_container(client, limit: float = 90) -> None:
+    """Until the run has a labelled container on the local engine (its engine work has begun)."""
+    deadline = time.monotonic() + limit
+    while not client.containers.list(all=True, filters={"label": "conformance.run"}):
+        assert time.monotonic() < deadline, f"no labelled container on the local engine within {limit} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig, point", [(signal.SIGINT, "labelled container"), (signal.SIGTERM, "2 results"),
+                                        (signal.SIGTERM, "6 results")], ids=lambda v: getattr(v, "name", str(v)))
+def test_local_run_interrupted_while_work_runs_ahead_leaves_the_engine_clean(tmp_path, client, sig, point):
+    """On local:// engine work runs in background threads (conformance/ahead.py) while the install checks read
+    the host: an interrupt in the middle of it still ends with every container, image and record of the run gone.
+    The interrupt comes at an observable point: the run's first container exists, or N check results printed."""
     before = local_state()
     proc = start_suite(tmp_path, "local://")
-    time.sleep(after_s)
+    if point == "labelled container":
+        wait_for_local_labelled_container(client)
+    else:
+        proc.wait_for_results(int(point.split()[0]))
     proc.send_signal(sig)
     out = finish(proc, 120)
     assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
-    assert "run.leak-audit on local://: passed" in out, out[-2000:]
+    assert "run.leak-audit on local: passed" in out, out[-2000:]
     assert local_state() == before
 
 
@@ -244,7 +241,7 @@ def test_sigterm_to_the_xdist_controller_cleans_up_every_target(tmp_path, client
     assert "KeyboardInterrupt: signal SIGTERM" in out and "exit status 2: interrupted" in out, out[-3000:]
     for container, spec in targets:
         # the workers cleaned up and audited their targets, and the controller reports it
-        assert f"run.leak-audit on {spec}: passed" in out, out[-3000:]
+        assert f"run.leak-audit on {display_name(spec)}: passed" in out, out[-3000:]
         assert state(client, container) == before[container]
     assert took < 60, f"{took:.0f} s from SIGTERM to the end of the run"
 
@@ -289,7 +286,7 @@ def test_frozen_engine_ends_as_errors_naming_the_operation(tmp_path, client, lab
     container, spec = lab_host("frozen")
     before = state(client, container)
     proc = start_suite(tmp_path, spec)
-    time.sleep(8)  # engine connected, containers being made
+    wait_for_labelled_container(client, container)  # engine connected, containers being made
     inside(client, container, "pkill -STOP -x dockerd")
     frozen_at = time.monotonic()
     try:
@@ -300,7 +297,8 @@ def test_frozen_engine_ends_as_errors_naming_the_operation(tmp_path, client, lab
     host = results(tmp_path, spec)
     messages = [e["message"] for e in host["requirements"].values() if e["status"] == "error"]
     assert any(f"no answer within {CALL_TIMEOUT} s" in m or "timed out after" in m for m in messages), messages
-    assert any(m.startswith(f"{spec}: ") and (" /" in m or "command timed out" in m) for m in messages), messages
+    name = display_name(spec)
+    assert any(m.startswith(f"{name}: ") and (" /" in m or "command timed out" in m) for m in messages), messages
     assert took < 120, f"{took:.0f} s from the freeze to the end of the run"
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-2000:]
     assert host["run_checks"]["run.leak-audit"]["status"] in ("error", "passed")
@@ -313,7 +311,7 @@ def test_cut_network_ends_as_errors_and_cleanup_works_after(tmp_path, client, la
     container, spec = lab_host("cut")
     before = state(client, container)
     proc = start_suite(tmp_path, spec)
-    time.sleep(8)
+    wait_for_labelled_container(client, container)
     inside(client, container, "ip link set eth0 down")
     cut_at = time.monotonic()
     try:
@@ -367,7 +365,7 @@ def test_engine_killed_mid_run_ends_as_errors_and_the_leftovers_go_after_its_res
         allowed = ("error", "blocked", "failed") if req_id.startswith("service.") else ("error", "blocked")
         assert entry["status"] in allowed, (req_id, entry)
     errors = [e["message"] for e in ended.values() if e["status"] == "error"]
-    assert errors and all(m.startswith(f"{spec}: ") and "engine" in m for m in errors), errors
+    assert errors and all(m.startswith(f"{display_name(spec)}: ") and "engine" in m for m in errors), errors
     audit = host["run_checks"]["run.leak-audit"]
     assert audit["status"] == "error", audit
     assert f"`conformance-cleanup --hosts {spec} --run {run_id}`" in audit["message"], audit

@@ -60,7 +60,7 @@ def test_a_hung_check_is_an_error_naming_it_and_the_run_goes_on(pytester, hang, 
     host = results(root)["hosts"]["local://"]["requirements"]
     message = host["engine.info"]["message"]
     assert host["engine.info"]["status"] == "error", host
-    assert message.startswith(f"local://: test_hangs[local] did not end within {LIMIT_S} s (--check-timeout), "
+    assert message.startswith(f"local: test_hangs[local] did not end within {LIMIT_S} s (--check-timeout), "
                               f"stopped in {where}"), message
     assert (root / "cleanup-ran").read_text() == "yes"  # the fixture before the hang was torn down
     assert host["engine.version"]["status"] == "passed"  # the next check ran

@@ -20,12 +20,15 @@ def up(args):
         missing = engine.missing_packages()
         if missing:
             engine.install_packages(missing)
-    with step("engine"):
-        engine.start()
+    # A stopped engine reads daemon.json when it starts; only a running one needs a restart to read it.
+    running = engine.answers()
     with step(f"registry-mirrors in {paths.DAEMON_JSON}"):
-        if daemon_json.merge(paths.DAEMON_JSON, {"registry-mirrors": [mirror_url()]}):
+        changed = daemon_json.merge(paths.DAEMON_JSON, {"registry-mirrors": [mirror_url()]})
+        if changed and running:
             say("  daemon.json changed: restarting the engine")
             engine.restart()
+    with step("engine"):
+        engine.start()
     with engine.client() as client:
         gateway = bridge_gateway(client)
         with step(f"registry on 127.0.0.1 and {gateway}"):

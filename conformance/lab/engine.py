@@ -3,19 +3,22 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from contextlib import closing
 from pathlib import Path
 
 import docker
 
 from conformance.lab import paths
-from conformance.lab.progress import LabError, run, say, wait_for
+from conformance.lab.progress import LabError, exited, run, say, wait_for
 
 PACKAGES = ["docker.io", "docker-registry", "debootstrap", "rpm", "openssh-client", "gcc", "libc6-dev", "curl"]
 SOCKET = "unix:///var/run/docker.sock"
 PIDFILE = Path("/var/run/docker.pid")
 START_TIMEOUT = 60
+
+# The dockerd this process spawned, if any: it must be reaped (waited for) when it exits, or it stays a zombie
+# whose /proc entry never goes away.
+_spawned: subprocess.Popen | None = None
 
 
 def missing_packages():
@@ -71,17 +74,27 @@ def restart():
     if systemd_is_pid1():
         run(["systemctl", "restart", "docker"], title="systemctl restart docker", timeout=START_TIMEOUT)
     else:
-        _stop_dockerd()
+        stop()
         start()
     wait_for(answers, what=f"the Docker engine did not answer on {SOCKET} after a restart", timeout=START_TIMEOUT)
 
 
+def stop():
+    """Stop the engine: systemd's units where it is PID 1, else the dockerd named by the pid file."""
+    if systemd_is_pid1():
+        run(["systemctl", "stop", "docker.socket", "docker.service"], title="systemctl stop docker",
+            timeout=START_TIMEOUT)
+    else:
+        _stop_dockerd()
+
+
 def _spawn_dockerd():
+    global _spawned
     _drop_stale_pidfile()
     paths.LOGS.mkdir(parents=True, exist_ok=True)
     with open(paths.LOGS / "dockerd.log", "ab") as log:
-        subprocess.Popen([shutil.which("dockerd") or "/usr/sbin/dockerd"], stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _spawned = subprocess.Popen([shutil.which("dockerd") or "/usr/sbin/dockerd"], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _drop_stale_pidfile():
@@ -100,6 +113,8 @@ def _stop_dockerd():
         pid = int(PIDFILE.read_text().strip())
     except (OSError, ValueError):
         raise LabError(f"cannot restart the engine: no readable {PIDFILE}") from None
+    if exited(pid, _spawned):
+        PIDFILE.unlink(missing_ok=True)
+        return
     os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: not Path(f"/proc/{pid}").exists(), what=f"dockerd (pid {pid}) did not stop", timeout=START_TIMEOUT)
-    time.sleep(0.2)  # let the socket file go before the new daemon binds it
+    wait_for(lambda: exited(pid, _spawned), what=f"dockerd (pid {pid}) did not stop", timeout=START_TIMEOUT)

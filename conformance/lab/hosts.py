@@ -1,5 +1,6 @@
 """Lab hosts: containers that are whole Docker hosts (systemd, sshd, their own dockerd), reached over SSH."""
 import io
+import ipaddress
 import json
 import re
 import socket
@@ -46,7 +47,11 @@ def spec(ip):
 
 
 def bridge_gateway(client):
-    return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    """The default bridge's gateway. Its IPAM config names it only when the engine was given one; an engine that
+    chose its own subnet (e.g. 172.18.0.0/16 where 172.17.0.0/16 is taken) gives the bridge the subnet's first
+    address."""
+    config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    return config.get("Gateway") or str(ipaddress.ip_network(config["Subnet"]).network_address + 1)
 
 
 def substitutions(client):

@@ -1,4 +1,5 @@
 """Step-by-step progress lines with elapsed time, and bounded subprocesses that show they are alive."""
+from pathlib import Path
 import subprocess
 import sys
 import threading
@@ -76,3 +77,15 @@ def wait_for(predicate, *, what, timeout, interval=0.2):
 def fail(text):
     print(f"conformance-lab: {text}", file=sys.stderr)
     return 1
+
+
+def exited(pid: int, child: subprocess.Popen | None = None) -> bool:
+    """True once process `pid` has exited: gone, reaped (`child`, when it is that process, is reaped here), or a
+    zombie that another parent has not reaped yet (e.g. a PID 1 that reaps no orphans)."""
+    if child is not None and child.pid == pid:
+        return child.poll() is not None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"  # the state field follows the parenthesised command name

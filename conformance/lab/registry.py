@@ -7,7 +7,7 @@ from pathlib import Path
 import requests
 
 from conformance.lab import paths
-from conformance.lab.progress import wait_for
+from conformance.lab.progress import exited, wait_for
 
 CONFIG = """\
 version: 0.1
@@ -73,6 +73,7 @@ def stop():
         pid = _running_pid(address)
         if pid:
             os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: exited(pid), what=f"registry (pid {pid}) did not stop", timeout=30)
         pidfile.unlink(missing_ok=True)
 
 

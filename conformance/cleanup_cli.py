@@ -5,7 +5,7 @@ import argparse
 import sys
 import time
 
-from conformance import cleanup, engine as engines
+from conformance import cleanup, engine as engines, hostkeys
 from conformance.masking import redact
 from conformance.outcomes import TargetError, one_line
 
@@ -30,6 +30,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="Timeout of every Docker call (default: 30)")
     parser.add_argument("--ssh-config", help="SSH config file for ssh:// targets")
     parser.add_argument("--ssh-identity-file", help="SSH key for ssh:// targets")
+    parser.add_argument("--skip-host-key-check", action="store_true",
+                        help="Accept any SSH host key of the engine's ssh:// link (default: checked against known_hosts)")
     args = parser.parse_args(argv)
     if args.run and args.all_runs:
         parser.error("give --run or --all-runs, not both")
@@ -48,7 +50,8 @@ def clean(spec: str, args: argparse.Namespace) -> list[str]:
     except Exception as e:  # noqa: BLE001 - testinfra raises RuntimeError or RuntimeError-likes for bad specs
         raise TargetError(f"{spec}: not a target spec testinfra understands: {one_line(str(e) or type(e).__name__)}") from e
     url = engines.url_for(spec, backend, args.engine_url)
-    client = engines.connect(spec, url, args.call_timeout)
+    policy = hostkeys.Policy(check=not args.skip_host_key_check, ssh_config=args.ssh_config, names=(backend.hostname,))
+    client = engines.connect(spec, url, args.call_timeout, policy)
     engines.guard_client(client, spec, args.call_timeout)
     try:
         found = sorted(cleanup.leftover_runs(client))

@@ -116,6 +116,9 @@ OPTIONS = (
                 "[PATTERN=]SECONDS (default: 300)"),
     Option("engine-url", None, _url(("unix", "tcp", "ssh", "http", "https"), "engine URL"), per_target=True,
            help="Docker API URL of a target instead of the derived one; [TARGET=]URL, repeatable"),
+    Option("skip-host-key-check", False, _bool, per_target=True,
+           help="Accept any SSH host key of a target's paramiko connections (paramiko:// commands, the ssh:// engine "
+                "link), unknown or changed; [PATTERN=]true, repeatable (default: false: checked against known_hosts)"),
     # pytest 9 owns --strict (strict markers, config, ...), hence --strict-should.
     Option("strict", False, _bool, flag=True, cli="strict-should", help="Make SHOULD failures fail the run"),
     Option("report-dir", "reports", str, help="Folder for the run folders and the latest link (default: reports)"),
@@ -142,6 +145,7 @@ class TargetSettings:
     check_timeout: float
     engine_url: str | None
     profile_source: str
+    skip_host_key_check: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +159,7 @@ class Settings:
     call_timeout: tuple[Rule, ...]
     check_timeout: tuple[Rule, ...]
     engine_url: tuple[Rule, ...]
+    skip_host_key_check: tuple[Rule, ...]
     strict: bool
     report_dir: str
     keep_pulled_images: bool
@@ -180,6 +185,7 @@ class Settings:
             check_timeout=pick(self.check_timeout, 300.0),
             engine_url=pick(self.engine_url, None),
             profile_source=self.sources.get("profile", "default"),
+            skip_host_key_check=pick(self.skip_host_key_check, False),
         )
 
 

@@ -1,10 +1,12 @@
 """The Docker API client of a target: which URL, how it connects, every call bounded in time.
 
 ssh:// targets use docker-py's paramiko transport (docker/transport/sshconn.py). It takes the
-user, port, IdentityFile and ProxyCommand only from ~/.ssh/config and the host key only from
-~/.ssh/known_hosts (RejectPolicy); a spec's ssh_identity_file cannot be handed to it without
-monkeypatching. For such a target write `Host <name>` / `IdentityFile <file>` to ~/.ssh/config
-(the lab does this for its hosts), or point the engine elsewhere with --engine-url TARGET=URL.
+user, port, IdentityFile and ProxyCommand only from ~/.ssh/config; a spec's ssh_identity_file cannot be
+handed to it without monkeypatching. For such a target write `Host <name>` / `IdentityFile <file>` to
+~/.ssh/config (the lab does this for its hosts), or point the engine elsewhere with --engine-url TARGET=URL.
+Its host key is checked as for testinfra's paramiko backend (conformance.hostkeys). docker-py's own transport
+(7.x; RejectPolicy since 6.0, docker/docker-py#2932, WarningPolicy before) loads only ~/.ssh/known_hosts and
+cannot name the key it refused.
 """
 from __future__ import annotations
 
@@ -16,14 +18,21 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import docker
+import docker.auth
+import paramiko
 import requests
+from docker.constants import DEFAULT_MAX_POOL_SIZE, DEFAULT_NUM_POOLS_SSH, MINIMUM_DOCKER_API_VERSION
+from docker.transport import SSHHTTPAdapter
+from docker.utils import parse_host
+from docker.utils.proxy import ProxyConfig
 
+from conformance import hostkeys
 from conformance.outcomes import TargetError, one_line
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
 SSH_BACKENDS = ("ssh", "safe-ssh", "paramiko")
-SSH_HINT = ("docker-py's ssh transport reads the key only from ~/.ssh/config (IdentityFile) and the host key "
-            "only from ~/.ssh/known_hosts; add them or use --engine-url TARGET=URL")
+SSH_HINT = ("docker-py's ssh transport reads the key only from ~/.ssh/config (IdentityFile); add it there or use "
+            "--engine-url TARGET=URL")
 LONG_POLLS = ("/wait", "/attach", "/events")  # API paths that answer only when something happens
 T = TypeVar("T")
 
@@ -193,17 +202,99 @@ def _socket_hint(url: str, error: BaseException) -> str:
     return ""
 
 
-def connect(target_id: str, url: str, timeout: float) -> docker.DockerClient:
-    """Create the client (it asks the daemon for its API version at once); failures become TargetError."""
+class _NoCredentials(docker.auth.AuthConfig):
+    """An auth store that holds nothing and is never refilled: docker-py reloads the runner's config whenever its
+    store is empty (docker.auth.get_config_header) and asks credential helpers when it resolves a registry."""
+
+    is_empty = False
+
+    def __init__(self):
+        super().__init__({})
+
+    def __bool__(self) -> bool:
+        return True
+
+    def resolve_authconfig(self, registry=None):
+        return None
+
+    def get_credential_store(self, registry):
+        return None
+
+    def get_all_credentials(self):
+        return {}
+
+
+class TargetAPIClient(docker.APIClient):
+    """docker-py's APIClient without the runner's docker config (~/.docker/config.json or $DOCKER_CONFIG).
+
+    docker-py reads that file when it builds a client and then uses it on every request: pulls carry an
+    X-Registry-Auth header built from its auths and credential helpers, containers.create/run copy its proxies
+    (with any user:password@) into the container's Env (use_config_proxy=True), and its HttpHeaders go with
+    every request. It is the operator's configuration, not the target's, and over ssh:// it would travel through
+    the target's own `docker system dial-stdio`. These properties always answer "nothing configured" and drop what
+    docker-py assigns to them, so nothing read from the file is used, from the first request (the version
+    negotiation) on. docker-py has no switch for this; it still opens the file while building the client.
+    """
+
+    _general_configs = property(lambda self: {}, lambda self, value: None)
+    _proxy_configs = property(lambda self: ProxyConfig(), lambda self, value: None)
+    _auth_configs = property(lambda self: _NoCredentials(), lambda self, value: None)
+
+    def __init__(self, base_url: str, version: str | None = None, timeout: float = 60,
+                 max_pool_size: int = DEFAULT_MAX_POOL_SIZE, host_keys: hostkeys.Policy | None = None):
+        if not base_url.startswith("ssh://"):
+            super().__init__(base_url=base_url, version=version, timeout=timeout, max_pool_size=max_pool_size)
+            return
+        # docker-py's paramiko transport connects while the client is built, with its own host key handling.
+        # Build the client over its shell-out transport (which connects nothing) and a fixed version, mount the
+        # checked transport in its place, then ask the engine for its API version through it.
+        super().__init__(base_url=base_url, version=MINIMUM_DOCKER_API_VERSION, timeout=timeout,
+                         max_pool_size=max_pool_size, use_ssh_client=True)
+        self._custom_adapter.close()
+        self._custom_adapter = _CheckedSSHAdapter(parse_host(base_url), timeout, pool_connections=DEFAULT_NUM_POOLS_SSH,
+                                                  max_pool_size=max_pool_size, host_keys=host_keys or hostkeys.Policy())
+        self.mount("http+docker://ssh", self._custom_adapter)
+        self._version = version if version not in (None, "auto") else self._retrieve_server_version()
+
+
+class _CheckedSSHAdapter(SSHHTTPAdapter):
+    """docker-py's ssh:// transport (settings from ~/.ssh/config) whose host key a hostkeys.Policy checks."""
+
+    def __init__(self, *args, host_keys: hostkeys.Policy, **kwargs):
+        self.host_keys = host_keys
+        super().__init__(*args, **kwargs)
+
+    def _create_paramiko_client(self, base_url: str) -> None:
+        super()._create_paramiko_client(base_url)  # ssh_params: HostName, Port, User, IdentityFile, ProxyCommand
+        self.ssh_client = paramiko.SSHClient()  # without the keys and the policy docker-py gave its own
+        self.host_keys.apply(self.ssh_client, urllib.parse.urlsplit(base_url).hostname, self.ssh_params["hostname"])
+
+    def _connect(self) -> None:
+        if self.ssh_client:
+            self.host_keys.connect(self.ssh_client, **self.ssh_params)
+
+
+class TargetClient(docker.DockerClient):
+    """docker.DockerClient over a TargetAPIClient: the only way the suite talks to a target's engine."""
+
+    def __init__(self, *args, **kwargs):  # noqa: super().__init__ would build a plain APIClient
+        self.api = TargetAPIClient(*args, **kwargs)
+
+
+def connect(target_id: str, url: str, timeout: float, host_keys: hostkeys.Policy | None = None) -> docker.DockerClient:
+    """Create the client (it asks the daemon for its API version at once); failures become TargetError.
+
+    host_keys: how an ssh:// link checks the target's host key (default: against known_hosts, refused if unknown).
+    """
     try:
         # Explicit base_url: docker-py 7.2 would otherwise follow the docker CLI context.
         # A small pool over ssh: each pooled connection holds an sshd session, and sshd allows 10 per connection.
         pool = {"max_pool_size": 2} if url.startswith("ssh://") else {}
-        return bounded(lambda: docker.DockerClient(base_url=url, timeout=timeout, **pool),
+        return bounded(lambda: TargetClient(base_url=url, timeout=timeout, host_keys=host_keys, **pool),
                        timeout, f"{target_id}: connect to engine {url}")
     except TargetError:
         raise
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError, Exception) as e:
-        ssh_setup = "known_hosts" in str(e) or type(e).__name__ in ("AuthenticationException", "SSHException")
+        ssh_setup = type(e).__name__ in ("AuthenticationException", "SSHException")  # a HostKeyError says it all
         hint = f" ({SSH_HINT})" if url.startswith("ssh://") and ssh_setup else _socket_hint(url, e)
         raise TargetError(f"{target_id}: connect to engine {url}: {one_line(str(e) or type(e).__name__)}{hint}") from e

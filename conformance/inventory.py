@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import urllib.parse
@@ -17,10 +18,13 @@ BACKENDS = ("ssh", "paramiko", "safe-ssh")
 # Host keys that become per-target settings (inventory key -> config option name).
 SETTINGS = {"profile": "profile", "mirrors": "mirror", "min_engine_version": "min-engine-version",
             "edition": "edition", "start_budget_ms": "start-budget-ms", "call_timeout": "call-timeout",
-            "check_timeout": "check-timeout", "engine_url": "engine-url"}
+            "check_timeout": "check-timeout", "engine_url": "engine-url", "skip_host_key_check": "skip-host-key-check"}
 CONNECTION = ("spec", "address", "backend", "user", "port", "key", "ssh_config", "sudo")
 HOST_KEYS = (*CONNECTION, *SETTINGS, "groups", "labels")
 EXAMPLE = "see README, 'Fleets: many hosts in one run'"
+HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+USER_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@$-]*")
+AS_OPTION = "would reach ssh as an option"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +188,8 @@ def _entry(path: str, name: str, line: int, values: dict, own: LineDict, extra_g
         raise _error(path, line, f"host name {name!r}: use letters, digits, '.', '_' and '-'")
     if "spec" in values and any(k in own for k in ("address", "backend", "user", "port", "key", "ssh_config")):
         raise fail("spec", "give either spec or address/backend/user/port/key/ssh_config, not both")
+    if "spec" in values and spec_problem(str(values["spec"])):
+        raise fail("spec", spec_problem(str(values["spec"])))
     spec = str(values["spec"]) if "spec" in values else _spec(values, fail)
     groups = values.get("groups") or []
     if isinstance(groups, str):
@@ -218,22 +224,69 @@ def _spec(values: dict, fail) -> str:
     backend = values.get("backend", "ssh")
     if backend not in BACKENDS:
         raise fail("backend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
-    address = str(address)
-    host = f"[{address}]" if ":" in address else address
+    host = _address(str(address), fail)
     user = values.get("user")
+    if user is not None and not USER_NAME.fullmatch(str(user)):
+        raise fail("user", f"{user!r} {AS_OPTION}" if str(user).startswith("-") else
+                   f"{user!r} is not a user name (letters, digits, '.', '_', '-', '@', '$'; no '-' first)")
     port = values.get("port")
     if port is not None and (not str(port).isdigit() or not 0 < int(port) < 65536):
         raise fail("port", f"expected a port number, got {port!r}")
     query = {}
-    if values.get("key"):
-        query["ssh_identity_file"] = os.path.expanduser(str(values["key"]))
-    if values.get("ssh_config"):
-        query["ssh_config"] = os.path.expanduser(str(values["ssh_config"]))
-    if values.get("sudo"):
-        query["sudo"] = "true"
+    for key, name in (("key", "ssh_identity_file"), ("ssh_config", "ssh_config")):
+        if values.get(key):
+            query[name] = _path(key, values[key], fail)
+    try:
+        if configs._bool(values.get("sudo", False)):
+            query["sudo"] = "true"
+    except ValueError as e:
+        raise fail("sudo", str(e)) from None
     return (f"{backend}://" + (f"{urllib.parse.quote(str(user), safe='')}@" if user else "") + host
             + (f":{port}" if port is not None else "")
-            + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""))
+            + ("?" + urllib.parse.urlencode(query, safe="/", quote_via=urllib.parse.quote) if query else ""))
+
+
+def _address(address: str, fail) -> str:
+    """The host part of the spec: a host name, an IPv4 address or an IPv6 one (in brackets)."""
+    try:
+        ip = ipaddress.ip_address(address.removeprefix("[").removesuffix("]"))
+        return f"[{ip}]" if ip.version == 6 else str(ip)
+    except ValueError:
+        pass
+    if address.startswith("-"):
+        raise fail("address", f"{address!r} {AS_OPTION}")
+    if not HOST_NAME.fullmatch(address):
+        raise fail("address", f"{address!r} is not a host name or IP address")
+    return address
+
+
+def _path(key: str, value: Any, fail) -> str:
+    """A key or ssh config path for the spec's query (urlencoded there, so '&', '#', ' ' stay in the path)."""
+    path = os.path.expanduser(str(value))
+    if path.startswith("-"):
+        raise fail(key, f"{path!r} {AS_OPTION}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise fail(key, f"{path!r} holds a control character")
+    return path
+
+
+def spec_problem(spec: str) -> str | None:
+    """Why a target spec's host or user would reach ssh (or docker, kubectl, ...) as an option; None if it would not.
+
+    testinfra puts them on the command line as words of their own (`ssh ... HOST command`), where a leading '-'
+    makes an option of them (-oProxyCommand=... runs a command on this machine).
+    """
+    try:
+        netloc = urllib.parse.urlsplit(spec).netloc
+    except ValueError:
+        return None  # malformed: testinfra's own message says why (plugin._check_specs)
+    user, at, host = netloc.partition("@")  # as testinfra splits it (the first '@')
+    user, host = (urllib.parse.unquote(user.split(":")[0]), host) if at else ("", user)
+    name = urllib.parse.unquote(host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0])
+    for what, value in (("host", name), ("user", user)):
+        if value.startswith("-"):
+            return f"{what} {value!r} {AS_OPTION}"
+    return None
 
 
 def path_of(config: pytest.Config, environ: dict[str, str] | None = None) -> str | None:

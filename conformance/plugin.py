@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, inventory as inventories
+from conformance import audit as audits, catalogue as catalogues, cleanup, config as configs, hostkeys
+from conformance import inventory as inventories
 from conformance import interrupts, outcomes, report as reports, watchdog
 from conformance import bundle, html_report
 from conformance.catalogue import Catalogue, Requirement
@@ -118,6 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "req(id): the requirement id (from suites/requirements.toml) this check proves")
+    hostkeys.install()  # paramiko:// targets check host keys (before testinfra builds any backend)
     inventories.check_file_options(config.invocation_params.args)
     inventory = inventories.from_config(config)
     settings = configs.load(config, inventory=inventory)
@@ -167,6 +169,9 @@ def _check_specs(specs: list[str], host_options: dict) -> None:
     """Bad --hosts input is a usage error (exit 4), not a collection traceback in testinfra."""
     import testinfra.backend  # late: see Targets.spec_of
     for spec in specs:
+        problem = inventories.spec_problem(spec)
+        if problem:
+            raise pytest.UsageError(f"--hosts {spec}: {problem}")
         try:
             testinfra.backend.get_backends([spec], **host_options)
         except Exception as e:  # noqa: BLE001 - testinfra raises RuntimeError/ValueError/ImportError for bad specs

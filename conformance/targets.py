@@ -8,7 +8,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from conformance import audit as audits, cleanup, engine as engines
+from conformance import audit as audits, cleanup, engine as engines, hostkeys
 from conformance.config import Settings, TargetSettings
 from conformance.outcomes import TargetError, one_line
 
@@ -123,6 +123,11 @@ class Target:
         self._teardowns: list[Callable[[], object]] = []
         self.audit = audits.Audit(spec, run_id)
         self.inventory_facts: dict[str, str] = {}
+        self.host_keys = hostkeys.Policy(check=not settings.skip_host_key_check,
+                                         ssh_config=getattr(host.backend, "ssh_config", None),
+                                         names=(host.backend.hostname,))
+        if hasattr(host.backend, "host_key_policy"):  # conformance.paramiko_backend: before its first connection
+            host.backend.host_key_policy = self.host_keys
         # Every testinfra command of this host is bounded; the outer limit leaves room for coreutils timeout
         # (evidence.cmd's -k KILL_AFTER), whose rc 124 names the command more precisely.
         self.connection = engines.guard_backend(host.backend, self.name, settings.call_timeout + KILL_AFTER + 2)
@@ -159,7 +164,7 @@ class Target:
     @_once
     def _engine(self):
         url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)  # its message names the spec
-        client = engines.connect(self.name, url, self.settings.call_timeout)
+        client = engines.connect(self.name, url, self.settings.call_timeout, self.host_keys)
         breaker = engines.guard_client(client, self.name, self.settings.call_timeout)
         self.on_teardown(client.close)
         # Registered right after the client, so they run last before close, after every shared teardown:
@@ -262,6 +267,9 @@ def gather_facts(target: Target) -> dict[str, str]:
     except Exception as e:  # noqa: BLE001 - facts never fail a check
         for key in ("engine version", "storage driver", "cgroup driver", "mirrors"):
             facts[key] = f"could not read: {one_line(str(e) or type(e).__name__)}"
+    unchecked = target.host_keys.fact()
+    if unchecked:
+        facts["SSH host key"] = unchecked
     return facts
 
 

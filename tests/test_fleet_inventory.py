@@ -95,13 +95,17 @@ CHECKS = """
 """
 
 
-def test_malformed_inventory_is_exit_4(pytester):
+@pytest.mark.parametrize("text, says", [
+    ("hosts:\n  a:\n    address: 10.0.0.1\n    colour: blue\n", "4: host 'a': unknown key 'colour'"),
+    ("hosts:\n  web:\n    address: -oProxyCommand=x\n", "3: host 'web': address: *would reach ssh as an option"),
+], ids=["unknown-key", "address-as-option"])
+def test_bad_inventory_is_exit_4(pytester, text, says):
     make_project(pytester, [requirement("engine.info")], CHECKS)
     path = pytester.path / "fleet.yml"
-    path.write_text("hosts:\n  a:\n    address: 10.0.0.1\n    colour: blue\n")
+    path.write_text(text)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--inventory={path}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*inventory {path}:4: host 'a': unknown key 'colour'*"])
+    result.stderr.fnmatch_lines([f"*inventory {path}:{says}*"])
 
 
 def test_inventory_given_as_two_words_is_refused(pytester):
@@ -148,3 +152,46 @@ def test_ansible_groups_become_one_target_per_host(tmp_path):
     assert inventory.ansible_hosts(str(hosts_ini), ["all"]) == ["h1", "h2", "h3"]
     with pytest.raises(pytest.UsageError, match=r"no host in group\(s\) nope"):
         inventory.ansible_hosts(str(hosts_ini), ["nope"])
+
+
+# Values that would reach ssh (or the spec's query) as something else than the value they are.
+UNSAFE = [
+    ("address: -oProxyCommand=touch${IFS}/tmp/pwned", "address", "would reach ssh as an option"),
+    ("address: '10.0.0.1?ssh_config=/tmp/evil'", "address", "not a host name or IP address"),
+    ("address: 'evil host'", "address", "not a host name or IP address"),
+    ("user: -oProxyCommand=x", "user", "would reach ssh as an option"),
+    ("user: 'root\\nHost *'", "user", "not a user name"),
+    ("key: -oProxyCommand=x", "key", "would reach ssh as an option"),
+    ("ssh_config: \"/etc/ssh/cfg\\nProxyCommand x\"", "ssh_config", "control character"),
+    ("spec: ssh://-oProxyCommand=x", "spec", "would reach ssh as an option"),
+    ("sudo: 'no please'", "sudo", "expected true or false"),
+]
+
+
+@pytest.mark.parametrize("value, key, words", UNSAFE, ids=[u[1] + "-" + u[2].split()[-1] for u in UNSAFE])
+def test_unsafe_values_are_usage_errors_naming_file_line_and_host(tmp_path, value, key, words):
+    text = "hosts:\n  web:\n" + ("    address: 10.0.0.1\n" if not value.startswith(("address", "spec")) else "") \
+        + f"    {value}\n"
+    path = write(tmp_path, text)
+    with pytest.raises(pytest.UsageError) as raised:
+        inventory.load(path)
+    line = text.splitlines().index(f"    {value}") + 1
+    assert f"inventory {path}:{line}: host 'web': {key}: " in str(raised.value), str(raised.value)
+    assert words in str(raised.value), str(raised.value)
+
+
+@pytest.mark.parametrize("path", ["/keys/a&sudo=true", "/keys/with space#1", "/keys/a+b%41?x=1"])
+def test_key_and_ssh_config_paths_reach_testinfra_unchanged(tmp_path, path):
+    import testinfra.backend
+    inv = inventory.load(write(tmp_path, f"hosts:\n  web:\n    address: 10.0.0.1\n    key: '{path}'\n"
+                                         f"    ssh_config: '{path}.cfg'\n"))
+    host, options = testinfra.backend.parse_hostspec(inv.entries[0].spec)
+    assert host == "10.0.0.1"
+    assert options == {"connection": "ssh", "ssh_identity_file": path, "ssh_config": path + ".cfg"}
+
+
+def test_a_host_spec_starting_with_a_dash_is_refused_on_the_command_line(pytester):
+    make_project(pytester, [requirement("engine.info")], CHECKS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--hosts=ssh://-oProxyCommand=x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--hosts ssh://-oProxyCommand=x: host '-oProxyCommand=x' would reach ssh as an option*"])

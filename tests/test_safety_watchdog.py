@@ -56,7 +56,7 @@ def run(pytester, hang, *args):
                                          ("fixture", "stuck (suites/test_checks.py:"),
                                          ("command", "test_hangs (suites/test_checks.py:")])
 def test_a_hung_check_is_an_error_naming_it_and_the_run_goes_on(pytester, hang, where, xdist):
-    root, result, took = run(pytester, hang, *xdist)
+    root, result, _ = run(pytester, hang, *xdist)
     host = results(root)["hosts"]["local://"]["requirements"]
     message = host["engine.info"]["message"]
     assert host["engine.info"]["status"] == "error", host
@@ -64,7 +64,8 @@ def test_a_hung_check_is_an_error_naming_it_and_the_run_goes_on(pytester, hang, 
                               f"stopped in {where}"), message
     assert (root / "cleanup-ran").read_text() == "yes"  # the fixture before the hang was torn down
     assert host["engine.version"]["status"] == "passed"  # the next check ran
-    assert took < 20, f"{took:.0f} s"
+    # No wall-time bound here (a loaded machine is slow): the hang sleeps 60 s and the run itself is bounded by 60 s,
+    # so a watchdog that did not fire cannot pass; the message above says it fired.
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     out = result.stdout.str()
     assert "Traceback" not in out and "Stack of" not in out and "INTERNALERROR" not in out, out
@@ -75,6 +76,6 @@ def test_the_limit_is_a_setting_and_a_check_within_it_passes(pytester):
     assert result.ret == 0, result.stdout.str()
     statuses = {i: e["status"] for i, e in results(root)["hosts"]["local://"]["requirements"].items()}
     assert statuses == {"engine.info": "passed", "engine.version": "passed"}
-    root, result, took = run(pytester, "call", "--check-timeout=1", "--check-timeout=local://=3")
+    root, result, _ = run(pytester, "call", "--check-timeout=1", "--check-timeout=local://=3")
     message = results(root)["hosts"]["local://"]["requirements"]["engine.info"]["message"]
     assert "did not end within 3 s (--check-timeout)" in message  # the per-target rule wins

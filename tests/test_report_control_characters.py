@@ -77,7 +77,7 @@ def test_conformance_cleanup_shows_target_labels_and_specs_visibly(monkeypatch, 
         def close(self):
             pass
     monkeypatch.setattr(engines, "url_for", lambda spec, backend, url: "unix:///nowhere")
-    monkeypatch.setattr(engines, "connect", lambda spec, url, timeout: Client())
+    monkeypatch.setattr(engines, "connect", lambda spec, url, timeout, *policy: Client())
     monkeypatch.setattr(engines, "guard_client", lambda client, spec, timeout: None)
     monkeypatch.setattr(cleanup, "leftover_runs", lambda client: {f"1a2b{FAKE}"})
     assert cleanup_cli.main(["--hosts", "local://"]) == 0

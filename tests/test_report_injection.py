@@ -13,12 +13,12 @@ import pytest
 from report_project import CHECKS as PROJECT_CHECKS, bundle, run_in
 from test_report_html import CHROMIUM, chromium
 
-ADDRESS = "h<img src=x onerror=alert(1)>"  # an inventory address; ssh refuses it, so its checks end as errors
-INVENTORY = f"""
+ADDRESS = "h<img src=x onerror=alert(1)>"  # a --hosts host name; ssh refuses it, so its checks end as errors
+INVENTORY = """
 hosts:
   web1:
-    address: "{ADDRESS}"
-    labels: {{"<svg onload=alert(2)>": "<img src=x onerror=alert(3)>"}}
+    address: nohost.invalid
+    labels: {"<svg onload=alert(2)>": "<img src=x onerror=alert(3)>"}
 """
 METADATA = ("note", "<script>alert(4)</script><img src=x onerror=alert(5)>")
 OUTPUT = "<img src=x onerror=alert(6)>"  # printed by the target itself
@@ -72,12 +72,12 @@ def rendered(data: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
-    """report.html of a run with a crafted inventory address, labels, --metadata and target output."""
+    """report.html of a run with a crafted target name, inventory labels, --metadata and target output."""
     root = tmp_path_factory.mktemp("injection")
     inventory = root / "fleet.yml"
     inventory.write_text(INVENTORY)
-    proc = run_in(root, "--hosts=local://", f"--inventory={inventory}", "--metadata", *METADATA, checks=CHECKS,
-                  fail="latency")
+    proc = run_in(root, f"--hosts=local://,ssh://{ADDRESS}", f"--inventory={inventory}", "--metadata", *METADATA,
+                  checks=CHECKS, fail="latency")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     return bundle(root) / "report.html"
 
@@ -100,7 +100,7 @@ def test_crafted_names_and_metadata_are_escaped_in_the_page_and_its_data(report)
     # The fleet grid still lands on the rows: each link's target is the id app.js gives a row's <tbody>.
     ids = {row["testId"] for rows in data["tests"].values() for row in rows}
     links = [a["href"] for t, a in static.tags if t == "a" and a.get("href", "").startswith("#")]
-    assert len(links) == 2 * 5 and all(urllib.parse.unquote(href[1:]) in ids for href in links), (links, ids)
+    assert len(links) == 3 * 5 and all(urllib.parse.unquote(href[1:]) in ids for href in links), (links, ids)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: `apt-get install chromium`")

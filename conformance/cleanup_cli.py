@@ -6,9 +6,15 @@ import sys
 import time
 
 from conformance import cleanup, engine as engines, hostkeys
+from conformance.masking import redact
 from conformance.outcomes import TargetError, one_line
 
 ATTEMPTS, PAUSE_S = 3, 2
+
+
+def say(line: str, **kwargs) -> None:
+    """print, redacted: target specs may hold passwords, and run ids and image names come from the target's labels."""
+    print(redact(line), **kwargs)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -51,7 +57,7 @@ def clean(spec: str, args: argparse.Namespace) -> list[str]:
         found = sorted(cleanup.leftover_runs(client))
         runs = found if args.all_runs else args.run
         if not runs:
-            print(f"{spec}: leftovers of run(s): {', '.join(found) or 'none'}"
+            say(f"{spec}: leftovers of run(s): {', '.join(found) or 'none'}"
                   + (" (clean them with --run ID or --all-runs)" if found else ""))
             return []
         problems = []
@@ -60,7 +66,7 @@ def clean(spec: str, args: argparse.Namespace) -> list[str]:
             run_problems = cleanup.sweep(client, run_id, released)
             state = "not found" if run_id not in found else ("removed" if not run_problems else "problems")
             kept = sorted(ref for ref, what in released.items() if what == cleanup.KEPT)
-            print(f"{spec}: run {run_id}: {state}" + (f" ({cleanup.KEPT}: {', '.join(kept)})" if kept else ""))
+            say(f"{spec}: run {run_id}: {state}" + (f" ({cleanup.KEPT}: {', '.join(kept)})" if kept else ""))
             problems += [f"{spec}: run {run_id}: {p}" for p in run_problems]
         return problems
     finally:
@@ -80,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                 if attempt == ATTEMPTS or "not a target spec" in str(e):
                     problems.append(str(e))
                     break
-                print(f"{spec}: attempt {attempt} failed ({e}); trying again in {PAUSE_S} s", file=sys.stderr)
+                say(f"{spec}: attempt {attempt} failed ({e}); trying again in {PAUSE_S} s", file=sys.stderr)
                 time.sleep(PAUSE_S)
     for problem in problems:
-        print(f"conformance-cleanup: {problem}", file=sys.stderr)
+        say(f"conformance-cleanup: {problem}", file=sys.stderr)
     return 1 if problems else 0
 
 

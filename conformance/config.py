@@ -56,6 +56,13 @@ def _url(schemes: tuple[str, ...], what: str) -> Callable[[str], str]:
     return parse
 
 
+def _key_file(text: Any) -> str:
+    path = os.path.expanduser(str(text))
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ValueError(f"no readable key file {text!r}")
+    return path
+
+
 def _bool(text: Any) -> bool:
     if isinstance(text, bool):
         return text
@@ -117,6 +124,9 @@ OPTIONS = (
     Option("report-dir", "reports", str, help="Folder for the run folders and the latest link (default: reports)"),
     Option("keep-pulled-images", False, _bool, flag=True,
            help="Keep the images the run pulled (the leak audit lists them as kept by request)"),
+    Option("sign-key", None, _key_file,
+           help="Sign MANIFEST.sha256 with this SSH key (ssh-keygen -Y sign; a private key, or the public key of "
+                "one in ssh-agent) into MANIFEST.sha256.sig (default: unsigned)"),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -153,6 +163,7 @@ class Settings:
     strict: bool
     report_dir: str
     keep_pulled_images: bool
+    sign_key: str | None
     sources: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     def for_target(self, target_id: str, *aliases: str) -> TargetSettings:

@@ -2,48 +2,20 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from conformance.masking import redact
 from conformance.outcomes import TargetError
+
+__all__ = ["Evidence", "redact", "render", "trim"]
 
 TRIM = 4000  # characters kept of each stdout/stderr (head and tail)
 KILL_AFTER = 5  # seconds `timeout` waits after TERM before KILL
-SECRET_KEYS = re.compile(r"(?i)^auths?$|password|passwd|secret|token|authorization|api[_-]?key|credential")
-_NAMES = r"(?:token|password|passwd|secret|api[_-]?key|registry[_-]auth|credentials?)"
-SECRET_PATTERNS = (
-    # scheme://user:password@host (registry mirrors, proxies, engine URLs)
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@"), r"\1\2:***@"),
-    # NAME=value and name: value whose name mentions a secret (environment, config files, headers)
-    (re.compile(rf"(?i)([\w.-]*{_NAMES}[\w.-]*)(\s*[=:]\s*)([\"']?)[^\s\"'&,;]+"), r"\1\2\3***"),
-    # --password VALUE style command-line flags
-    (re.compile(rf"(?i)(--[\w-]*{_NAMES}[\w-]*)(\s+)(?!-)\S+"), r"\1\2***"),
-    # JSON string values of secret-named keys (Docker config auths, identity tokens)
-    (re.compile(r"""(?i)((["'])[^"'\s]*(?:auth|password|passwd|token|secret)[^"'\s]*\2\s*:\s*)(["'])(?:(?!\3)[^\\]|\\.)*\3"""),
-     r"\1\3***\3"),
-    (re.compile(r"(?i)(authorization:\s*\w+\s+)\S+"), r"\1***"),
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[\w.~+/-]{8,}=*"), r"\1\2***"),
-)
-# Every pattern above needs one of these; most evidence has none and skips the substitutions.
-MAY_HOLD_SECRET = re.compile(r"(?i)@|token|passw|secret|api[_-]?key|auth|credential|bearer|basic")
-
-
-def redact(value: Any) -> Any:
-    """Mask credentials in text, and secret-named keys in dicts and lists."""
-    if isinstance(value, str):
-        if not MAY_HOLD_SECRET.search(value):
-            return value
-        for pattern, replacement in SECRET_PATTERNS:
-            value = pattern.sub(replacement, value)
-        return value
-    if isinstance(value, dict):
-        return {k: ("***" if SECRET_KEYS.match(str(k)) else redact(v)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
-    return value
 
 
 def trim(text: str, limit: int = TRIM) -> str:
+    """Head and tail of the redacted text (masked before it is cut, so no secret is cut in half and shown)."""
+    text = redact(text)
     if len(text) <= limit:
         return text
     half = limit // 2
@@ -66,8 +38,8 @@ class Evidence:
         seconds = max(1, int(round(timeout or self.default_timeout)))
         rendered = host.backend.quote(command, *args)
         result = host.run("timeout -k %s %s sh -c %s", str(KILL_AFTER), str(seconds), rendered)
-        self.items.append(redact({"kind": "cmd", "command": rendered, "rc": result.rc,
-                                  "stdout": trim(result.stdout), "stderr": trim(result.stderr)}))
+        self.items.append({"kind": "cmd", "command": redact(rendered), "rc": result.rc,
+                           "stdout": trim(result.stdout), "stderr": trim(result.stderr)})
         if result.rc in (124, 137):
             raise TargetError(f"{self.target_id}: command timed out after {seconds} s: {rendered}")
         return result

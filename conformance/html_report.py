@@ -6,6 +6,7 @@ import urllib.parse
 from pathlib import Path
 
 from conformance import outcomes
+from conformance.masking import redact
 from conformance.report import EXIT_MEANINGS, VERDICTS, Results, host_verdict
 
 CSS = Path(__file__).parent / "report.css"
@@ -21,13 +22,27 @@ def header(cells: list[str]) -> None:
 
 
 def row(report, cells: list[str]) -> None:
-    """Conformance cells; pytest-html also calls this for collection errors, which have no conformance data."""
+    """Conformance cells; pytest-html also calls this for collection errors, which have no conformance data.
+
+    pytest-html puts the test id into its cell unescaped, and its JavaScript renders every cell as HTML: the id
+    holds the target's name (an inventory address, a --hosts spec), so the cell is written again, escaped.
+    """
+    for n, cell in enumerate(cells):
+        if cell.startswith('<td class="col-testId">'):
+            cells[n] = f'<td class="col-testId">{html.escape(row_id(report))}</td>'
     data = dict(getattr(report, "conformance", None) or {})
     data.setdefault("host", data.get("name", ""))
     for offset, (key, _) in enumerate(COLUMNS):
-        value = " ".join(str(data.get(key, "")).split())  # pytest-html reads a cell's text up to its first newline
-        css = f" {value}" if key == "status" else ""
+        # pytest-html reads a cell's text up to its first newline
+        value = " ".join(redact(str(data.get(key, ""))).split())
+        css = f" {html.escape(value)}" if key == "status" else ""
         cells.insert(FIRST + offset, f'<td class="col-{key}{css}">{html.escape(value)}</td>')
+
+
+def row_id(report) -> str:
+    """pytest-html's id of a report's row: the node id, with ::setup, ::teardown or ::collect unless a call."""
+    when = getattr(report, "when", "call")
+    return report.nodeid if when == "call" else f"{report.nodeid}::{when}"
 
 
 def log(report, data: list[str]) -> None:
@@ -51,8 +66,9 @@ def evidence_extra(title: str, text: str) -> str:
 
 
 def anchor(test_id: str) -> str:
-    """href of a results-table row: pytest-html 4 gives each row's <tbody> the row's test id as its id."""
-    return "#" + urllib.parse.quote(test_id, safe="/:@[]|.,-_=+~!$()*;")
+    """href of a results-table row: pytest-html 4 gives each row's <tbody> the text of its test-id cell as its
+    id, and row() writes that cell escaped."""
+    return "#" + urllib.parse.quote(html.escape(test_id), safe="/:@[]|.,-_=+~!$()*;")
 
 
 def summary(prefix: list[str], postfix: list[str], results: Results, order: list[str], exit_status: int | None,

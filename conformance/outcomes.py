@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+from conformance.masking import redact
+
 PASSED, FAILED, BLOCKED, NOT_APPLICABLE, ERROR = "passed", "failed", "blocked", "not-applicable", "error"
 STATUSES = (PASSED, FAILED, BLOCKED, NOT_APPLICABLE, ERROR)
 # When one requirement has several items on a target (parametrized), the worst one speaks for it.
@@ -52,9 +54,9 @@ def blocked(dependency: str, message: str) -> None:
 
 
 def one_line(text: object, limit: int = 300) -> str:
-    """First line of text, whitespace collapsed and cut to limit."""
+    """First line of text, redacted (masked before it is cut), whitespace collapsed and cut to limit."""
     text = getattr(text, "stderr", None) or text  # testinfra raises RuntimeError(CommandResult)
-    line = " ".join(str(text).strip().split("\n", 1)[0].split())
+    line = " ".join(redact(str(text)).strip().split("\n", 1)[0].split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -7,6 +7,7 @@ import html
 import os
 import re
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -110,6 +111,13 @@ def _host_options(config: pytest.Config) -> dict:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read their output paths
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        _configure(config)
+    except pytest.UsageError as e:  # a malformed --hosts, --mirror or inventory value must not echo its password
+        raise pytest.UsageError(redact(str(e))) from None
+
+
+def _configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "req(id): the requirement id (from suites/requirements.toml) this check proves")
     hostkeys.install()  # paramiko:// targets check host keys (before testinfra builds any backend)
     inventories.check_file_options(config.invocation_params.args)
@@ -133,6 +141,8 @@ def pytest_configure(config: pytest.Config) -> None:
     specs = config.option.hosts.split(",") if config.option.hosts else ["local://"]
     if active:
         _check_specs(specs, _host_options(config))
+    if settings.sign_key and not shutil.which("ssh-keygen"):
+        raise pytest.UsageError("--sign-key needs ssh-keygen (install openssh-client)")
     run_id = _run_id(config)
     if settings.keep_pulled_images:
         cleanup.keep_pulled_images(run_id)
@@ -153,7 +163,6 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.css = [*config.option.css, str(html_report.CSS)]
         if not config.option.xmlpath:
             config.option.xmlpath = str(run.run_dir / "junit.xml")
-        _add_metadata(config, {"Run id": run_id, "Targets": html.escape(redact(", ".join(specs)))})
 
 
 def _check_specs(specs: list[str], host_options: dict) -> None:
@@ -211,16 +220,38 @@ def _report_problem(run: Run, what: str, error: OSError) -> None:
                                + (f" ({error.filename})" if error.filename else ""))
 
 
-def _add_metadata(config: pytest.Config, values: dict) -> None:
+def _metadata(config: pytest.Config) -> dict | None:
+    """pytest-metadata's dict: the environment table of report.html (pytest-html reads it when it writes)."""
     try:
         from pytest_metadata.plugin import metadata_key
     except ImportError:
+        return None
+    return config.stash.get(metadata_key, None)
+
+
+def _redact_metadata(config: pytest.Config, escape: bool = False) -> None:
+    """Every metadata key and value redacted (pytest-metadata copies CI variables and --metadata values, which may
+    hold URLs; it prints them under -v); with escape, also HTML-escaped, once, just before pytest-html writes:
+    its JavaScript renders each value (and each key of a nested table) as HTML, only a top-level key as text."""
+    metadata = _metadata(config)
+    if metadata is None:
         return
-    if metadata_key in config.stash:
-        metadata = config.stash[metadata_key]
-        metadata.update(values)
-        for key, value in metadata.items():  # pytest-metadata also copies CI variables, which may hold URLs
-            metadata[key] = redact(value)
+
+    def escaped(value):
+        if isinstance(value, dict):
+            return {html.escape(str(k)): escaped(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [escaped(v) for v in value]
+        return html.escape(value) if isinstance(value, str) else value
+    for key, value in list(metadata.items()):
+        del metadata[key]
+        value = redact(value)
+        metadata[redact(key) if isinstance(key, str) else key] = escaped(value) if escape else value
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal prints pytest-metadata's report header
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _redact_metadata(session.config)
 
 
 def _requirement_id(item: pytest.Item) -> str | None:
@@ -389,8 +420,9 @@ def _html_evidence(title: str, text: str, check: Check | None) -> list:
     except ImportError:
         return []
     found = [extras.html(html_report.evidence_extra(title, text))]
-    if check is not None:
-        found.append(extras.url(bundle.evidence_path(check.name, check.requirement.id), name="evidence file"))
+    if check is not None:  # pytest-html writes a link's href as given, unescaped
+        found.append(extras.url(html.escape(bundle.evidence_path(check.name, check.requirement.id)),
+                                name="evidence file"))
     return found
 
 
@@ -445,9 +477,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     run.results.hosts = dict(sorted(run.results.hosts.items(), key=lambda item: run.targets.order(item[0])))
     if run.run_dir is None:
         return
-    facts = {f"Target {h['name']}": {k: html.escape(str(v)) for k, v in redact({"spec": t, **h["facts"]}).items()}
-             for t, h in run.results.hosts.items()}
-    _add_metadata(session.config, facts)
+    metadata = _metadata(session.config)  # pytest-metadata makes it after this plugin's pytest_configure
+    if metadata is not None:
+        metadata.update({"Run id": run.run_id, "Targets": ", ".join(run.targets.specs),
+                         **{f"Target {h['name']}": {"spec": t, **h["facts"]} for t, h in run.results.hosts.items()}})
+        _redact_metadata(session.config, escape=True)
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
@@ -516,8 +550,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             run.results.exit_status = final  # a report writer failed after results.json was written
             run.results.write(run.run_dir / "results.json")
         bundle.write_manifest(run.run_dir)
-    except OSError as e:
-        print(f"conformance: could not write {bundle.MANIFEST} in {run.run_dir}: {e.strerror or e}", file=sys.stderr)
+        if run.settings.sign_key:
+            bundle.sign(run.run_dir, run.settings.sign_key)
+    except (OSError, bundle.SigningError) as e:
+        what = bundle.SIGNATURE if isinstance(e, bundle.SigningError) else bundle.MANIFEST
+        print(f"conformance: could not write {what} in {run.run_dir}: {getattr(e, 'strerror', None) or e}",
+              file=sys.stderr)
         if session is not None and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -526,19 +564,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     run = config.stash.get(RUN, None)
     if run is None or hasattr(config, "workerinput"):
         return
+    say = reports.say(terminalreporter)
     if run.lint_error:
-        terminalreporter.write_line(f"ERROR: {run.lint_error}", red=True)
+        say(f"ERROR: {run.lint_error}", red=True)
     for problem in run.cleanup_problems:
-        terminalreporter.write_line(f"conformance: cleanup problem on {problem}", red=True)
+        say(f"conformance: cleanup problem on {problem}", red=True)
     for problem in run.report_problems:
-        terminalreporter.write_line(f"conformance: {problem}; the verdicts in this summary stand", red=True)
+        say(f"conformance: {problem}; the verdicts in this summary stand", red=True)
     for spec, audit in sorted(run.audits.items(), key=lambda item: run.targets.order(item[0])):
         bad = audit["status"] in ("failed", "error")
-        line = f"conformance: {audits.CHECK_ID} on {run.targets.name_of(spec)}: {audit['status']}: {audit['message']}"
-        terminalreporter.write_line(line, red=bad, green=audit["status"] == "passed")
+        say(f"conformance: {audits.CHECK_ID} on {run.targets.name_of(spec)}: {audit['status']}: {audit['message']}",
+            red=bad, green=audit["status"] == "passed")
     if run.results.hosts:
         status = run.exit_status if run.exit_status is not None else exitstatus
-        reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status)
+        reports.summary(terminalreporter, run.results, run.run_dir, run.settings.strict, status,
+                        signed=bool(run.settings.sign_key))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -15,6 +15,7 @@ from conformance.evidence import trim
 from conformance.judges import page_title
 from conformance.targets import is_local
 from conformance.outcomes import expect
+from conformance.masking import clip
 
 NGINX = "nginx:latest"
 HELLO_WORLD = "hello-world:latest"
@@ -82,7 +83,7 @@ def unit_properties(host, evidence, unit: str, names: tuple[str, ...]) -> dict[s
     try:
         properties = host.service(unit).systemd_properties
     except AssertionError as e:  # testinfra's check_output: systemctl show exited non-zero
-        evidence.note(f"host.service({unit!r}).systemd_properties -> systemctl show failed: {str(e)[:300]}")
+        evidence.note(f"host.service({unit!r}).systemd_properties -> systemctl show failed: {clip(e, 300)}")
         return {}
     found = {name: properties.get(name, "") for name in names}
     evidence.note(f"host.service({unit!r}).systemd_properties: " + " ".join(f"{k}={v}" for k, v in found.items()))
@@ -98,7 +99,7 @@ def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bo
         result = bounded(lambda: container.exec_run(wrapped), seconds + 10, f"exec in container {container.short_id}")
         output = text(result.output)
         evidence.api(f"POST /containers/{container.short_id}/exec", cmd=argv, exit_code=result.exit_code,
-                     output=output[-2000:])
+                     output=clip(output, 2000, end=True))
         if result.exit_code != 0 or output:
             break
     return result.exit_code, output
@@ -109,7 +110,7 @@ def wait_exit(container, evidence, seconds: float) -> int | None:
     try:
         status = container.wait(timeout=seconds)
     except requests.exceptions.RequestException as e:  # a read timeout arrives as ConnectionError over unix sockets
-        evidence.api(f"POST /containers/{container.short_id}/wait", timeout_s=seconds, error=str(e)[:300])
+        evidence.api(f"POST /containers/{container.short_id}/wait", timeout_s=seconds, error=clip(e, 300))
         return None
     evidence.api(f"POST /containers/{container.short_id}/wait", StatusCode=status.get("StatusCode"))
     return status.get("StatusCode")
@@ -140,7 +141,7 @@ class Http:
                 r = requests.get(url, headers={"Accept": ", ".join(accept)} if accept else {}, timeout=self.timeout)
                 status, headers, body = r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text
             except requests.exceptions.RequestException as e:
-                self.evidence.note(f"requests.get({url!r}) -> {type(e).__name__}: {str(e)[:300]}")
+                self.evidence.note(f"requests.get({url!r}) -> {type(e).__name__}: {clip(e, 300)}")
                 status, headers, body = None, {}, ""
         else:
             args = " ".join("-H %s" for _ in accept)

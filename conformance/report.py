@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conformance import outcomes
-from conformance.evidence import redact
+from conformance.masking import redact, redact_lines
 from conformance.outcomes import BLOCKED, ERROR, FAILED, NOT_APPLICABLE, PASSED
 from conformance.targets import display_name
 
@@ -203,9 +203,9 @@ def mask_report(report: pytest.TestReport) -> None:
             if crash is not None:
                 crash.message = redact(crash.message)
             for entry in getattr(traceback, "reprentries", None) or []:
-                entry.lines = redact(list(entry.lines))
+                entry.lines = redact_lines(list(entry.lines))
                 if getattr(entry, "reprlocals", None) is not None:
-                    entry.reprlocals.lines = redact(list(entry.reprlocals.lines))
+                    entry.reprlocals.lines = redact_lines(list(entry.reprlocals.lines))
                 if getattr(entry, "reprfuncargs", None) is not None:
                     entry.reprfuncargs.args = [(n, redact(v)) for n, v in entry.reprfuncargs.args]
                 if getattr(entry, "reprfileloc", None) is not None:
@@ -241,20 +241,29 @@ def exit_status(results: Results, strict: bool, pytest_status: int) -> int:
     return pytest.ExitCode.OK
 
 
-def summary(terminal, results: Results, run_dir: Path | None, strict: bool, status: int) -> None:
+def say(terminal):
+    """write_line of the terminal reporter for lines that hold what targets said: redacted (credentials masked,
+    control characters visible), so no target can move the cursor, clear a line or print a fake verdict."""
+    def write(line: str, **markup) -> None:
+        terminal.write_line(redact(line), **markup)
+    return write
+
+
+def summary(terminal, results: Results, run_dir: Path | None, strict: bool, status: int, signed: bool = False) -> None:
     """A compact per-target, per-section count table, SHOULD warnings and where the reports are, in WIDTH columns
     (a line naming the run folder is as long as its path needs)."""
     terminal.section("conformance summary")
+    write = say(terminal)
     table = results.section_counts()
     heads = ("passed", "failed", "blocked", "n/a", "error")
     counts_width = len("  " + "  ".join(heads))
-    width = min(max([len("target"), *(len(results.name(t)) for t in table)]),
+    width = min(max([len("target"), *(len(redact(results.name(t))) for t in table)]),
                 WIDTH - len(f"  {'section':<7}") - counts_width - len("  could not be checked"))
-    terminal.write_line(f"{'target':<{width}}  {'section':<7}  " + "  ".join(heads) + "  verdict")
+    write(f"{'target':<{width}}  {'section':<7}  " + "  ".join(heads) + "  verdict")
     for target, sections in table.items():
-        name = results.name(target)
+        name = redact(results.name(target))
         if len(name) > width:  # a long name gets a line of its own rather than widening the table
-            terminal.write_line(name if len(name) <= WIDTH else name[:WIDTH - 1] + "…")
+            write(name if len(name) <= WIDTH else name[:WIDTH - 1] + "…")
             name = ""
         total = results.counts()[target]
         verdict = host_verdict(results.hosts[target]["requirements"], strict)
@@ -263,21 +272,22 @@ def summary(terminal, results: Results, run_dir: Path | None, strict: bool, stat
             last = n == len(sections)
             line = f"{name if n == 0 else '':<{width}}  {section:<7}  {cells}" + (f"  {verdict}" if last else "")
             colour = {"green": verdict == "conforms", "red": verdict != "conforms"} if last else {}
-            terminal.write_line(line, **colour)
+            write(line, **colour)
     for target, req_id, message in results.should_failures():
         verdict = "fails the run (--strict-should)" if strict else "warning"
         name = results.name(target)
         write_wrapped(terminal, f"SHOULD {req_id} on {name}: {message.removeprefix(name + ': ')} [{verdict}]",
                       yellow=True)
     if run_dir is not None:
-        terminal.write_line(f"reports: {run_dir}/")
-        terminal.write_line("  report.html, results.json, junit.xml, evidence/, MANIFEST.sha256; "
-                            f"exit status {int(status)}")
-        terminal.write_line(f"verify the bundle later with: conformance-lab verify-report {run_dir}")
+        write(f"reports: {run_dir}/")
+        write("  report.html, results.json, junit.xml, evidence/, MANIFEST.sha256"
+              f"{', MANIFEST.sha256.sig' if signed else ''}; exit status {int(status)}")
+        write(f"verify the bundle later with: conformance-lab verify-report {run_dir}"
+              + (" --allowed-signers FILE" if signed else ""))
     write_wrapped(terminal, f"exit status {int(status)}: {EXIT_MEANINGS.get(int(status), 'pytest exit status')}")
 
 
 def write_wrapped(terminal, text: str, **markup) -> None:
-    """text in lines of at most WIDTH columns (a word is cut only where it is wider than that)."""
-    for line in textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False):
+    """text, redacted, in lines of at most WIDTH columns (a word is cut only where it is wider than that)."""
+    for line in textwrap.wrap(redact(text), WIDTH, subsequent_indent="  ", break_on_hyphens=False):
         terminal.write_line(line, **markup)

@@ -8,6 +8,7 @@ from conformance import ahead, probes
 from conformance.judges import images as judge
 from conformance.outcomes import expect
 from conformance.profiles import profiles
+from conformance.masking import clip
 
 # The seed's example rootfs: "如 /dev、/proc、/bin、/etc、/lib、/usr、/tmp".
 ROOTFS_DIRS = ("/dev", "/proc", "/bin", "/etc", "/lib", "/usr", "/tmp")
@@ -36,9 +37,9 @@ def new_container_sees(target, make, image, path, evidence):
     code = probes.wait_exit(container, evidence, target.settings.call_timeout)
     output = probes.text(container.logs())
     evidence.api(f"GET /containers/{container.short_id}/logs", cmd=["sh", "-c", script, "sh", path], exit_code=code,
-                 output=output[-2000:])
+                 output=clip(output, 2000, end=True))
     found = re.search(r"^exists=(\d+)$", output, re.M)
-    expect(found, f"a new {image} container that prints exists=<test -e rc>", f"exit {code}, output {output[-300:]!r}")
+    expect(found, f"a new {image} container that prints exists=<test -e rc>", f"exit {code}, output {clip(output, 300, end=True)!r}")
     sha = re.search(r"^([0-9a-f]{64}) ", output, re.M)
     return found.group(1) == "0", sha.group(1) if sha else ""
 

@@ -5,6 +5,7 @@ from conformance import ahead, probes
 from conformance.judges import install as judge
 from conformance.outcomes import not_applicable
 from conformance.profiles import profiles
+from conformance.masking import clip
 
 PROFILES = profiles()
 PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
@@ -124,7 +125,7 @@ def run_hello_world(target, make, evidence):
     container = probes.started(lambda: make.container(probes.HELLO_WORLD), probes.HELLO_WORLD, evidence)
     code = probes.wait_exit(container, evidence, target.settings.call_timeout)
     logs = probes.text(container.logs())
-    evidence.api(f"GET /containers/{container.short_id}/logs", output=logs[-1500:])
+    evidence.api(f"GET /containers/{container.short_id}/logs", output=clip(logs, 1500, end=True))
     return code, logs
 
 

@@ -7,6 +7,7 @@ import re
 
 from conformance.judges import Verdict, version_tuple
 from conformance.profiles import os_release
+from conformance.masking import clip
 
 HELLO_TEXT = "Hello from Docker!"
 
@@ -144,5 +145,5 @@ def engine_version(cli_rc: int, cli_json: str, api_version: dict) -> Verdict:
 
 def hello_world(exit_code: int | None, logs: str) -> Verdict:
     """Judge engine.hello-world."""
-    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; log: {logs.strip()[:200]!r}"
+    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; log: {clip(logs.strip(), 200)!r}"
     return Verdict(exit_code == 0 and HELLO_TEXT in logs, f"exit 0 and {HELLO_TEXT!r} in the output", found)

@@ -5,6 +5,7 @@ import ipaddress
 
 from conformance.ahead import LOOK_EVERY_S, WATCH_LOOKS
 from conformance.judges import Verdict, page_title
+from conformance.masking import clip
 
 
 def stays_running(states: list[str]) -> Verdict:
@@ -26,7 +27,7 @@ def exec_inside(exit_code: int, output: str, container_hostname: str, host_hostn
     seen = output.strip()
     return Verdict(exit_code == 0 and seen == container_hostname and seen != host_hostname,
                    f"exit 0 and hostname {container_hostname!r} (the host is {host_hostname!r})",
-                   f"exit {exit_code}, output {seen[:200]!r}")
+                   f"exit {exit_code}, output {clip(seen, 200)!r}")
 
 
 def isolated_fs(inside_written: bool, host_sees_inside: bool, marker_made: bool, inside_sees_marker: bool) -> Verdict:

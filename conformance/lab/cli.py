@@ -108,7 +108,7 @@ def host_list(args):
 
 def verify_report(args):
     from conformance import bundle
-    return bundle.verify_command(args.folder)
+    return bundle.verify_command(args.folder, args.allowed_signers, args.identity)
 
 
 def parser():
@@ -121,8 +121,14 @@ def parser():
     sub.add_parser("status", help="Show what of the lab is running").set_defaults(func=status)
     sub.add_parser("variants", help="List the lab host variants").set_defaults(func=show_variants)
     v = sub.add_parser("verify-report", help="Check a run folder against its MANIFEST.sha256 (changed, missing or "
-                       "extra files); exit 1 if it does not match")
+                       "extra files) and its signature; exit 1 if it does not match")
     v.add_argument("folder", help="A run folder, e.g. reports/latest")
+    v.add_argument("--allowed-signers", metavar="FILE",
+                   help="Check MANIFEST.sha256.sig against this ssh allowed_signers file (ssh-keygen(1)); "
+                        "exit 1 unless a key it lists signed the manifest")
+    v.add_argument("--identity", metavar="PRINCIPAL",
+                   help="The principal the signature must be from (default: any principal of --allowed-signers "
+                        "whose key made it)")
     v.set_defaults(func=verify_report)
     h = sub.add_parser("host", help="Start, stop or list lab hosts").add_subparsers(dest="host_command", required=True)
     s = h.add_parser("start", help="Start a lab host; prints its target spec last")

@@ -23,7 +23,7 @@ from conformance.engine import bounded
 from conformance.targets import is_local
 from conformance.outcomes import expect
 
-PROFILES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "profiles.toml"
+PROFILES_FILE = Path(__file__).resolve().parent / "profiles.toml"
 NGINX = "nginx:latest"
 HELLO_WORLD = "hello-world:latest"
 HELLO_TEXT = "Hello from Docker!"
@@ -36,7 +36,7 @@ DIFF_KINDS = {0: "C", 1: "A", 2: "D"}
 
 @functools.cache
 def profiles() -> dict:
-    """fixtures/profiles.toml: per-profile expectation data."""
+    """conformance/profiles.toml: per-profile expectation data."""
     with open(PROFILES_FILE, "rb") as f:
         return tomllib.load(f)
 

@@ -12,13 +12,12 @@ import json
 import tomllib
 from pathlib import Path
 
-from conformance import catalogue as catalogues
+from conformance import catalogue as catalogues, probes
 from conformance.lab import paths, variants
 from conformance.lab.progress import LabError
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
-PROFILES = REPO / "fixtures" / "profiles.toml"
 CATALOGUE = REPO / catalogues.CATALOGUE_PATH
 PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
 TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
@@ -41,10 +40,6 @@ class Case:
 
 def catalogue():
     return catalogues.load(CATALOGUE)
-
-
-def profiles() -> dict:
-    return tomllib.loads(PROFILES.read_text())
 
 
 def load(path: Path | None = None) -> tuple[dict, list[Case]]:
@@ -94,7 +89,7 @@ def applicable(req, profile: str, engine_package: str, profile_data: dict) -> bo
 def expected(case: Case, profile_table: dict, cat=None, profile_data=None) -> dict[str, str]:
     """Every catalogue id -> the status the suite must report for this case."""
     cat = cat or catalogue()
-    profile_data = profile_data if profile_data is not None else profiles()
+    profile_data = profile_data if profile_data is not None else probes.profiles()
     engine_package = profile_table[case.profile]["engine_package"]
     out = {}
     for req in cat:

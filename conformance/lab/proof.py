@@ -57,9 +57,9 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
             if unknown:
                 raise LabError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
             if group == "variants" and name not in known_variants:
-                raise LabError(f"{where}: no such variant in {variants.FILE}")
+                raise LabError(f"{where}: no such variant in {paths.recipe(variants.FILE)}")
             if group == "variants" and ("spec" in table or "policy" in table):
-                raise LabError(f"{where}: a variant's policy lives in {variants.FILE}")
+                raise LabError(f"{where}: a variant's policy lives in {paths.recipe(variants.FILE)}")
             if group == "targets" and not table.get("spec"):
                 raise LabError(f"{where}: needs spec")
             if table.get("profile") not in profile_table:

@@ -18,7 +18,6 @@ from conformance.lab.progress import LabError
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
-CATALOGUE = REPO / catalogues.CATALOGUE_PATH
 PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
 TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
 
@@ -39,7 +38,7 @@ class Case:
 
 
 def catalogue():
-    return catalogues.load(CATALOGUE)
+    return catalogues.load(catalogues.installed_path())
 
 
 def load(path: Path | None = None) -> tuple[dict, list[Case]]:

@@ -180,6 +180,19 @@ def pytest_configure(config: pytest.Config) -> None:
         _add_metadata(config, {"Run id": run_id, "Targets": html.escape(redact(", ".join(specs)))})
 
 
+@pytest.hookimpl(trylast=True, specname="pytest_configure")  # after junitxml has made its writer
+def pytest_configure_junit_family(config: pytest.Config) -> None:
+    """The run's junit.xml is xunit1 (each testcase's file and line) also where no ini file sets junit_family, as
+    for the installed package run from any folder; pytest has no public way to set another plugin's ini value."""
+    run = config.stash.get(RUN, None)
+    if run is None or run.run_dir is None:
+        return
+    from _pytest.junitxml import xml_key
+    writer = config.stash.get(xml_key, None)
+    if writer is not None:
+        writer.family = "xunit1"
+
+
 def _check_specs(specs: list[str], host_options: dict) -> None:
     """Bad --hosts input is a usage error (exit 4), not a collection traceback in testinfra."""
     import testinfra.backend  # late: see Targets.spec_of

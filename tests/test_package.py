@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance import catalogue as catalogues
+from conformance.selftest import make_project, requirement
 
 REPO = Path(__file__).resolve().parents[1]
 # Run-time data the installed suite reads (test-only data, fixtures/, stays in the checkout).
@@ -17,6 +18,13 @@ DATA = ("conformance/suites/requirements.toml", "conformance/profiles.toml",
         "conformance/schema/results.schema.json", "conformance/report.css")
 NOT_SHIPPED = (".git", ".tox", ".venv", "build", "reports", "*.egg-info", "__pycache__", ".pytest_cache")
 JUDGED = {"passed", "failed", "blocked", "not-applicable"}  # every status but error (the suite could not run)
+OWN_CHECKS = """
+import pytest
+
+@pytest.mark.req("engine.info")
+def test_info(evidence):
+    evidence.note("a project's own check")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +73,19 @@ def test_wheel_carries_the_checks_and_their_data(wheel):
     assert [n for n in names if n.startswith(("fixtures/", "suites/", "tests/"))] == []
     metadata = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "docker-host-conformance = conformance.console:main" in zipfile.ZipFile(wheel).read(metadata).decode()
+
+
+def test_pyargs_runs_the_package_checks_also_where_a_project_has_its_own_suites(pytester):
+    """docker-host-conformance in a folder with a suites/ of its own: the run lints and selects the package's checks."""
+    make_project(pytester, [requirement("engine.info")], OWN_CHECKS)
+    own = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert own.ret == 0 and "suites/test_checks.py::test_info[local]" in own.stdout.str()
+    package = pytester.runpytest_subprocess("--pyargs", "conformance.suites", "--req", "registry.", "--collect-only",
+                                            "-q", "-p", "no:cacheprovider")
+    assert package.ret == 0, package.stdout.str() + package.stderr.str()
+    collected = {line.split("::")[0] for line in package.stdout.lines if "::" in line}
+    assert "test_registry.py" in collected and "test_checks.py" not in collected
+    assert "deselected" in package.stdout.str()  # --req read the package's catalogue
 
 
 def test_installed_package_collects_the_suite_with_pytest_pyargs(installed, tmp_path):

@@ -1,4 +1,4 @@
-"""The requirement catalogue: suites/requirements.toml loaded and validated."""
+"""The requirement catalogue: requirements.toml of the checks' folder (suites/, conformance.suites) loaded and validated."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,12 +9,23 @@ import pytest
 
 from conformance import config as configs
 
-CATALOGUE_PATH = Path("suites") / "requirements.toml"
+CATALOGUE_NAME = "requirements.toml"  # in the folder of the checks it lists
 LEVELS = ("MUST", "SHOULD")
 PROFILES = ("any", "rhel", "debian")
 REQUIRED = ("id", "section", "level", "claim", "description", "proof")
 OPTIONAL = ("profile", "depends")
 ID_PATTERN = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)*")
+
+
+def installed_suites() -> Path:
+    """The folder of the shipped checks, package conformance.suites (a checkout's suites/ when installed editable)."""
+    import conformance.suites
+    return Path(conformance.suites.__file__).resolve().parent
+
+
+def installed_path() -> Path:
+    """The shipped catalogue."""
+    return installed_suites() / CATALOGUE_NAME
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""docker-host-conformance: the suite as a command. Its arguments go to pytest; an interrupt that arrives while
-pytest is still starting ends like any other interrupt: one line and exit status 2."""
+"""docker-host-conformance: the suite as a command, `pytest --pyargs conformance.suites ARGS` (the installed checks,
+from any folder). An interrupt that arrives while pytest is still starting ends like any other interrupt: one line
+and exit status 2."""
 import signal
 import sys
 
 INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED, without importing pytest before the handlers are in place
+SUITES = "conformance.suites"  # the checks, shipped with the package (suites/ of a checkout)
 
 
 def _interrupt(signum, frame):
@@ -15,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         import pytest
-        return int(pytest.main(sys.argv[1:] if argv is None else argv))
+        return int(pytest.main(["--pyargs", SUITES, *(sys.argv[1:] if argv is None else argv)]))
     except KeyboardInterrupt as interrupt:
         # pytest handles an interrupt once its session runs; before that (plugins loading, capture set-up) it
         # reaches here, after pytest has undone its set-up.

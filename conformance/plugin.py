@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import html
+import importlib.util
 import os
 import re
 import secrets
@@ -68,8 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """-n auto on suites/: one worker per target; checks wait on hosts, so more workers than cores pays."""
-    suites = (config.rootpath / "suites").resolve()
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not _collects_suites(config, suites):
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not _collects_suites(config, _suites_dir(config)):
         return None  # xdist's own answer
     return inventories.auto_workers(config)
 
@@ -88,7 +88,31 @@ def _run_id(config: pytest.Config) -> str:
 def _arg_paths(config: pytest.Config) -> list[tuple[Path, bool]]:
     """(path, whole) for each collection argument; whole is False for node ids like file.py::test."""
     base = config.invocation_params.dir
-    return [((base / arg.split("::")[0]).resolve(), "::" not in arg) for arg in config.args]
+    return [(_arg_path(base, arg.split("::")[0], config.option.pyargs), "::" not in arg) for arg in config.args]
+
+
+def _arg_path(base: Path, arg: str, pyargs: bool) -> Path:
+    """An argument's file or folder; under --pyargs a module name stands for its file or package folder, as in
+    pytest's own collection (pytest --pyargs conformance.suites)."""
+    if pyargs and all(part.isidentifier() for part in arg.split(".")):
+        try:
+            spec = importlib.util.find_spec(arg)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin not in (None, "namespace"):
+            origin = Path(spec.origin).resolve()
+            return origin.parent if spec.submodule_search_locations is not None else origin
+    return (base / arg).resolve()
+
+
+def _suites_dir(config: pytest.Config) -> Path:
+    """The folder of the checks: the project's own suites/ (a checkout, a self-test's scratch project), unless the
+    run collects the installed conformance.suites and not that folder (docker-host-conformance, pytest --pyargs)."""
+    own = (config.rootpath / "suites").resolve()
+    installed = catalogues.installed_suites()
+    if own.is_dir() and (_collects_suites(config, own) or not _collects_suites(config, installed)):
+        return own
+    return installed
 
 
 def _collects_suites(config: pytest.Config, suites_dir: Path) -> bool:
@@ -123,8 +147,8 @@ def _configure(config: pytest.Config) -> None:
     inventories.check_file_options(config.invocation_params.args)
     inventory = inventories.from_config(config)
     settings = configs.load(config, inventory=inventory)
-    suites_dir = (config.rootpath / "suites").resolve()
-    catalogue_path = config.rootpath / catalogues.CATALOGUE_PATH
+    suites_dir = _suites_dir(config)
+    catalogue_path = suites_dir / catalogues.CATALOGUE_NAME
     catalogue = catalogues.load(catalogue_path) if catalogue_path.is_file() else None
     for prefix in config.getoption("req"):
         if catalogue is None or not catalogue.matching(prefix):
@@ -163,6 +187,19 @@ def _configure(config: pytest.Config) -> None:
             config.option.css = [*config.option.css, str(html_report.CSS)]
         if not config.option.xmlpath:
             config.option.xmlpath = str(run.run_dir / "junit.xml")
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_configure")  # after junitxml has made its writer
+def pytest_configure_junit_family(config: pytest.Config) -> None:
+    """The run's junit.xml is xunit1 (each testcase's file and line) also where no ini file sets junit_family, as
+    for the installed package run from any folder; pytest has no public way to set another plugin's ini value."""
+    run = config.stash.get(RUN, None)
+    if run is None or run.run_dir is None:
+        return
+    from _pytest.junitxml import xml_key
+    writer = config.stash.get(xml_key, None)
+    if writer is not None:
+        writer.family = "xunit1"
 
 
 def _check_specs(specs: list[str], host_options: dict) -> None:
@@ -263,7 +300,7 @@ def _requirement_id(item: pytest.Item) -> str | None:
 
 def _lint(run: Run, config: pytest.Config, checks: list[pytest.Item]) -> None:
     """Collection lint of suites/: markers, known ids, a target per check, and (whole runs) coverage."""
-    path = config.rootpath / catalogues.CATALOGUE_PATH
+    path = run.suites_dir / catalogues.CATALOGUE_NAME
     if run.catalogue is None:
         raise pytest.UsageError(f"{path} not found: every check in suites/ names a requirement from it")
     problems: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""The expectation data of fixtures/profiles.toml and a host's profile from its os-release: the one reader of each."""
+"""The expectation data of conformance/profiles.toml and a host's profile from its os-release: the one reader of each."""
 from __future__ import annotations
 
 import functools
@@ -6,12 +6,12 @@ import shlex
 import tomllib
 from pathlib import Path
 
-PROFILES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "profiles.toml"
+PROFILES_FILE = Path(__file__).resolve().parent / "profiles.toml"  # shipped with the package
 
 
 @functools.cache
 def profiles() -> dict:
-    """fixtures/profiles.toml: per-profile expectation data."""
+    """conformance/profiles.toml: per-profile expectation data."""
     with open(PROFILES_FILE, "rb") as f:
         return tomllib.load(f)
 

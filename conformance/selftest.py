@@ -8,7 +8,6 @@ from pathlib import Path
 PYPROJECT = """\
 [tool.pytest.ini_options]
 testpaths = ["suites"]
-junit_family = "xunit1"
 """
 
 

@@ -20,7 +20,7 @@ def only_profile(target, profile):
 
 def profile_data(target):
     if target.profile not in PROFILES:
-        not_applicable(f"fixtures/profiles.toml has no expectations for profile {target.profile}; set --profile")
+        not_applicable(f"conformance/profiles.toml has no expectations for profile {target.profile}; set --profile")
     return PROFILES[target.profile]
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.lab import daemon_json, hosts, images, paths
+from conformance import bundle
+from conformance.lab import cli, daemon_json, hosts, images, paths
 from conformance.lab.progress import LabError, exited
 
 
@@ -137,3 +138,17 @@ def test_bridge_gateway_with_and_without_a_named_gateway(config, gateway):
     network = type("Network", (), {"attrs": {"IPAM": {"Config": [config]}}})
     client = type("Client", (), {"networks": type("Networks", (), {"get": staticmethod(lambda name: network)})})
     assert hosts.bridge_gateway(client) == gateway
+
+
+def test_without_its_recipes_the_lab_says_it_runs_from_a_checkout(tmp_path, monkeypatch, capsys):
+    """An installed package has no fixtures/lab: one clear line and exit 1, not a traceback; verify-report still works."""
+    monkeypatch.setattr(paths, "FIXTURES", tmp_path / "site-packages" / "fixtures" / "lab")
+    assert cli.main(["variants"]) == 1
+    assert capsys.readouterr().err.startswith("conformance-lab: the lab's recipes are not here (")
+    with pytest.raises(LabError, match="the lab runs from a checkout"):
+        images.HELLO_WORLD.tag
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text("{}")
+    bundle.write_manifest(run)
+    assert cli.main(["verify-report", str(run)]) == 0

@@ -1,4 +1,6 @@
 """Outcomes (passed, failed, blocked, not-applicable, error), exit codes and the reports."""
+from xml.etree import ElementTree
+
 import jsonschema
 import junitparser
 import pytest
@@ -151,6 +153,16 @@ def test_junit_properties(pytester):
     assert {k: props[k] for k in ("requirement", "level", "section", "host")} == {
         "requirement": "service.running", "level": "MUST", "section": "1.2", "host": "local"}
     assert "systemctl is-active docker: active" in props["evidence"]
+
+
+def test_junit_is_xunit1_without_an_ini_that_says_so(pytester):
+    """The scratch project's pyproject sets no junit_family (as an installed package run from any folder)."""
+    root = make_project(pytester, CATALOGUE, CHECKS)
+    assert "junit_family" not in (root / "pyproject.toml").read_text()
+    run(pytester)
+    tree = ElementTree.parse(root / "reports" / "latest" / "junit.xml")
+    case = next(case for case in tree.iter("testcase") if case.get("name") == "test_service[local]")
+    assert (case.get("file"), case.get("line") is not None) == ("suites/test_checks.py", True)
 
 
 def test_html_report_has_columns_and_evidence(pytester):

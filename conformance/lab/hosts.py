@@ -281,7 +281,7 @@ def _apply(container, s, values):
     arg, opts = _substitute(s.arg, values), _substitute(s.options, values)
     if s.kind == "write":
         data = opts["content"].encode() if "content" in opts else \
-            _substitute((paths.FIXTURES / opts["source"]).read_text(), values).encode()
+            _substitute(paths.recipe(opts["source"]).read_text(), values).encode()
         _put(container, {arg: (data, opts.get("mode", 0o644))})
     elif s.kind == "remove":
         _check(container, f"rm -rf -- '{arg}'")

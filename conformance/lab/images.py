@@ -29,7 +29,7 @@ class Recipe:
     def digest(self):
         h = hashlib.sha256(json.dumps([self.name, self.builder, self.packages, self.changes, SUITE]).encode())
         for source in self.sources:
-            h.update((paths.FIXTURES / source).read_bytes())
+            h.update(paths.recipe(source).read_bytes())
         return h.hexdigest()[:12]
 
     @property
@@ -115,7 +115,7 @@ def ensure_pushed(client, recipe, image):
 
 
 def _compile_static(recipe, rootfs):
-    source = paths.FIXTURES / recipe.sources[0]
+    source = paths.recipe(recipe.sources[0])
     run(["gcc", "-static", "-Os", "-s", "-o", str(rootfs / "hello"), str(source)],
         title="gcc -static hello.c", timeout=120)
 
@@ -127,7 +127,7 @@ def _debootstrap(recipe, rootfs, work):
          f"--cache-dir={paths.DEB_CACHE}", SUITE, str(rootfs), mirror],
         title=f"debootstrap {SUITE} +{','.join(recipe.packages)} from {mirror}", timeout=900,
         log=paths.LOGS / f"debootstrap-{recipe.name}.log")
-    script = paths.FIXTURES / recipe.sources[0]
+    script = paths.recipe(recipe.sources[0])
     shutil.copy(script, rootfs / "lab-setup.sh")
     try:
         run(["chroot", str(rootfs), "/bin/sh", "/lab-setup.sh"], title=f"set up {recipe.name} rootfs", timeout=120)

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conformance import profiles
+from conformance.lab.progress import LabError
 
 HOME = Path(os.environ.get("CONFORMANCE_LAB_HOME", "/var/lib/conformance-lab"))
 REGISTRY_DATA = HOME / "registry"
@@ -15,11 +16,20 @@ KEYS = HOME / "keys"
 DAEMON_JSON = Path(os.environ.get("CONFORMANCE_LAB_DAEMON_JSON", profiles.DAEMON_JSON))  # the machine's own
 DAEMON_JSON_BACKUP = HOME / "daemon.json.orig"
 DAEMON_JSON_ABSENT = HOME / "daemon.json.absent"
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lab"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lab"  # the recipes: a checkout's, never installed
 
 LABEL = "conformance.lab"
 VARIANT_LABEL = "conformance.lab.variant"
 REGISTRY_PORT = 5000
+
+
+def recipe(name: str) -> Path:
+    """A file of the lab's recipes. The lab is a development tool of a checkout: an installed package has none."""
+    if not FIXTURES.is_dir():
+        raise LabError(f"the lab's recipes are not here ({FIXTURES} is missing): the lab runs from a checkout of "
+                       "docker-host-conformance (git clone, then pip install -e .), not from an installed package; "
+                       "verify-report works anywhere")
+    return FIXTURES / name
 
 
 @contextmanager

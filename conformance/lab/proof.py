@@ -19,7 +19,6 @@ from conformance.profiles import profiles
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
-CATALOGUE = REPO / catalogues.CATALOGUE_PATH
 PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
 TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
 
@@ -40,7 +39,7 @@ class Case:
 
 
 def catalogue():
-    return catalogues.load(CATALOGUE)
+    return catalogues.load(catalogues.installed_path())
 
 
 def load(path: Path | None = None) -> tuple[dict, list[Case]]:
@@ -58,9 +57,9 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
             if unknown:
                 raise LabError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
             if group == "variants" and name not in known_variants:
-                raise LabError(f"{where}: no such variant in {variants.FILE}")
+                raise LabError(f"{where}: no such variant in {paths.recipe(variants.FILE)}")
             if group == "variants" and ("spec" in table or "policy" in table):
-                raise LabError(f"{where}: a variant's policy lives in {variants.FILE}")
+                raise LabError(f"{where}: a variant's policy lives in {paths.recipe(variants.FILE)}")
             if group == "targets" and not table.get("spec"):
                 raise LabError(f"{where}: needs spec")
             if table.get("profile") not in profile_table:

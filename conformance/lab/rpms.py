@@ -13,11 +13,11 @@ TABLE = "centos7/packages.toml"
 
 def table():
     """The simulated packages: name -> {version, release, summary, epoch?}."""
-    return tomllib.loads((paths.FIXTURES / TABLE).read_text())
+    return tomllib.loads(paths.recipe(TABLE).read_text())
 
 
 def _digest(name, fields):
-    h = hashlib.sha256((paths.FIXTURES / SPEC).read_bytes())
+    h = hashlib.sha256(paths.recipe(SPEC).read_bytes())
     h.update(json.dumps([name, fields], sort_keys=True).encode())
     return h.hexdigest()[:12]
 
@@ -27,7 +27,7 @@ def ensure_built(names):
     packages = table()
     unknown = sorted(set(names) - set(packages))
     if unknown:
-        raise LabError(f"no simulated package {', '.join(unknown)} in {paths.FIXTURES / TABLE}")
+        raise LabError(f"no simulated package {', '.join(unknown)} in {paths.recipe(TABLE)}")
     return [_ensure_one(name, packages[name]) for name in names]
 
 
@@ -45,7 +45,7 @@ def _ensure_one(name, fields):
             defines["sim_epoch"] = fields["epoch"]
         args = [a for k, v in defines.items() for a in ("--define", f"{k} {v}")]
         try:
-            run(["rpmbuild", "-bb", "--quiet", *args, str(paths.FIXTURES / SPEC)],
+            run(["rpmbuild", "-bb", "--quiet", *args, str(paths.recipe(SPEC))],
                 title=f"rpmbuild {name}", timeout=120)
             rpm = next((top / "RPMS" / "noarch").glob("*.rpm"))
             cache.mkdir(parents=True, exist_ok=True)

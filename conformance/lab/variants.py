@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from conformance.lab import paths, rpms
 from conformance.lab.progress import LabError
 
-FILE = paths.FIXTURES / "variants.toml"
+FILE = "variants.toml"  # in the lab's recipes (paths.recipe)
 DEFAULT_MIRROR = "http://{gateway}:5000"
 VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "steps"}
 # policy key -> the suite option it becomes, and its type (the proof matrix passes them to the suite).
@@ -63,7 +63,7 @@ class Variant:
 
 def load(path=None):
     """Every variant in the file by name; a LabError naming the variant and the fault on any mistake."""
-    path = path or FILE
+    path = path or paths.recipe(FILE)
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -159,7 +159,7 @@ def _step(table, where):
     if kind == "write":
         if ("content" in options) == ("source" in options):
             raise LabError(f"{where}: write needs exactly one of content or source")
-        if "source" in options and not (paths.FIXTURES / options["source"]).is_file():
+        if "source" in options and not paths.recipe(options["source"]).is_file():
             raise LabError(f"{where}: source {options['source']!r} is not a file under {paths.FIXTURES}")
     if kind in ("write", "remove") and not arg.startswith("/"):
         raise LabError(f"{where}: {kind} needs an absolute path, got {arg!r}")

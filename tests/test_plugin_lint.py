@@ -106,11 +106,11 @@ def test_tests_outside_suites_are_left_alone(pytester):
     assert result.ret == 0 and not (pytester.path / "reports").exists()
 
 
-def test_collect_only_is_fast_and_lists_checks(pytester):
+def test_collect_only_lists_checks(pytester):  # its speed is a figure of tox -e bench, not a test
     make_project(pytester, CATALOGUE, CHECKS)
     result = run(pytester, "--collect-only", "-q")
     result.stdout.fnmatch_lines(["suites/test_checks.py::test_read_only[[]local[]]"])
-    assert result.ret == 0 and result.duration < 10
+    assert result.ret == 0
 
 
 def test_lint_under_xdist_exits_4_with_the_message(pytester):

@@ -4,7 +4,7 @@ import tomllib
 
 import pytest
 
-from conformance import probes
+from conformance.profiles import profiles
 from conformance.lab import proof, variants
 
 TESTS = proof.REPO / "tests"
@@ -60,7 +60,7 @@ def test_blocked_is_exactly_the_dependents_of_fail(case):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_fail_and_blocked_ids_apply_to_the_profile(case):
     engine_package = PROFILE_TABLE[case.profile]["engine_package"]
-    profile_data = probes.profiles()
+    profile_data = profiles()
     inapplicable = [i for i in (*case.fail, *case.blocked)
                     if not proof.applicable(CATALOGUE.get(i), case.profile, engine_package, profile_data)]
     assert not inapplicable, f"{case.name} ({case.profile}) expects verdicts on not-applicable ids {inapplicable}"

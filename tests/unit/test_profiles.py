@@ -1,4 +1,4 @@
-"""fixtures/profiles.toml's reader and a host's profile from os-release (conformance/profiles.py)."""
+"""conformance/profiles.toml's reader and a host's profile from os-release (conformance/profiles.py)."""
 import pytest
 
 from conformance import profiles

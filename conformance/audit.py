@@ -84,16 +84,19 @@ def _daemon_json(target) -> str:
     return f"unreadable: {one_line(result.stderr)}"
 
 
-def volume_contents(target, volumes: list[dict], busy: dict[str, str]) -> dict[str, str]:
+def volume_contents(target, volumes: list[dict], busy: dict[str, str], skip: bool = False) -> dict[str, str]:
     """name -> sha256 of the files of each volume (read on the target in one bounded command), or why not.
 
-    Not compared: a volume a running container mounts (its content changes as that container works), one of
-    another driver or with driver options (nfs, bind: the files are elsewhere), one above VOLUME_LIMIT_KIB.
+    Not compared: every volume under --skip-volume-hashing (skip: nothing is read), a volume a running container
+    mounts (its content changes as that container works), one of another driver or with driver options (nfs, bind:
+    the files are elsewhere), one above VOLUME_LIMIT_KIB.
     """
     found, pairs = {}, []
     for volume in volumes:
         name = volume["Name"]
-        if name in busy:
+        if skip:
+            found[name] = "not compared: --skip-volume-hashing"
+        elif name in busy:
             found[name] = f"not compared: mounted by running container {busy[name]}"
         elif volume.get("Driver") != "local" or volume.get("Options") or not volume.get("Mountpoint"):
             # the options themselves are not shown: a cifs volume's options hold its password
@@ -144,7 +147,7 @@ def snapshot(target, client, content_of: set[str] | None = None) -> Snapshot:
     hashed = [v for v in audited if ("volume " + v["Name"]) not in ours
               and (content_of is None or v["Name"] in content_of)]
     return Snapshot(containers, images, networks, volumes, _daemon_json(target), frozenset(ours),
-                    volume_contents(target, hashed, busy))
+                    volume_contents(target, hashed, busy, skip=target.settings.skip_volume_hashing))
 
 
 def _short(key: str) -> str:

@@ -119,6 +119,9 @@ OPTIONS = (
     Option("skip-host-key-check", False, _bool, per_target=True,
            help="Accept any SSH host key of a target's paramiko connections (paramiko:// commands, the ssh:// engine "
                 "link), unknown or changed; [PATTERN=]true, repeatable (default: false: checked against known_hosts)"),
+    Option("skip-volume-hashing", False, _bool, per_target=True,
+           help="Do not read the content of a target's pre-existing volumes for the leak audit (their names and "
+                "creation times are still compared); [PATTERN=]true, repeatable (default: false)"),
     # pytest 9 owns --strict (strict markers, config, ...), hence --strict-should.
     Option("strict", False, _bool, flag=True, cli="strict-should", help="Make SHOULD failures fail the run"),
     Option("report-dir", "reports", str, help="Folder for the run folders and the latest link (default: reports)"),
@@ -146,6 +149,7 @@ class TargetSettings:
     engine_url: str | None
     profile_source: str
     skip_host_key_check: bool = False
+    skip_volume_hashing: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +164,7 @@ class Settings:
     check_timeout: tuple[Rule, ...]
     engine_url: tuple[Rule, ...]
     skip_host_key_check: tuple[Rule, ...]
+    skip_volume_hashing: tuple[Rule, ...]
     strict: bool
     report_dir: str
     keep_pulled_images: bool
@@ -186,6 +191,7 @@ class Settings:
             engine_url=pick(self.engine_url, None),
             profile_source=self.sources.get("profile", "default"),
             skip_host_key_check=pick(self.skip_host_key_check, False),
+            skip_volume_hashing=pick(self.skip_volume_hashing, False),
         )
 
 

@@ -18,7 +18,8 @@ BACKENDS = ("ssh", "paramiko", "safe-ssh")
 # Host keys that become per-target settings (inventory key -> config option name).
 SETTINGS = {"profile": "profile", "mirrors": "mirror", "min_engine_version": "min-engine-version",
             "edition": "edition", "start_budget_ms": "start-budget-ms", "call_timeout": "call-timeout",
-            "check_timeout": "check-timeout", "engine_url": "engine-url", "skip_host_key_check": "skip-host-key-check"}
+            "check_timeout": "check-timeout", "engine_url": "engine-url", "skip_host_key_check": "skip-host-key-check",
+            "skip_volume_hashing": "skip-volume-hashing"}
 CONNECTION = ("spec", "address", "backend", "user", "port", "key", "ssh_config", "sudo")
 HOST_KEYS = (*CONNECTION, *SETTINGS, "groups", "labels")
 EXAMPLE = "see README, 'Fleets: many hosts in one run'"

@@ -229,3 +229,16 @@ def test_kept_images_are_explained_and_listed_by_the_audit():
     assert differences(BEFORE, after, explained) == []
     assert audit.kept_images(after, explained) == ["hello-world:latest (dddddddddddd)"]
     assert audit.kept_images(after, {"hello-world:latest": "removed"}) == []
+
+
+def test_skip_volume_hashing_reads_no_volume_and_says_so(tmp_path):
+    uservol = tmp_path / "uservol"
+    uservol.mkdir()
+    (uservol / "file").write_text("precious")
+
+    class Refusing(LocalShell):
+        def run(self, *args, **kwargs):
+            raise AssertionError(f"a command ran on the target: {args}")
+
+    found = volume_contents(Refusing(), [volume(uservol)], {}, skip=True)
+    assert found == {"uservol": "not compared: --skip-volume-hashing"}

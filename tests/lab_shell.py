@@ -10,9 +10,11 @@ def inside(client, container: str, command: str, check: bool = True) -> str:
     return text
 
 
-def wait_for_labelled_container(client, container: str, limit: float = 90) -> None:
-    """Until the run has a labelled container on the host (mid-run, with something to clean up)."""
+def wait_for_labelled_container(client, container: str, limit: float = 90, image: str | None = None) -> None:
+    """Until the run has a labelled container on the host (mid-run, with something to clean up); with `image`,
+    one of that image (e.g. nginx:latest: the run's pulls are behind it)."""
     deadline = time.monotonic() + limit
-    while not inside(client, container, "docker ps -q --filter label=conformance.run", check=False).strip():
+    query = "docker ps -q --filter label=conformance.run" + (f" --filter ancestor={image}" if image else "")
+    while not inside(client, container, query, check=False).strip():
         assert time.monotonic() < deadline, f"no labelled container on {container} within {limit} s"
         time.sleep(0.5)

@@ -107,7 +107,7 @@ def test_the_runners_docker_config_never_reaches_the_target(pytester, tmp_path, 
             assert pulled.ret == 0, pulled.stdout.str()[-3000:]
     out = run.stdout + run.stderr
     assert run.returncode in (0, 1), out[-3000:]
-    assert "run.leak-audit on local://: passed" in out, out[-3000:]
+    assert "run.leak-audit on local: passed" in out, out[-3000:]
     requests = spy.requests()
     pulls = [r for r in requests if r.method == "POST" and "/images/create" in r.path]
     creates = [r for r in requests if r.method == "POST" and "/containers/create" in r.path]

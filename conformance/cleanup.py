@@ -79,7 +79,7 @@ class PulledImages:
 
     def remove_pulled(self) -> list[str]:
         """Remove the images this run pulled, unless another run still uses them (then it inherits them)."""
-        problems = release_images(self.client, self.run_id, self.released)
+        problems = release_images(self.client, self.run_id, self.released, final=False)
         self.used.clear()
         self.pulling.clear()
         return problems
@@ -115,25 +115,38 @@ def _users(client: docker.DockerClient, run_id: str) -> dict[str, str]:
     return users
 
 
-def _remove_image(client: docker.DockerClient, ref: str, released: dict[str, str]) -> str | None:
-    problem = _quietly(lambda: client.images.remove(ref))
-    if not problem:
-        released[ref] = "removed"
-    return problem
+def _remove_image(client: docker.DockerClient, ref: str, released: dict[str, str], held: set[str] | None = None
+                  ) -> str | None:
+    """Remove ref; with held, a 409 conflict (a container still uses the image) adds ref to held instead of
+    being a problem."""
+    try:
+        client.images.remove(ref)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as e:
+        if held is not None and e.status_code == 409:
+            held.add(ref)
+            return None
+        return str(e.explanation or e)
+    released[ref] = "removed"
+    return None
 
 
 def _remove_volume(client: docker.DockerClient, name: str) -> str | None:
     return _quietly(lambda: client.api.remove_volume(name))
 
 
-def release_images(client: docker.DockerClient, run_id: str, released: dict[str, str] | None = None) -> list[str]:
+def release_images(client: docker.DockerClient, run_id: str, released: dict[str, str] | None = None,
+                   final: bool = True) -> list[str]:
     """Remove the image refs run_id pulled; one another run still uses is handed over to that run instead.
 
     An image run_id pulled under --keep-pulled-images stays (its record goes).
     released, if given, receives ref -> 'removed', 'handed over to run X' or KEPT for the leak audit.
+    final=False (the run's own end, before its sweep): an image a container still uses keeps its record and is
+    not reported, so that the sweep, which removes the run's labelled containers first, removes it then.
     """
     released = {} if released is None else released
-    problems, handed = [], {}
+    problems, handed, held = [], {}, set()
     for _ in range(3):  # what another run hands to this one while it releases is taken in the next round
         mine = _records(client, run_id)
         if not mine:
@@ -147,8 +160,12 @@ def release_images(client: docker.DockerClient, run_id: str, released: dict[str,
                 handed[ref] = users[ref]
                 released[ref] = f"handed over to run {users[ref]}"
             else:
-                problems.append(_remove_image(client, ref, released))
-        problems += [_remove_volume(client, v["Name"]) for v in mine]
+                # Not final: a ref held by a container keeps its record; the sweep removes the run's containers,
+                # then the image.
+                problems.append(_remove_image(client, ref, released, None if final else held))
+        problems += [_remove_volume(client, v["Name"]) for v in mine if v["Labels"][IMAGE_LABEL] not in held]
+        if held and {v["Labels"][IMAGE_LABEL] for v in mine} <= held:
+            break
     # Two runs ending at once may hand an image to each other; one whose receiver has ended since takes it back.
     for ref, owner in handed.items():
         theirs = _records(client, owner)
@@ -168,13 +185,15 @@ class Factory:
         self._pulled = pulled
         self._made: list[tuple[str, object]] = []
 
-    def container(self, image: str, command=None, **run_kwargs):
-        """Start a detached, labelled container (pulling the image first if absent)."""
+    def container(self, image: str, command=None, **create_kwargs):
+        """Start a detached, labelled container (pulling the image first if absent). It is created, tracked, then
+        started: one whose start fails is removed at cleanup too, before the image the run pulled for it (which
+        it holds). docker-py's containers.run would lose it (it raises before returning the container)."""
         self.pull(image)
-        run_kwargs["labels"] = {**(run_kwargs.get("labels") or {}), **self.labels}
-        run_kwargs["detach"] = True
-        container = self.client.containers.run(image, command, **run_kwargs)
+        create_kwargs["labels"] = {**(create_kwargs.get("labels") or {}), **self.labels}
+        container = self.client.containers.create(image, command, **create_kwargs)
         self._made.append(("container", container))
+        container.start()
         return container
 
     def commit(self, container, repository: str, tag: str):

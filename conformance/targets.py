@@ -151,13 +151,14 @@ class Target:
         # Registered right after the client, so they run last before close, after every shared teardown:
         # the sweep of this run's labels, then the audit's second snapshot.
         self.on_teardown(lambda: self.audit.finish(self, client, self._released()))
-        self.on_teardown(lambda: (breaker.reset(), cleanup.sweep(client, self.run_id))[1])
+        self.on_teardown(lambda: (breaker.reset(), cleanup.sweep(client, self.run_id, self._released()))[1])
         self.audit.start(self, client)
         return client
 
     def _released(self) -> dict[str, str]:
+        """What became of the images the run pulled (the sweep adds those it removes once their containers went)."""
         pulled = self.shared.get("conformance.pulled")
-        return dict(pulled.released) if pulled else {}
+        return pulled.released if pulled else {}
 
     @property
     def profile(self) -> str:

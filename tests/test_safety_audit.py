@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import docker
 import pytest
 
 from conformance import audit, cleanup, engine as engines
@@ -242,3 +243,67 @@ def test_skip_volume_hashing_reads_no_volume_and_says_so(tmp_path):
 
     found = volume_contents(Refusing(), [volume(uservol)], {}, skip=True)
     assert found == {"uservol": "not compared: --skip-volume-hashing"}
+
+
+# ---- an image the run pulled that a container of the run still holds ------------------------------------------
+
+class HoldingEngine(RecordingEngine):
+    """RecordingEngine whose engine refuses (409) to remove an image a container still uses."""
+
+    def __init__(self, images, in_use):
+        super().__init__(images)
+        self.in_use = set(in_use)
+        self.images = SimpleNamespace(remove=self._remove)
+
+    def _remove(self, ref):
+        if ref in self.in_use:
+            raise docker.errors.APIError("409 Client Error: Conflict", response=SimpleNamespace(status_code=409),
+                                         explanation=f"conflict: unable to remove repository reference \"{ref}\" "
+                                                     "(must force) - container 4d5e is using its referenced image")
+        self.images_present.remove(ref)
+
+
+def test_an_image_held_by_a_container_is_removed_by_the_sweep_after_the_containers():
+    engine = HoldingEngine({"nginx:latest", "user:1"}, in_use={"nginx:latest"})
+    cleanup.record(engine, "run1", "nginx:latest", pulled=True)
+    released = {}
+    # The run's end, before its sweep: the image a (failed-to-start) container holds keeps its record.
+    assert cleanup.release_images(engine, "run1", released, final=False) == []
+    assert [l[cleanup.IMAGE_LABEL] for l in engine.records.values()] == ["nginx:latest"] and released == {}
+    engine.in_use.clear()  # the sweep removed the run's labelled containers
+    assert cleanup.release_images(engine, "run1", released) == []
+    assert engine.images_present == {"user:1"} and engine.records == {} and released == {"nginx:latest": "removed"}
+
+
+def test_a_final_release_reports_an_image_still_in_use():
+    engine = HoldingEngine({"nginx:latest"}, in_use={"nginx:latest"})
+    cleanup.record(engine, "run1", "nginx:latest", pulled=True)
+    problems = cleanup.release_images(engine, "run1", {})
+    assert len(problems) == 1 and "is using its referenced image" in problems[0] and engine.records == {}
+
+
+def test_a_container_whose_start_fails_is_tracked_and_removed_before_its_image():
+    removed = []
+
+    class Container:
+        id = "c0ffee"
+
+        def start(self):
+            raise docker.errors.APIError("500 Server Error", explanation="failed to disable IPv6 on container's "
+                                                                        "interface eth0")
+
+        def remove(self, force, v):
+            removed.append(("container", self.id))
+
+    class Pulled:
+        def ensure(self, image):
+            return None
+
+    created = []
+    client = SimpleNamespace(containers=SimpleNamespace(
+        create=lambda image, command, **kw: created.append(kw["labels"]) or Container()))
+    factory = cleanup.Factory(client, "run1", Pulled())
+    with pytest.raises(docker.errors.APIError):
+        factory.container("nginx:latest")
+    assert created == [cleanup.labels("run1")]
+    assert factory.cleanup() == [] and removed == [("container", "c0ffee")]

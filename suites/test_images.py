@@ -51,10 +51,12 @@ def image_attrs(engine, evidence, ref=probes.NGINX):
 
 
 def layers_of(host, container, evidence):
-    """(lower dirs, upper dir, root fstype) of a running container, from GraphDriver.Data and its mountinfo."""
+    """(lower dirs, upper dir, root fstype) of a running container, from GraphDriver.Data (Storage.RootFS.Snapshot
+    on API 1.52) and its mountinfo."""
     container.reload()
-    graph = container.attrs.get("GraphDriver") or {}
-    evidence.api(f"GET /containers/{container.short_id}/json", GraphDriver=graph)
+    graph = judge.storage_of(container.attrs)
+    evidence.api(f"GET /containers/{container.short_id}/json", GraphDriver=container.attrs.get("GraphDriver"),
+                 **({"Storage": container.attrs["Storage"]} if "Storage" in container.attrs else {}))
     mountinfo = probes.read_file(host, evidence, f"/proc/{container.attrs['State']['Pid']}/mountinfo") or ""
     fstype, options = judge.root_mount(mountinfo)
     lower, upper = judge.layer_dirs(graph, fstype, options)

@@ -58,6 +58,17 @@ def root_mount(mountinfo: str) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
+def storage_of(container_inspect: dict) -> dict:
+    """The container's storage as GraphDriver {Name, Data}. API 1.52 (Engine 29) omits GraphDriver under the
+    containerd image store and reports Storage.RootFS.Snapshot {Name} instead; older APIs on the same engine get
+    GraphDriver {Name: <snapshotter>} back (moby daemon/server/router/container/inspect.go)."""
+    graph = container_inspect.get("GraphDriver")
+    if graph:
+        return graph
+    snapshot = ((container_inspect.get("Storage") or {}).get("RootFS") or {}).get("Snapshot") or {}
+    return {"Name": snapshot["Name"], "Data": None} if snapshot.get("Name") else {}
+
+
 def layer_dirs(graph: dict, fstype: str, mount_options: dict[str, str]) -> tuple[list[str], str | None]:
     """(lower dirs, upper dir) from GraphDriver.Data, else (containerd store) the overlay root mount's options."""
     data = graph.get("Data") or {}

@@ -49,6 +49,34 @@ def test_root_mount_and_layer_dirs():
     assert judge.layer_dirs({"Name": "vfs", "Data": None}, fstype, options) == ([], None)  # outer overlay ignored
 
 
+# Container inspect under the containerd image store, as the Engine API documents it: API 1.52 (Engine 29) omits
+# GraphDriver and reports Storage.RootFS.Snapshot; an older API version on the same engine gets GraphDriver with
+# the snapshotter's name and no Data (moby daemon/server/router/container/inspect.go, docs/api/version-history.md).
+INSPECT_1_52_CONTAINERD = {"Id": "4fa6e0f0c678", "Storage": {"RootFS": {"Snapshot": {"Name": "overlayfs"}}}}
+INSPECT_1_51_CONTAINERD = {"Id": "4fa6e0f0c678", "GraphDriver": {"Name": "overlayfs", "Data": None}}
+
+
+@pytest.mark.parametrize("inspect", [INSPECT_1_52_CONTAINERD, INSPECT_1_51_CONTAINERD], ids=["api-1.52", "api-1.51"])
+def test_containerd_store_layers_from_the_root_mount(inspect):
+    fstype, options = judge.root_mount(MOUNTINFO)
+    graph = judge.storage_of(inspect)
+    assert graph == {"Name": "overlayfs", "Data": None}
+    lower, upper = judge.layer_dirs(graph, fstype, options)
+    assert upper == "/snap/12/fs" and len(lower) == 2
+    assert judge.union_mount("overlayfs", UNION, lower, upper, fstype).ok
+
+
+@pytest.mark.red("image.union-mount")
+def test_no_storage_reported_and_vfs_snapshotter_fail():
+    fstype, options = judge.root_mount(MOUNTINFO)  # '/' is an overlay: the outer one of a host that is a container
+    assert judge.storage_of({"Id": "x"}) == {}
+    lower, upper = judge.layer_dirs(judge.storage_of({"Id": "x"}), fstype, options)
+    assert "0 lower dir(s), upper dir none" in message(judge.union_mount("overlayfs", UNION, lower, upper, fstype))
+    native = judge.storage_of({"Storage": {"RootFS": {"Snapshot": {"Name": "native"}}}})
+    assert judge.layer_dirs(native, fstype, options) == ([], None)
+    assert "driver native" in message(judge.union_mount("native", UNION, [], None, fstype))
+
+
 def test_root_mount_of_a_real_mountinfo():
     # optional fields (shared:, master:) before the " - " separator, and '/' not the first line
     mountinfo = ("24 30 0:22 / /sys rw,nosuid shared:7 - sysfs sysfs rw\n"

@@ -24,6 +24,10 @@ def os_identity(os_release_text: str | None, redhat_release: str | None) -> tupl
     return "", [], ""
 
 
+def _codename(os_release_text: str | None) -> str:
+    return os_release(os_release_text).get("VERSION_CODENAME", "")
+
+
 def os_supported(os_release: str | None, redhat_release: str | None, kernel: str, table: dict) -> Verdict:
     """Judge install.os-supported against the supported table."""
     os_id, id_like, version = os_identity(os_release, redhat_release)
@@ -35,7 +39,11 @@ def os_supported(os_release: str | None, redhat_release: str | None, kernel: str
     expected = "; ".join(f"{f['name']} >= {f['min_version']}" for f in families) + f"; kernel >= {table['kernel_min']}"
     if family is None:
         return Verdict(False, expected, found + ": not a supported OS family")
-    if not version or version_tuple(version) < version_tuple(family["min_version"]):
+    codename = _codename(os_release)
+    if not version and codename and family.get("rolling"):
+        # os-release(5): VERSION_ID may be omitted; this family omits it only on its rolling releases.
+        found += f", VERSION_CODENAME={codename}: {family['rolling']}"
+    elif not version or version_tuple(version) < version_tuple(family["min_version"]):
         return Verdict(False, f"{family['name']} >= {family['min_version']}", found)
     if version_tuple(kernel) < version_tuple(table["kernel_min"]):
         return Verdict(False, f"kernel >= {table['kernel_min']}", found)

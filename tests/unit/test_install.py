@@ -31,6 +31,23 @@ def test_centos6_without_os_release_fails():
     assert "RHEL family >= 7" in text and "VERSION_ID=6.10" in text
 
 
+# Debian sid's os-release as shipped by base-files 14 (forky/sid): no VERSION_ID, no VERSION.
+DEBIAN_SID = ('PRETTY_NAME="Debian GNU/Linux forky/sid"\nNAME="Debian GNU/Linux"\nVERSION_CODENAME=forky\nID=debian\n'
+              'HOME_URL="https://www.debian.org/"\n')
+
+
+def test_debian_testing_or_unstable_without_version_id_passes():
+    verdict = judge.os_supported(DEBIAN_SID, None, "6.12.0-1-amd64", SUPPORTED)
+    assert verdict.ok and "VERSION_CODENAME=forky: no VERSION_ID" in verdict.found
+
+
+@pytest.mark.red("install.os-supported")
+def test_no_version_id_fails_where_the_family_has_no_rolling_release():
+    assert "Ubuntu >= 20.04" in message(judge.os_supported("ID=ubuntu\nVERSION_CODENAME=oracular\n", None, "6.8", SUPPORTED))
+    assert "RHEL family >= 7" in message(judge.os_supported('ID="centos"\nVERSION_CODENAME=x\n', None, "5.14", SUPPORTED))
+    assert "Debian >= 10" in message(judge.os_supported("ID=debian\n", None, "6.1", SUPPORTED))  # nor a codename
+
+
 def test_old_ubuntu_and_old_kernel_and_unknown_os_fail():
     assert "Ubuntu >= 20.04" in message(judge.os_supported('ID=ubuntu\nVERSION_ID="18.04"\n', None, "5.4", SUPPORTED))
     assert "kernel >= 3.10" in message(judge.os_supported(CENTOS_7, None, "3.9.0", SUPPORTED))

@@ -5,7 +5,7 @@ import sys
 
 import docker
 
-from conformance.lab import daemon_json, engine, images, paths, registry
+from conformance.lab import daemon_json, engine, images, paths, registry, releases
 from conformance.lab.hosts import bridge_gateway
 from conformance.lab.progress import LabError, say, step
 
@@ -68,7 +68,7 @@ def status(args):
     if ok:
         from conformance.lab import hosts
         with engine.client() as client:
-            for recipe in (*images.SEED_IMAGES, images.HOST):
+            for recipe in (*images.SEED_IMAGES, *(images.host_recipe(r) for r in releases.RELEASES)):
                 present = bool(client.images.list(name=recipe.tag))
                 print(f"image:    {recipe.tag} {'present' if present else 'not built'}")
             for row in hosts.list_hosts(client):
@@ -79,14 +79,16 @@ def status(args):
 def show_variants(args):
     from conformance.lab import variants
     for variant in variants.load().values():
-        print(f"{variant.name:24} {variant.description}")
+        where = "" if (variant.release, variant.store) == (releases.DEFAULT, "overlay2") else \
+            f" [{variant.release}, {variant.store}]"
+        print(f"{variant.name:24} {variant.description}{where}")
     return 0
 
 
 def host_start(args):
     from conformance.lab import hosts
     with engine.client(timeout=120) as client:
-        spec = hosts.start(client, args.name, args.variant)
+        spec = hosts.start(client, args.name, args.variant, release=args.release, store=args.store)
     print(spec)
     return 0
 
@@ -134,6 +136,10 @@ def parser():
     s = h.add_parser("start", help="Start a lab host; prints its target spec last")
     s.add_argument("name")
     s.add_argument("--variant", default="debian", help="Variant to start (see `conformance-lab variants`)")
+    s.add_argument("--release", choices=list(releases.RELEASES),
+                   help="Debian release of the host, its engine with it (default: the variant's, else bookworm)")
+    s.add_argument("--store", choices=list(releases.STORES),
+                   help="The engine's image store (default: the variant's, else overlay2)")
     s.set_defaults(func=host_start)
     t = h.add_parser("stop", help="Stop and remove a lab host and its volume")
     t.add_argument("name")

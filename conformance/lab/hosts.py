@@ -7,16 +7,19 @@ import socket
 import subprocess
 import tarfile
 import time
+import dataclasses
 from dataclasses import dataclass
 
 import docker
 
-from conformance.lab import extra_registry, images, paths, registry, rpms, sshconf, variants
+from conformance.lab import extra_registry, images, paths, registry, releases, rpms, sshconf, variants
 from conformance.lab.progress import LabError, say, step, wait_for
 from conformance.profiles import DAEMON_JSON
 
 PREFIX = "conformance-lab-"
 HOST_LABEL = "conformance.lab.host"
+RELEASE_LABEL = "conformance.lab.release"
+STORE_LABEL = "conformance.lab.store"
 ROLE = "host"
 # A mirror miss must never leave the machine: Docker Hub's names resolve to nowhere inside a lab host.
 DOCKER_HUB = ("registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
@@ -36,9 +39,10 @@ class Row:
     variant: str
     state: str
     spec: str
+    engine: str = ""  # release, init system and image store, e.g. "sid (sysvinit, no systemd), containerd"
 
     def __str__(self):
-        return f"{self.name:20} {self.variant:24} {self.state:10} {self.spec}"
+        return f"{self.name:20} {self.variant:24} {self.state:10} {self.engine:40} {self.spec}"
 
 
 def spec(ip):
@@ -60,35 +64,45 @@ def substitutions(client):
     return {"{gateway}": gateway, "{mirror}": registry.url(gateway)}
 
 
-def start(client, name, variant_name):
-    """Start (or replace) lab host `name` as `variant_name`; return its target spec once it is ready."""
+def engine_description(release_name, store):
+    """How a lab host runs its engine, as `host list` shows it."""
+    release = releases.get(release_name)
+    return f"{release.name} ({release.describe()}), {store}"
+
+
+def start(client, name, variant_name, release=None, store=None):
+    """Start (or replace) lab host `name` as `variant_name` (on another Debian release or image store than the
+    variant names, when given); return its target spec once it is ready."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
         raise LabError(f"lab host name {name!r}: use lower-case letters, digits and '-' (it becomes the hostname)")
     variant = variants.get(variant_name)
+    if release or store:
+        variant = dataclasses.replace(variant, release=releases.get(release or variant.release).name,
+                                      store=releases.check_store(store or variant.store))
     began = time.monotonic()
     old = _find(client, name)
     if old is not None:
         say(f"lab host {name} exists ({old.labels.get(paths.VARIANT_LABEL)}, {old.status}): replacing it")
         _remove(client, old)
-    image = images.ensure_built(client, images.HOST)
+    image = images.ensure_built(client, images.host_recipe(variant.release))
     sshconf.ensure_keys()
     values = substitutions(client)
     gateway = values["{gateway}"]
     if not registry.answers(gateway):
         say(f"warning: the lab mirror does not answer on {registry.url(gateway)}; pulls in the host will fail "
             "(run `conformance-lab up`)")
-    with step(f"lab host {name} ({variant.name}): create and boot"):
+    with step(f"lab host {name} ({variant.name}, {engine_description(variant.release, variant.store)}): create and boot"):
         container = _create(client, name, variant, image, _substitute(variant.mirror, values))
         if variant.registry:  # after the labelled container exists: a concurrent stop then keeps the registry
             extra_registry.ensure(gateway, variant.registry["port"], variant.registry["serves"])
         container.start()
         ip = _ip(container)
-        _wait_ready(container, ip)
+        _wait_ready(container, ip, releases.get(variant.release))
         sshconf.add(ip)
         _check_ssh(ip)
     for s in variant.steps:
         with step(f"lab host {name}: {_substitute(str(s), values)}"):
-            _apply(container, s, values)
+            _apply(container, s, values, releases.get(variant.release))
     say(f"lab host {name} ({variant.name}) ready at {ip} in {time.monotonic() - began:.1f}s")
     return spec(ip)
 
@@ -108,8 +122,9 @@ def list_hosts(client):
     rows = []
     for c in client.containers.list(all=True, filters={"label": f"{paths.LABEL}={ROLE}"}):
         ip = _ip(c) if c.status == "running" else ""
+        release = c.labels.get(RELEASE_LABEL, releases.DEFAULT)  # hosts started before releases existed
         rows.append(Row(c.labels.get(HOST_LABEL, c.name), c.labels.get(paths.VARIANT_LABEL, "?"), c.status,
-                        spec(ip) if ip else ""))
+                        spec(ip) if ip else "", engine_description(release, c.labels.get(STORE_LABEL, "overlay2"))))
     return sorted(rows, key=lambda r: r.name)
 
 
@@ -123,7 +138,8 @@ def remove_all(client):
 
 
 def _labels(name, variant):
-    labels = {paths.LABEL: ROLE, paths.VARIANT_LABEL: variant.name, HOST_LABEL: name}
+    labels = {paths.LABEL: ROLE, paths.VARIANT_LABEL: variant.name, HOST_LABEL: name,
+              RELEASE_LABEL: variant.release, STORE_LABEL: variant.store}
     if variant.registry:
         labels[extra_registry.PORT_LABEL] = str(variant.registry["port"])
     return labels
@@ -167,22 +183,28 @@ def _remove_volume(client, name):
 
 def _create(client, name, variant, image, mirror):
     labels = _labels(name, variant)
+    release = releases.get(variant.release)
     volume = client.volumes.create(f"{PREFIX}{name}-docker", labels=labels)
+    extra = {}
+    if release.environment:
+        extra["environment"] = release.environment
     container = client.containers.create(
         image.id, name=PREFIX + name, hostname=name, labels=labels, detach=True,
         cap_add=["ALL"], cap_drop=CAP_DROP, security_opt=SECURITY_OPT, cgroupns="host",
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
         volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
                  volume.name: {"bind": "/var/lib/docker", "mode": "rw"}},
-        extra_hosts={h: "127.0.0.1" for h in DOCKER_HUB}, stop_signal="SIGRTMIN+3")
+        extra_hosts={h: "127.0.0.1" for h in DOCKER_HUB}, stop_signal="SIGRTMIN+3" if release.systemd else "SIGTERM",
+        **extra)
     host_pub = sshconf.host_key().with_suffix(".pub")
     files = {
         "/etc/ssh/ssh_host_ed25519_key": (sshconf.host_key().read_bytes(), 0o600),
         "/etc/ssh/ssh_host_ed25519_key.pub": (host_pub.read_bytes(), 0o644),
         "/root/.ssh/authorized_keys": (sshconf.client_key().with_suffix(".pub").read_bytes(), 0o600),
     }
-    if mirror:
-        files[DAEMON_JSON] = (_json({"registry-mirrors": [mirror]}), 0o644)
+    config = {**({"registry-mirrors": [mirror]} if mirror else {}), **releases.daemon_json(variant.store)}
+    if config:
+        files[DAEMON_JSON] = (_json(config), 0o644)
     _put(container, files)
     return container
 
@@ -223,12 +245,15 @@ def _sshd_answers(ip):
         return False
 
 
-def _wait_ready(container, ip):
+def _wait_ready(container, ip, release=releases.BOOKWORM):
     def diagnose(what):
         container.reload()
         if container.status != "running":
             logs = container.logs(tail=20).decode(errors="replace")
             return LabError(f"{what}: the container stopped ({container.status}); last output:\n{logs}")
+        if not release.systemd:
+            log = _exec(container, "tail -n 20 /var/log/docker.log", timeout=10)[1]
+            return LabError(f"{what}; /var/log/docker.log ends:\n{log or '(empty)'}")
         failed = _exec(container, "systemctl --failed --no-legend --plain", timeout=10)[1]
         return LabError(f"{what}; failed units: {failed or 'none'}")
 
@@ -240,7 +265,7 @@ def _wait_ready(container, ip):
 
     checks = (
         (lambda: _sshd_answers(ip), f"sshd did not answer on {ip}:22", SSH_TIMEOUT),
-        (booted, "systemd did not reach running or degraded", BOOT_TIMEOUT),
+        *(((booted, "systemd did not reach running or degraded", BOOT_TIMEOUT),) if release.systemd else ()),
         (lambda: _exec(container, "docker version --format '{{.Server.Version}}'", timeout=10)[0] == 0,
          "the host's own Docker engine did not answer", ENGINE_TIMEOUT),
     )
@@ -276,7 +301,12 @@ def _substitute(value, values):
     return value
 
 
-def _apply(container, s, values):
+def restart_command(release):
+    """How the host's engine is restarted: through its service manager."""
+    return "systemctl restart docker" if release.systemd else "/etc/init.d/docker restart"
+
+
+def _apply(container, s, values, release=releases.BOOKWORM):
     """Carry out one variant step inside the host."""
     arg, opts = _substitute(s.arg, values), _substitute(s.options, values)
     if s.kind == "write":
@@ -298,7 +328,7 @@ def _apply(container, s, values):
                                "use replace = true or a write step") from None
         _put(container, {DAEMON_JSON: (_json({**current, **arg}), 0o644)})
         if opts.get("restart", True):
-            _check(container, "systemctl restart docker")
+            _check(container, restart_command(release))
             wait_for(lambda: _exec(container, "docker version >/dev/null", timeout=10)[0] == 0,
                      what="the host's engine did not answer after the restart", timeout=ENGINE_TIMEOUT)
     elif s.kind == "rpm":

@@ -12,7 +12,9 @@ import docker
 from conformance.lab import paths, registry
 from conformance.lab.progress import LabError, heartbeat, run, say, step
 
-SUITE = "bookworm"
+from conformance.lab import releases
+
+SUITE = "bookworm"  # the machine's own release: its apt source names the mirror every release is fetched from
 
 
 @dataclass(frozen=True)
@@ -24,11 +26,13 @@ class Recipe:
     packages: tuple = ()         # debootstrap --include
     changes: tuple = ()          # Dockerfile instructions applied at import
     repository: str = ""         # where it is pushed in the lab registry ("" = local only)
+    release: str = SUITE         # the Debian release debootstrap installs
+    tools: tuple = ()            # files under fixtures/lab copied to the rootfs' / (executable), after sources[0]
 
     @property
     def digest(self):
-        h = hashlib.sha256(json.dumps([self.name, self.builder, self.packages, self.changes, SUITE]).encode())
-        for source in self.sources:
+        h = hashlib.sha256(json.dumps([self.name, self.builder, self.packages, self.changes, self.release]).encode())
+        for source in (*self.sources, *self.tools):
             h.update(paths.recipe(source).read_bytes())
         return h.hexdigest()[:12]
 
@@ -48,9 +52,19 @@ NGINX = Recipe(
 
 HOST = Recipe(
     name="host", builder="debootstrap", sources=("host/setup.sh",),
-    packages=("systemd", "systemd-sysv", "dbus", "docker.io", "openssh-server", "curl", "iproute2", "procps",
-              "rpm", "ca-certificates", "iptables", "kmod", "python3"),
+    packages=releases.BOOKWORM.packages + releases.COMMON,
     changes=('CMD ["/sbin/init"]', "ENV container=docker"))
+
+
+def host_recipe(release_name=releases.DEFAULT):
+    """The lab host image of a Debian release (bookworm's is HOST, its hash unchanged)."""
+    release = releases.get(release_name)
+    if release.name == releases.DEFAULT:
+        return HOST
+    return Recipe(name=f"host-{release.name}", builder="debootstrap", sources=(release.setup,),
+                  tools=("host/lab-init",), packages=release.packages + releases.COMMON,
+                  changes=(f"CMD {json.dumps(list(release.entrypoint))}", "ENV container=docker"),
+                  release=release.name)
 
 SEED_IMAGES = (HELLO_WORLD, NGINX)
 
@@ -124,9 +138,13 @@ def _debootstrap(recipe, rootfs, work):
     paths.DEB_CACHE.mkdir(parents=True, exist_ok=True)
     mirror = debian_mirror()
     run(["debootstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
-         f"--cache-dir={paths.DEB_CACHE}", SUITE, str(rootfs), mirror],
-        title=f"debootstrap {SUITE} +{','.join(recipe.packages)} from {mirror}", timeout=900,
+         f"--cache-dir={paths.DEB_CACHE}", recipe.release, str(rootfs), mirror],
+        title=f"debootstrap {recipe.release} +{','.join(recipe.packages)} from {mirror}", timeout=900,
         log=paths.LOGS / f"debootstrap-{recipe.name}.log")
+    for tool in recipe.tools:
+        target = rootfs / Path(tool).name
+        shutil.copy(paths.recipe(tool), target)
+        target.chmod(0o755)
     script = paths.recipe(recipe.sources[0])
     shutil.copy(script, rootfs / "lab-setup.sh")
     try:

@@ -2,12 +2,12 @@
 import tomllib
 from dataclasses import dataclass, field
 
-from conformance.lab import paths, rpms
+from conformance.lab import paths, releases, rpms
 from conformance.lab.progress import LabError
 
 FILE = "variants.toml"  # in the lab's recipes (paths.recipe)
 DEFAULT_MIRROR = "http://{gateway}:5000"
-VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "steps"}
+VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "steps", "release", "store"}
 # policy key -> the suite option it becomes, and its type (the proof matrix passes them to the suite).
 POLICY_OPTIONS = {
     "mirror": ("--mirror", str),
@@ -49,6 +49,8 @@ class Variant:
     policy: dict = field(default_factory=dict)
     base: str = ""
     registry: dict = field(default_factory=dict)  # {} or {"port": int, "serves": [repository, ...]}
+    release: str = releases.DEFAULT  # the Debian release the host runs (conformance/lab/releases.py)
+    store: str = "overlay2"          # the engine's image store: overlay2 or containerd
 
     def suite_options(self, values=None):
         """The policy as suite command-line options; the expected mirror defaults to the variant's own."""
@@ -115,13 +117,19 @@ def _resolve(name, raw, resolved, path, chain):
     registry = table.get("registry", base.registry)
     if registry != base.registry:
         _registry(registry, where)
+    release, store = table.get("release", base.release), table.get("store", base.store)
+    try:
+        releases.get(release if isinstance(release, str) else repr(release))
+        releases.check_store(store if isinstance(store, str) else repr(store))
+    except LabError as e:
+        raise LabError(f"{where}: {e}") from None
     steps = table.get("steps", [])
     if not isinstance(steps, list):
         raise LabError(f"{where}: steps must be a list of tables")
     own = tuple(_step(s, f"{where}, step {i + 1}") for i, s in enumerate(steps))
     variant = Variant(name=name, description=table["description"], steps=base.steps + own,
                       mirror=table.get("mirror", base.mirror), policy={**base.policy, **table.get("policy", {})},
-                      base=base_name, registry=registry)
+                      base=base_name, registry=registry, release=release, store=store)
     resolved[name] = variant
     return variant
 

@@ -26,7 +26,7 @@ from docker.transport import SSHHTTPAdapter
 from docker.utils import parse_host
 from docker.utils.proxy import ProxyConfig
 
-from conformance import hostkeys
+from conformance import api_versions, hostkeys
 from conformance.outcomes import TargetError, one_line
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
@@ -270,6 +270,14 @@ class TargetAPIClient(docker.APIClient):
                                                   max_pool_size=max_pool_size, host_keys=host_keys or hostkeys.Policy())
         self.mount("http+docker://ssh", self._custom_adapter)
         self._version = version if version not in (None, "auto") else self._retrieve_server_version()
+
+    def _retrieve_server_version(self) -> str:
+        """The newest API version both the engine and the suite know (docker-py would take the engine's newest)."""
+        try:
+            answer = self.version(api_version=False)
+        except Exception as e:  # as docker-py words it (its own _retrieve_server_version)
+            raise docker.errors.DockerException(f"Error while fetching server API version: {e}") from e
+        return api_versions.negotiate(answer)
 
 
 class _CheckedSSHAdapter(SSHHTTPAdapter):

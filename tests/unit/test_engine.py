@@ -4,7 +4,7 @@ import shutil
 import pytest
 import testinfra
 
-from conformance import engine
+from conformance import api_versions, engine
 from conformance.outcomes import TargetError
 
 
@@ -50,3 +50,38 @@ def test_ansible_host_through_its_native_backend(tmp_path):
         "ssh://ops@192.0.2.1:2201")
     with pytest.raises(TargetError, match="no Docker API route for a ansible:// target"):
         engine.url_for("ansible://box", backend("ansible://box", ansible_inventory=str(inventory)), None)
+
+
+# GET /version (unversioned) answers, as engines give them: Engine 29 (docs/api/version-history.md: v1.52, minimum
+# 1.44), Debian's 20.10, Podman 4.3's Docker-compatible API.
+ENGINE_29 = {"Version": "29.0.0", "ApiVersion": "1.52", "MinAPIVersion": "1.44"}
+ENGINE_20_10 = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41", "MinAPIVersion": "1.12"}
+PODMAN_4_3 = {"Version": "4.3.1", "ApiVersion": "1.41", "MinAPIVersion": "1.24",
+              "Components": [{"Name": "Podman Engine", "Version": "4.3.1"}]}
+
+
+@pytest.mark.parametrize("answer,spoken", [(ENGINE_29, "1.52"), (ENGINE_20_10, "1.41"), (PODMAN_4_3, "1.41"),
+                                           ({"Version": "31.0.0", "ApiVersion": "1.56", "MinAPIVersion": "1.44"}, "1.52")],
+                         ids=["engine-29", "engine-20.10", "podman-4.3", "newer-engine-that-still-speaks-1.52"])
+def test_the_newest_api_version_both_know_is_spoken(answer, spoken):
+    assert api_versions.negotiate(answer) == spoken
+
+
+@pytest.mark.parametrize("answer,words", [
+    ({"Version": "40.0.0", "ApiVersion": "1.70", "MinAPIVersion": "1.60"}, "too new: the engine (40.0.0) speaks API 1.60 to 1.70"),
+    ({"Version": "1.11.2", "ApiVersion": "1.23", "MinAPIVersion": "1.12"}, "too old: the engine (1.11.2) speaks API 1.12 to 1.23"),
+    ({"Version": "x"}, "GET /version names no ApiVersion"),
+], ids=["too-new", "too-old", "no-api-version"])
+def test_no_common_api_version_names_both_sides(answer, words):
+    with pytest.raises(api_versions.NoCommonVersion) as failure:
+        api_versions.negotiate(answer)
+    assert words in str(failure.value) and f"speaks API 1.24 to {api_versions.NEWEST_KNOWN}" in str(failure.value)
+
+
+def test_a_target_whose_engine_speaks_no_common_api_version_is_an_error(monkeypatch):
+    monkeypatch.setattr(engine.TargetAPIClient, "version", lambda self, api_version=True: {
+        "Version": "40.0.0", "ApiVersion": "1.70", "MinAPIVersion": "1.60"})
+    with pytest.raises(TargetError) as failure:
+        engine.connect("web1", "unix:///nonexistent.sock", 5)
+    assert "web1: connect to engine unix:///nonexistent.sock: the engine's API is too new" in str(failure.value)
+    assert "speaks API 1.60 to 1.70" in str(failure.value) and "speaks API 1.24 to 1.52" in str(failure.value)

@@ -6,7 +6,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from conformance import audit as audits, cleanup, engine as engines, hostkeys
+from conformance import audit as audits, cleanup, engine as engines, engine_kind, hostkeys
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
 from conformance.outcomes import TargetError, one_line
@@ -236,22 +236,30 @@ def gather_facts(target: Target) -> dict[str, str]:
         facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read /etc/os-release"
         kernel = target.run("uname -r", what="uname -r")
         facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
+        init = target.run("cat /proc/1/comm", what="read /proc/1/comm")
+        facts["init (PID 1)"] = init_fact(init.stdout.strip()) if init.rc == 0 else f"could not read: rc={init.rc}"
     except TargetError as e:
-        facts["OS"] = facts["kernel"] = f"could not read: {e}"
+        facts["OS"] = facts["kernel"] = facts["init (PID 1)"] = f"could not read: {e}"
     try:
         info = target.engine.info()
         facts["engine version"] = str(info.get("ServerVersion", "not reported"))
+        facts["engine"] = engine_kind.describe(target.engine.version(), info)
         facts["storage driver"] = str(info.get("Driver", "not reported"))
         facts["cgroup driver"] = str(info.get("CgroupDriver", "not reported"))
         mirrors = (info.get("RegistryConfig") or {}).get("Mirrors") or []
         facts["mirrors"] = ", ".join(mirrors) or "none"
     except Exception as e:  # noqa: BLE001 - facts never fail a check
-        for key in ("engine version", "storage driver", "cgroup driver", "mirrors"):
+        for key in ("engine version", "engine", "storage driver", "cgroup driver", "mirrors"):
             facts[key] = f"could not read: {one_line(str(e) or type(e).__name__)}"
     unchecked = target.host_keys.fact()
     if unchecked:
         facts["SSH host key"] = unchecked
     return facts
+
+
+def init_fact(comm: str) -> str:
+    """What PID 1 is: systemd, or another init (then no systemd unit runs the engine)."""
+    return "systemd" if comm == "systemd" else f"{comm or '?'}: not systemd (no systemd unit runs the engine)"
 
 
 def is_local(host) -> bool:

@@ -174,8 +174,8 @@ def startable(target) -> bool:
 def start(target, ids: list[str]) -> None:
     """Start the selected ids' work (in the checks' order) on a local:// target, once (suites/conftest.py calls it
     once service.running has passed there: a connection to a stopped, socket-activated engine would start it)."""
-    if not is_local(target.host):
-        return
+    if not is_local(target.host) or not any(i in WORK or i == "nginx.run" for i in ids):
+        return  # nothing selected runs engine work: no client, no connection
     try:
         # The client, the audit's first snapshot and the session's factory are made here, in this thread
         # (share() is not thread-safe), and before Ahead: its end then runs before the run's sweep.

@@ -169,7 +169,7 @@ def service_enabled(snapshot: UnitsSnapshot, in_boot_closure: bool | None = None
                                                               " (systemd is not PID 1: no boot transaction to ask)"))
     else:
         ok, why = False, BOOT_WORDS_FAIL.get(word, f"unknown state {word!r}")
-    if not ok and snapshot.socket.enabled_word == "enabled":
+    if not ok and snapshot.socket.enabled_word == "enabled" and not word.startswith("masked"):  # a masked unit: never
         why += (f"; {snapshot.socket.name} is enabled: dockerd would start on the first API connection, not at boot "
                 "(the engine and containers with restart policies do not come up by themselves)")
     state = (f" (UnitFileState={judged.get('UnitFileState') or '-'} LoadState={judged.get('LoadState')})"

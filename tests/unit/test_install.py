@@ -184,6 +184,8 @@ def test_disabled_service_with_an_enabled_socket_fails_and_says_the_socket_would
     verdict = judge.service_enabled(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled="disabled"))
     assert not verdict.ok
     assert "docker.socket is enabled: dockerd would start on the first API connection, not at boot" in message(verdict)
+    masked = judge.service_enabled(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled="masked"))
+    assert "first API connection" not in message(masked)  # the socket cannot start a masked service either
 
 
 def test_an_alias_is_judged_by_the_unit_it_names():

@@ -386,6 +386,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     run = item.config.stash[RUN]
     target = _target(item)
     _or_error(target.reachable)  # cached: an unreachable target makes every check an error, never blocked
+    _or_error(target.units)  # the service state, read once before anything connects to the engine (it may start it)
     for dependency in check.requirement.depends:
         recorded = run.outcomes.get(check.target, dependency)
         if recorded and recorded[0] in outcomes.BLOCKING:

@@ -10,11 +10,12 @@ import re
 import docker
 import requests
 
+from conformance import units
 from conformance.engine import bounded
 from conformance.evidence import trim
 from conformance.judges import page_title
 from conformance.targets import is_local
-from conformance.outcomes import expect
+from conformance.outcomes import TargetError, expect
 from conformance.masking import clip
 
 NGINX = "nginx:latest"
@@ -68,26 +69,46 @@ def exists(host, evidence, path: str) -> bool:
     return found
 
 
-def systemd_pid1(host, evidence) -> bool:
-    """Whether systemd runs the target (sd_booted(): /run/systemd/system is a directory)."""
-    found = host.file("/run/systemd/system").is_directory
-    evidence.note(f"systemd is PID 1 (/run/systemd/system is a directory): {found}")
-    return found
+def units_settled(host, evidence, seconds: float) -> units.Snapshot:
+    """The docker units read again once docker.service has left `activating` (systemd asked every 0.5 s, never the
+    engine's socket), bounded by seconds."""
+    looks = max(1, int(seconds * 2))
+    wait = (f"i=0; while systemctl show -p ActiveState docker.service | grep -qx ActiveState=activating "
+            f"&& [ $i -lt {looks} ]; do sleep 0.5; i=$((i+1)); done; ")
+    return units.parse(evidence.cmd(host, wait + units.COMMAND, timeout=seconds + 5).stdout)
 
 
-def unit_properties(host, evidence, unit: str, names: tuple[str, ...]) -> dict[str, str] | None:
-    """The unit's properties `names` (host.service(unit).systemd_properties, `systemctl show`); None when systemd
-    is not PID 1, where systemctl cannot answer; {} when it did not."""
-    if not systemd_pid1(host, evidence):
-        return None
-    try:
-        properties = host.service(unit).systemd_properties
-    except AssertionError as e:  # testinfra's check_output: systemctl show exited non-zero
-        evidence.note(f"host.service({unit!r}).systemd_properties -> systemctl show failed: {clip(e, 300)}")
-        return {}
-    found = {name: properties.get(name, "") for name in names}
-    evidence.note(f"host.service({unit!r}).systemd_properties: " + " ".join(f"{k}={v}" for k, v in found.items()))
-    return found
+def unit_state(host, evidence, unit: str) -> units.UnitState:
+    """One unit as `systemctl show` and `systemctl is-enabled` print it (e.g. the unit an alias names)."""
+    found = units.parse(evidence.cmd(host, units.command((unit,))).stdout).units
+    return found.get(unit) or units.UnitState(unit)
+
+
+def in_boot_transaction(host, evidence, unit: str) -> bool:
+    """Whether the unit is among default.target's dependencies (what systemd starts at boot)."""
+    listing = evidence.cmd(host, "systemctl list-dependencies --plain --no-pager default.target")
+    return unit in listing.stdout.split()
+
+
+def persistent_wants_links(host, evidence, unit: str) -> str:
+    """The persistent .wants/.requires links to the unit (under /etc and the unit directories, not /run), joined."""
+    found = evidence.cmd(host, "ls -d " + " ".join(f"{d}/*.{kind}/%s" for d in ("/etc/systemd/system",
+                                                                               "/lib/systemd/system",
+                                                                               "/usr/lib/systemd/system")
+                                                   for kind in ("wants", "requires")) + " 2>/dev/null",
+                         *[unit] * 6)
+    return " ".join(found.stdout.split())
+
+
+def sysv_start_links(host, evidence, name: str) -> str:
+    """The SysV start links of the init script `name` in /etc/rc[2-5].d, joined ('' when there are none); an error
+    when the host has neither systemctl nor rc directories (nothing to ask whether it starts at boot)."""
+    found = evidence.cmd(host, "ls -d /etc/rc[2-5].d >/dev/null 2>&1 || exit 3; ls -d /etc/rc[2-5].d/S[0-9][0-9]%s "
+                               "2>/dev/null; true", name)
+    if found.rc == 3:
+        raise TargetError(f"{evidence.target_id}: service.enabled: no service manager found to ask whether {name} "
+                          "starts at boot: no systemctl and no /etc/rc[2-5].d")
+    return " ".join(found.stdout.split())
 
 
 def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bool = False) -> tuple[int, str]:

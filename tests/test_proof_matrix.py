@@ -55,10 +55,29 @@ def run_suite(case, spec, values, folder):
     return outcome
 
 
+def units_after(case, name):
+    """'' when every unit of the case's `after` is as expected in the lab host once the suite has run, else why not."""
+    wrong = []
+    with engine.client(timeout=120) as client:
+        for unit, want in case.after.items():
+            got = hosts.run(client, name, f"systemctl is-active {unit}")[1]
+            if got != want:
+                wrong.append(f"{unit} is {got!r} after the suite ran, expected {want!r}")
+    return "; ".join(wrong)
+
+
+def selected_cases(session):
+    """The cases whose test is selected (-k VARIANT runs that variant alone); every case when none is."""
+    names = {item.callspec.params["case"].name for item in session.items
+             if "case" in getattr(getattr(item, "callspec", None), "params", {})}
+    return [c for c in CASES if c.name in names] or CASES
+
+
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory):
-    """Run every case, WORKERS at a time; stop every lab host afterwards, also on failure or interrupt."""
+def matrix(request, tmp_path_factory):
+    """Run every selected case, WORKERS at a time; stop every lab host afterwards, also on failure or interrupt."""
     began = time.monotonic()
+    cases = selected_cases(request.session)
     with engine.client(timeout=120) as client:
         images.ensure_built(client, images.HOST)  # built once here, never by two threads at once
         values = hosts.substitutions(client)
@@ -82,6 +101,7 @@ def matrix(tmp_path_factory):
                     spec = hosts.start(client, name, case.name)
                 try:
                     outcome = run_suite(case, spec, values, folder)
+                    outcome.problem = outcome.problem or units_after(case, name)
                 finally:
                     with engine.client(timeout=120) as client:
                         hosts.stop(client, name)
@@ -95,7 +115,7 @@ def matrix(tmp_path_factory):
     outcomes = []
     try:
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="proof") as pool:
-            futures = [pool.submit(one, case) for case in CASES]
+            futures = [pool.submit(one, case) for case in cases]
             try:
                 outcomes = [f.result() for f in futures]
             except BaseException:
@@ -106,9 +126,9 @@ def matrix(tmp_path_factory):
             for name in started:
                 hosts.stop(client, name)
     wall = time.monotonic() - began
-    wants = {c.name: proof.expected(c, PROFILE_TABLE) for c in CASES}
+    wants = {c.name: proof.expected(c, PROFILE_TABLE) for c in cases}
     json_path, html_path = proof.write_matrix(outcomes, wants, REPORTS, wall, WORKERS)
-    print(f"\nproof matrix: {len(CASES)} cases in {wall:.0f} s with {WORKERS} at a time -> {html_path}, {json_path}")
+    print(f"\nproof matrix: {len(cases)} cases in {wall:.0f} s with {WORKERS} at a time -> {html_path}, {json_path}")
     return {o.case.name: o for o in outcomes}
 
 

@@ -103,6 +103,14 @@ def stop(client, name):
     _remove_volume(client, name)
 
 
+def run(client, name, command):
+    """Run a shell command as root in lab host `name` (bounded); (exit code, output)."""
+    container = _find(client, name)
+    if container is None:
+        raise LabError(f"no lab host {name}")
+    return _exec(container, command)
+
+
 def list_hosts(client):
     """A Row per lab host container."""
     rows = []

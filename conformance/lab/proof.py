@@ -20,7 +20,7 @@ from conformance.profiles import profiles
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
 PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
-TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
+TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec", "after"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Case:
     blocked: tuple[str, ...] = ()
     spec: str = ""            # fixed targets only
     policy: dict = dataclasses.field(default_factory=dict)  # fixed targets only; variants use variants.toml
+    after: dict = dataclasses.field(default_factory=dict)   # variants only: unit -> `systemctl is-active` after the run
 
     @property
     def is_variant(self) -> bool:
@@ -60,6 +61,8 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
                 raise LabError(f"{where}: no such variant in {paths.recipe(variants.FILE)}")
             if group == "variants" and ("spec" in table or "policy" in table):
                 raise LabError(f"{where}: a variant's policy lives in {paths.recipe(variants.FILE)}")
+            if group == "targets" and "after" in table:
+                raise LabError(f"{where}: `after` is read inside a lab host: variants only")
             if group == "targets" and not table.get("spec"):
                 raise LabError(f"{where}: needs spec")
             if table.get("profile") not in profile_table:
@@ -72,7 +75,7 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
             if both:
                 raise LabError(f"{where}: {', '.join(sorted(both))} both fail and blocked")
             cases.append(Case(name, table["profile"], tuple(table.get("fail", ())), tuple(table.get("blocked", ())),
-                              table.get("spec", ""), table.get("policy", {})))
+                              table.get("spec", ""), table.get("policy", {}), table.get("after", {})))
     return profile_table, cases
 
 

@@ -255,10 +255,10 @@ def speaks_registry(v2: Answer, probe: Answer | None = None) -> tuple[bool, str]
 def mirror_reachable(results: dict[str, tuple[str, bool, str]]) -> Verdict:
     """Judge registry.mirror-reachable: every mirror in use speaks the registry API at the endpoint dockerd uses.
     results: mirror -> (endpoint, ok, what was seen)."""
-    found = "; ".join(f"{m} (endpoint {url}): {seen}" for m, (url, _, seen) in results.items()) or "no mirror"
+    found = "; ".join(m + (f" (dockerd pulls from {url})" if url != m else "") + f": {seen}"
+                      for m, (url, _, seen) in results.items()) or "no mirror"
     return Verdict(bool(results) and all(ok for _, ok, _ in results.values()),
-                   "every mirror answers as a registry (v2/ 200 with Docker-Distribution-API-Version registry/2.0, "
-                   "401 with a challenge, or a registry error for an absent manifest) at the endpoint dockerd uses",
+                   "each mirror speaks the registry API where dockerd pulls from it",
                    found)
 
 

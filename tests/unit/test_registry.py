@@ -203,7 +203,7 @@ def test_upper_case_scheme_probes_what_dockerd_uses():
     base = judge.endpoint("HTTP://172.17.0.1:5000/")
     assert base == "https://HTTP://172.17.0.1:5000/"  # host "HTTP", empty port: journal shows https://HTTP//...
     text = message(judge.mirror_reachable({"HTTP://172.17.0.1:5000/": (base, *judge.speaks_registry((None, {}, "")))}))
-    assert f"endpoint {base}" in text and "no answer" in text
+    assert f"(dockerd pulls from {base})" in text and "no answer" in text
 
 
 @pytest.mark.red("registry.mirror-serves-pulls")

@@ -14,6 +14,7 @@ SEVERITY = {NOT_APPLICABLE: 0, PASSED: 1, BLOCKED: 2, FAILED: 3, ERROR: 4}
 BLOCKING = (FAILED, BLOCKED, ERROR)
 
 BLOCKED_PREFIX = "blocked by "
+BY_STATE = "state"  # blocked by the target's state, not by a catalogue dependency: "blocked by state: <reason>"
 NOT_APPLICABLE_PREFIX = "not applicable: "
 
 _current = threading.local()  # per thread: engine work ahead of a check runs in threads of its own
@@ -51,6 +52,13 @@ def blocked(dependency: str, message: str) -> None:
     """End the running check as blocked by a dependency's non-pass."""
     __tracebackhide__ = True
     pytest.skip(f"{BLOCKED_PREFIX}{dependency}: {message}")
+
+
+def blocked_by_state(reason: str) -> None:
+    """End the running check as blocked by the target's state: it could not make the observation that proves its
+    requirement (e.g. no pull to observe), so it neither passes nor fails; the reason names the state."""
+    __tracebackhide__ = True
+    pytest.skip(f"{BLOCKED_PREFIX}{BY_STATE}: {reason}")
 
 
 def one_line(text: object, limit: int = 300) -> str:

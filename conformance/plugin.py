@@ -406,6 +406,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     requirement = check.requirement
     data = {"target": check.target, "name": check.name, "requirement": requirement.id, "level": requirement.level,
             "section": requirement.section, "claim": requirement.claim, "description": requirement.description}
+    if requirement.by_construction:
+        data["by_construction"] = requirement.by_construction
     evidence = item.stash.get(EVIDENCE, None)
     if report.when == "call":
         item.stash[CALL_REPORT] = report
@@ -414,6 +416,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if evidence:
             data["evidence"] = evidence.items
             text = evidence.text()
+            if requirement.by_construction:
+                text = f"by construction: {requirement.by_construction}\n\n{text}"
             report.extras = [*getattr(report, "extras", []), *_html_evidence("Evidence", text, check)]
             item.user_properties.append(("evidence", text))  # JUnit: the teardown report carries it
     if report.when == "teardown":

@@ -5,6 +5,9 @@ judged by conformance/judges/<section>.py. Checks call probe -> judge -> verdict
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import re
 
 import docker
@@ -190,3 +193,69 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
         if sep:
             headers[key.strip().lower()] = value.strip()
     return int(match.group(1)), headers, rest
+
+
+# The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
+# namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line, then
+# the version of the binary that reads the configuration at its next start.
+DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
+case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
+echo "pid=$pid"; exe=dockerd
+if [ -n "$pid" ]; then echo "--- argv"; tr '\0' '\n' < /proc/$pid/cmdline; echo; exe=$(tr '\0' '\n' < /proc/$pid/cmdline | head -n 1); fi
+echo "--- version"; PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" "$exe" --version 2>&1"""
+
+
+@dataclasses.dataclass(frozen=True)
+class DaemonConfig:
+    """The configuration dockerd reads: its --config-file (default daemon.json) as bytes, None when absent."""
+    pid: str
+    argv: tuple[str, ...]
+    path: str
+    raw: bytes | None
+    version_text: str
+    flag_mirrors: tuple[str, ...]
+
+
+def flag_values(argv, name: str) -> list[str]:
+    """Every value of a long flag in argv: `--name value` and `--name=value`."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith(name + "="):
+            found.append(arg.partition("=")[2])
+    return found
+
+
+def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
+    """(pid, argv, version line) from the output of DOCKERD."""
+    head, _, version = stdout.partition("--- version\n")
+    pid_line, _, argv = head.partition("--- argv\n")
+    pid = pid_line.strip().removeprefix("pid=")
+    return pid, tuple(a for a in argv.splitlines() if a), version.strip()
+
+
+def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
+    """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
+    --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
+    pid, argv, version_text = parse_dockerd(evidence.cmd(host, DOCKERD).stdout)
+    path = (flag_values(argv, "--config-file") or [default_path])[-1]
+    mirrors = tuple(flag_values(argv, "--registry-mirror"))
+    evidence.note(f"dockerd {'pid ' + pid if pid else 'not running'}: reads {path}"
+                  + (" (--config-file)" if path != default_path else " (the default; no --config-file)")
+                  + (f"; --registry-mirror {list(mirrors)}" if mirrors else "") + f"; {version_text or 'version unknown'}")
+
+    def decoded(stdout):
+        try:
+            return base64.b64decode(stdout).decode(errors="replace")
+        except (binascii.Error, ValueError):
+            return stdout
+    result = evidence.cmd(host, "base64 -w 0 -- %s", path, shown=decoded)
+    if result.rc == 0:
+        raw = base64.b64decode(result.stdout)
+    elif "No such file" in result.stderr:
+        raw = None
+    else:
+        raise TargetError(f"{evidence.target_id}: cannot read {path}, the file dockerd reads: "
+                          f"rc={result.rc} {result.stderr.strip()[:200]}")
+    return DaemonConfig(pid, argv, path, raw, version_text, mirrors)

@@ -50,17 +50,17 @@ def test_red_marker_is_registered():
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_blocked_is_exactly_the_dependents_of_fail(case):
-    """A broken host blocks only the true dependents of what it fails (catalogue `depends`), all of them."""
-    want = proof.dependents(CATALOGUE, case.fail)
+    """A broken host blocks only the true dependents of what it fails or errs on (catalogue `depends`), all of them."""
+    want = proof.dependents(CATALOGUE, case.red)
     assert sorted(case.blocked) == sorted(want), (
-        f"{case.name}: blocked {sorted(case.blocked)}; the catalogue's dependents of {list(case.fail)} are {want}")
+        f"{case.name}: blocked {sorted(case.blocked)}; the catalogue's dependents of {list(case.red)} are {want}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_fail_and_blocked_ids_apply_to_the_profile(case):
     engine_package = PROFILE_TABLE[case.profile]["engine_package"]
     profile_data = proof.profiles()
-    inapplicable = [i for i in (*case.fail, *case.blocked)
+    inapplicable = [i for i in (*case.red, *case.blocked)
                     if not proof.applicable(CATALOGUE.get(i), case.profile, engine_package, profile_data)]
     assert not inapplicable, f"{case.name} ({case.profile}) expects verdicts on not-applicable ids {inapplicable}"
 

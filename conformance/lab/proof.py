@@ -20,8 +20,8 @@ from conformance.profiles import profiles
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
 CATALOGUE = REPO / catalogues.CATALOGUE_PATH
-PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
-TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
+PASSED, FAILED, BLOCKED, NOT_APPLICABLE, ERROR = "passed", "failed", "blocked", "not-applicable", "error"
+TARGET_KEYS = {"profile", "fail", "error", "blocked", "policy", "spec"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +33,12 @@ class Case:
     blocked: tuple[str, ...] = ()
     spec: str = ""            # fixed targets only
     policy: dict = dataclasses.field(default_factory=dict)  # fixed targets only; variants use variants.toml
+    error: tuple[str, ...] = ()  # ids that must end as error: the suite cannot observe them there (issue #12)
+
+    @property
+    def red(self) -> tuple[str, ...]:
+        """The ids whose dependents are blocked: failed and error alike (outcomes.BLOCKING)."""
+        return self.fail + self.error
 
     @property
     def is_variant(self) -> bool:
@@ -65,15 +71,16 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
                 raise LabError(f"{where}: needs spec")
             if table.get("profile") not in profile_table:
                 raise LabError(f"{where}: profile must be one of {', '.join(profile_table)}")
-            for key in ("fail", "blocked"):
+            for key in ("fail", "error", "blocked"):
                 bad = [i for i in table.get(key, []) if i not in known_ids]
                 if bad:
                     raise LabError(f"{where}: {key} names unknown id(s) {', '.join(bad)}")
-            both = set(table.get("fail", [])) & set(table.get("blocked", []))
-            if both:
-                raise LabError(f"{where}: {', '.join(sorted(both))} both fail and blocked")
+            lists = [set(table.get(key, [])) for key in ("fail", "error", "blocked")]
+            twice = (lists[0] & lists[1]) | (lists[0] & lists[2]) | (lists[1] & lists[2])
+            if twice:
+                raise LabError(f"{where}: {', '.join(sorted(twice))} in more than one of fail, error and blocked")
             cases.append(Case(name, table["profile"], tuple(table.get("fail", ())), tuple(table.get("blocked", ())),
-                              table.get("spec", ""), table.get("policy", {})))
+                              table.get("spec", ""), table.get("policy", {}), tuple(table.get("error", ()))))
     return profile_table, cases
 
 
@@ -96,6 +103,8 @@ def expected(case: Case, profile_table: dict, cat=None, profile_data=None) -> di
     for req in cat:
         if req.id in case.fail:
             out[req.id] = FAILED
+        elif req.id in case.error:
+            out[req.id] = ERROR
         elif req.id in case.blocked:
             out[req.id] = BLOCKED
         elif not applicable(req, case.profile, engine_package, profile_data):

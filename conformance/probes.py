@@ -205,17 +205,25 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
     try:
         container.start()
     except docker.errors.APIError as e:
-        stream.close()
+        _close(stream)
         evidence.api(f"POST /containers/{container.short_id}/start", error=str(e.explanation or e))
         expect(False, f"{image} started", f"{type(e).__name__}: {e.explanation or e}")
     try:
         output = text(bounded(lambda: b"".join(stream), seconds, f"read the output of container {container.short_id}"))
     finally:
-        stream.close()
+        _close(stream)
     code = wait_exit(container, evidence, seconds)
     evidence.api(f"POST /containers/{container.short_id}/attach?stream=1&stdout=1&stderr=1 (before its start)",
                  image=image, cmd=command, exit_code=code, output=output[-2000:])
     return code, output
+
+
+def _close(stream) -> None:
+    """Close an attach stream; docker-py refuses to over ssh:// (DockerException), where the response is closed."""
+    try:
+        stream.close()
+    except docker.errors.DockerException:
+        stream._response.close()
 
 
 HTTP_CLIENTS = ("curl", "wget", "python3", "busybox wget")  # tried in this order; the first found is used

@@ -262,7 +262,9 @@ class Http:
                 self.evidence.note(f"requests.get({url!r}) -> {type(e).__name__}: {str(e)[:300]}")
                 status, headers, body = None, {}, ""
         else:
-            status, headers, body = self._remote(url, [f"Accept: {a}" for a in accept])
+            # One Accept header listing every type (as requests sends it): a client that keeps one header per name
+            # (python3's urllib, wget) would otherwise send only the last, and the registry answer another manifest.
+            status, headers, body = self._remote(url, [f"Accept: {', '.join(accept)}"] if accept else [])
         self.evidence.http(url, status, page_title(body))
         return status, headers, body
 

@@ -45,9 +45,9 @@ def test_each_client_gives_the_same_answer_without_the_logins_proxy(server, tool
     http = probes.Http(host, Evidence("local://", 10), 5)
     host.backend.conformance_http_client = tool  # as if the target had looked and found this one first
     try:
-        status, headers, body = http._remote(f"{server}/v2/", ["Accept: application/json"])
+        status, headers, body = http._remote(f"{server}/v2/", ["Accept: application/json, text/plain"])
         assert (status, headers["docker-distribution-api-version"], headers["x-accept"], body) == (
-            200, "registry/2.0", "application/json", "{}")
+            200, "registry/2.0", "application/json, text/plain", "{}")
         status, headers, body = http._remote(f"{server}/absent", [])
         assert status == 404 and headers["docker-distribution-api-version"] == "registry/2.0"
         assert http._remote("http://127.0.0.1:9/", []) == (None, {}, "")  # nothing listens: the host's finding

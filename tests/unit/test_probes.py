@@ -169,3 +169,11 @@ def test_http_probe_takes_the_next_client_and_looks_once_per_target():
     assert probes.Http(wget, Evidence("ssh://h", 10), 5).get("http://m/v2/") == (404, {"content-type": "text/html"},
                                                                               "<h1>404</h1>")
     assert "--no-proxy" in wget.ran[-1]
+
+
+def test_http_probe_sends_every_accepted_type_in_one_header():
+    # python3's urllib keeps one header per name: the manifest types as separate Accept headers left only the last
+    # (an OCI image manifest), so the registry answered another digest than the engine pulled (no-curl variant).
+    host = RecordedHost((DISCOVER, Result(0, "python3\n")), ("python3", CURL_200))
+    probes.Http(host, Evidence("ssh://h", 10), 5).get("http://m/v2/library/hello-world/manifests/latest", ("a/x", "b/y"))
+    assert "Accept: a/x, b/y" in host.ran[-1] and host.ran[-1].count("Accept:") == 1

@@ -181,6 +181,14 @@ class Factory:
         self._made.append(("container", container))
         return container
 
+    def created(self, image: str, command=None, **create_kwargs):
+        """Create a labelled container without starting it (pulling the image first if absent)."""
+        self.pull(image)
+        create_kwargs["labels"] = {**(create_kwargs.get("labels") or {}), **self.labels}
+        container = self.client.containers.create(image, command, **create_kwargs)
+        self._made.append(("container", container))
+        return container
+
     def commit(self, container, repository: str, tag: str):
         """Commit a container to repository:tag, labelled; the image is removed at cleanup."""
         changes = [f"LABEL {k}={v}" for k, v in self.labels.items()]

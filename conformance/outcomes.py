@@ -1,6 +1,7 @@
 """The five outcomes of a check, how they are told apart, and the helpers checks call."""
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -22,6 +23,11 @@ _current = threading.local()  # per thread: engine work ahead of a check runs in
 
 class TargetError(Exception):
     """The suite could not reach or operate the target: the outcome is error, not failed."""
+
+
+class ObserverError(TargetError):
+    """The target could be reached but the suite cannot observe what the check needs there (a tool the probe
+    needs is missing, the login may not read a path): error naming the tool or the permission, never failed."""
 
 
 def set_current_requirement(req_id: str | None) -> None:
@@ -78,8 +84,8 @@ def _failure_text(report: pytest.TestReport) -> str:
     """The failure's own message (the last exception of a chain), without its exception type."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return (crash.message.removeprefix("AssertionError: ").removeprefix("Failed: ")
-                .removeprefix(f"{TargetError.__module__}.TargetError: "))
+        return re.sub(rf"^{re.escape(TargetError.__module__)}\.\w+Error: ", "",
+                      crash.message.removeprefix("AssertionError: ").removeprefix("Failed: "))
     return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed"
 
 

@@ -5,7 +5,6 @@ from conformance import ahead, probes
 from conformance.judges import install as judge
 from conformance.outcomes import not_applicable
 from conformance.profiles import profiles
-from conformance.masking import clip
 
 PROFILES = profiles()
 PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
@@ -130,12 +129,8 @@ def test_engine_version(host, engine, evidence):
 
 @ahead.work("engine.hello-world")
 def run_hello_world(target, make, evidence):
-    """Run hello-world to its exit; (exit code, logs)."""
-    container = probes.started(lambda: make.container(probes.HELLO_WORLD), probes.HELLO_WORLD, evidence)
-    code = probes.wait_exit(container, evidence, target.settings.call_timeout)
-    logs = probes.text(container.logs())
-    evidence.api(f"GET /containers/{container.short_id}/logs", output=clip(logs, 1500, end=True))
-    return code, logs
+    """Run hello-world to its exit, reading its output as `docker run` does (attached); (exit code, output)."""
+    return probes.output_to_exit(make, probes.HELLO_WORLD, None, evidence, target.settings.call_timeout)
 
 
 @pytest.mark.req("engine.hello-world")

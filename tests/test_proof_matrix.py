@@ -16,6 +16,9 @@ from conformance.lab.progress import LabError
 pytestmark = pytest.mark.lab
 
 PROFILE_TABLE, CASES = proof.load()
+# CONFORMANCE_PROOF_CASES=debian,no-curl runs only those cases (a targeted proof of the variants a change touches).
+ONLY = [n for n in os.environ.get("CONFORMANCE_PROOF_CASES", "").split(",") if n]
+CASES = [c for c in CASES if c.name in ONLY] if ONLY else CASES
 # 2 cores: each case is one lab host (systemd + its own dockerd) plus one pytest process; 4 at a time measured
 # fastest here (see README, "The proof matrix"). CONFORMANCE_PROOF_WORKERS overrides it.
 WORKERS = int(os.environ.get("CONFORMANCE_PROOF_WORKERS", "4"))

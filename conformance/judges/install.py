@@ -206,7 +206,7 @@ def engine_version(cli_rc: int, cli_json: str, api_version: dict) -> Verdict:
                    found + ("" if same else f"; the API's server is {api_version.get('Version')}"))
 
 
-def hello_world(exit_code: int | None, logs: str) -> Verdict:
-    """Judge engine.hello-world."""
-    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; log: {clip(logs.strip(), 200)!r}"
-    return Verdict(exit_code == 0 and HELLO_TEXT in logs, f"exit 0 and {HELLO_TEXT!r} in the output", found)
+def hello_world(exit_code: int | None, output: str) -> Verdict:
+    """Judge engine.hello-world from the exit code and the output read attached to the container."""
+    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; output: {clip(output.strip(), 200)!r}"
+    return Verdict(exit_code == 0 and HELLO_TEXT in output, f"exit 0 and {HELLO_TEXT!r} in the output", found)

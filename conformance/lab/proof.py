@@ -19,10 +19,10 @@ from conformance.profiles import profiles
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
-PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
+PASSED, FAILED, BLOCKED, NOT_APPLICABLE, ERROR = "passed", "failed", "blocked", "not-applicable", "error"
 # blocked by the target's state (outcomes.blocked_by_state: "blocked by state: ..."), not by a dependency
 BLOCKED_BY_STATE = "blocked-by-state"
-TARGET_KEYS = {"profile", "fail", "blocked", "blocked_by_state", "policy", "spec", "after"}
+TARGET_KEYS = {"profile", "fail", "error", "blocked", "blocked_by_state", "policy", "spec", "after"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,12 @@ class Case:
     policy: dict = dataclasses.field(default_factory=dict)  # fixed targets only; variants use variants.toml
     after: dict = dataclasses.field(default_factory=dict)   # variants only: unit -> `systemctl is-active` after the run
     blocked_by_state: tuple[str, ...] = ()  # ids blocked because the observation they need cannot be made there
+    error: tuple[str, ...] = ()  # ids that must end as error: the suite cannot observe them there (issue #12)
+
+    @property
+    def red(self) -> tuple[str, ...]:
+        """The ids whose dependents are blocked: failed and error alike (outcomes.BLOCKING)."""
+        return self.fail + self.error
 
     @property
     def is_variant(self) -> bool:
@@ -74,21 +80,22 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
                 raise LabError(f"{where}: needs spec")
             if table.get("profile") not in profile_table:
                 raise LabError(f"{where}: profile must be one of {', '.join(profile_table)}")
-            for key in ("fail", "blocked", "blocked_by_state"):
+            for key in ("fail", "error", "blocked", "blocked_by_state"):
                 bad = [i for i in table.get(key, []) if i not in known_ids]
                 if bad:
                     raise LabError(f"{where}: {key} names unknown id(s) {', '.join(bad)}")
-            lists = [set(table.get(k, [])) for k in ("fail", "blocked", "blocked_by_state")]
-            both = (lists[0] & lists[1]) | (lists[0] & lists[2]) | (lists[1] & lists[2])
-            if both:
-                raise LabError(f"{where}: {', '.join(sorted(both))} in more than one of fail, blocked, blocked_by_state")
-            not_state = [i for i in lists[2] if i not in state]
+            lists = {key: set(table.get(key, [])) for key in ("fail", "error", "blocked", "blocked_by_state")}
+            twice = {i for a in lists for b in lists if a < b for i in lists[a] & lists[b]}
+            if twice:
+                raise LabError(f"{where}: {', '.join(sorted(twice))} in more than one of fail, error, blocked and "
+                               "blocked_by_state")
+            not_state = [i for i in lists["blocked_by_state"] if i not in state]
             if not_state:
                 raise LabError(f"{where}: blocked_by_state names id(s) the [state] table does not list: "
                                f"{', '.join(not_state)}")
             cases.append(Case(name, table["profile"], tuple(table.get("fail", ())), tuple(table.get("blocked", ())),
                               table.get("spec", ""), table.get("policy", {}), table.get("after", {}),
-                              tuple(table.get("blocked_by_state", ()))))
+                              tuple(table.get("blocked_by_state", ())), tuple(table.get("error", ()))))
     return profile_table, cases
 
 
@@ -121,6 +128,8 @@ def expected(case: Case, profile_table: dict, cat=None, profile_data=None) -> di
     for req in cat:
         if req.id in case.fail:
             out[req.id] = FAILED
+        elif req.id in case.error:
+            out[req.id] = ERROR
         elif req.id in case.blocked:
             out[req.id] = BLOCKED
         elif req.id in case.blocked_by_state:

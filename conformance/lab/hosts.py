@@ -45,9 +45,13 @@ class Row:
         return f"{self.name:20} {self.variant:24} {self.state:10} {self.engine:40} {self.spec}"
 
 
-def spec(ip):
+OBSERVER_LABEL = "conformance.lab.observer"  # the user the suite logs in as, when not root
+SUDO_LABEL = "conformance.lab.observer-sudo"  # "true": the suite runs its commands through sudo (?sudo=true)
+
+
+def spec(ip, user=sshconf.USER, sudo=False):
     """The target spec: testinfra's ssh backend as-is; ssh://root@<ip> also works for docker-py (via ~/.ssh)."""
-    return f"ssh://{sshconf.USER}@{ip}?ssh_identity_file={sshconf.client_key()}"
+    return f"ssh://{user}@{ip}?ssh_identity_file={sshconf.client_key()}" + ("&sudo=true" if sudo else "")
 
 
 def bridge_gateway(client):
@@ -100,11 +104,16 @@ def start(client, name, variant_name, release=None, store=None):
         _wait_ready(container, ip, releases.get(variant.release))
         sshconf.add(ip)
         _check_ssh(ip)
+    user = variant.observer.get("user", sshconf.USER)
+    if variant.observer:
+        with step(f"lab host {name}: observer {user} (groups {', '.join(variant.observer.get('groups', [])) or '-'})"):
+            _add_observer(container, user, variant.observer.get("groups", []), variant.observer.get("sudo", False))
+            _check_ssh(ip, user)
     for s in variant.steps:
         with step(f"lab host {name}: {_substitute(str(s), values)}"):
             _apply(container, s, values, releases.get(variant.release))
     say(f"lab host {name} ({variant.name}) ready at {ip} in {time.monotonic() - began:.1f}s")
-    return spec(ip)
+    return spec(ip, user, variant.observer.get("sudo", False))
 
 
 def stop(client, name):
@@ -117,6 +126,14 @@ def stop(client, name):
     _remove_volume(client, name)
 
 
+def run(client, name, command):
+    """Run a shell command as root in lab host `name` (bounded); (exit code, output)."""
+    container = _find(client, name)
+    if container is None:
+        raise LabError(f"no lab host {name}")
+    return _exec(container, command)
+
+
 def list_hosts(client):
     """A Row per lab host container."""
     rows = []
@@ -124,7 +141,8 @@ def list_hosts(client):
         ip = _ip(c) if c.status == "running" else ""
         release = c.labels.get(RELEASE_LABEL, releases.DEFAULT)  # hosts started before releases existed
         rows.append(Row(c.labels.get(HOST_LABEL, c.name), c.labels.get(paths.VARIANT_LABEL, "?"), c.status,
-                        spec(ip) if ip else "", engine_description(release, c.labels.get(STORE_LABEL, "overlay2"))))
+                        spec(ip, c.labels.get(OBSERVER_LABEL, sshconf.USER), c.labels.get(SUDO_LABEL) == "true")
+                        if ip else "", engine_description(release, c.labels.get(STORE_LABEL, "overlay2"))))
     return sorted(rows, key=lambda r: r.name)
 
 
@@ -142,6 +160,10 @@ def _labels(name, variant):
               RELEASE_LABEL: variant.release, STORE_LABEL: variant.store}
     if variant.registry:
         labels[extra_registry.PORT_LABEL] = str(variant.registry["port"])
+    if variant.observer:
+        labels[OBSERVER_LABEL] = variant.observer["user"]
+        if variant.observer.get("sudo"):
+            labels[SUDO_LABEL] = "true"
     return labels
 
 
@@ -277,15 +299,28 @@ def _wait_ready(container, ip, release=releases.BOOKWORM):
             raise diagnose(f"{container.name}: {e}{extra}") from None
 
 
-def _check_ssh(ip):
+def _check_ssh(ip, user=sshconf.USER):
     """The exact path the suite takes: the lab's known_hosts entry and identity, no password, no prompt."""
     try:
         proc = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=5",
-                               f"{sshconf.USER}@{ip}", "true"], capture_output=True, text=True, timeout=30)
+                               f"{user}@{ip}", "id -un"], capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
-        raise LabError(f"ssh {sshconf.USER}@{ip} true: no answer within 30 s") from None
+        raise LabError(f"ssh {user}@{ip} id -un: no answer within 30 s") from None
     if proc.returncode != 0:
-        raise LabError(f"ssh {sshconf.USER}@{ip} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+        raise LabError(f"ssh {user}@{ip} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    if proc.stdout.strip() != user:  # e.g. a ControlPath without %r hands every user root's master connection
+        raise LabError(f"ssh {user}@{ip} logged in as {proc.stdout.strip()!r}, not {user!r}")
+
+
+def _add_observer(container, user, groups, sudo):
+    """Create the non-root login the suite observes as, with the lab's key (and its groups, e.g. docker); with sudo,
+    a sudoers entry that lets it run anything as root without a password (what ?sudo=true needs: no terminal)."""
+    _check(container, f"useradd -m -s /bin/sh {'-G ' + ','.join(groups) if groups else ''} {user}"
+                      f" && install -d -m 700 -o {user} -g {user} /home/{user}/.ssh"
+                      f" && install -m 600 -o {user} -g {user} /root/.ssh/authorized_keys /home/{user}/.ssh/")
+    if sudo:
+        _check(container, f"echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user} && chmod 440 "
+                          f"/etc/sudoers.d/{user} && su -s /bin/sh -c 'sudo -n true' {user}")
 
 
 def _substitute(value, values):

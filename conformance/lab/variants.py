@@ -1,4 +1,5 @@
 """Lab host variants as data (fixtures/lab/variants.toml): a base plus mutation steps, validated on load."""
+import re
 import tomllib
 from dataclasses import dataclass, field
 
@@ -7,7 +8,10 @@ from conformance.lab.progress import LabError
 
 FILE = "variants.toml"  # in the lab's recipes (paths.recipe)
 DEFAULT_MIRROR = "http://{gateway}:5000"
-VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "steps", "release", "store"}
+VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "observer", "steps", "release", "store"}
+# observer: the suite logs in as this user (created with the lab key) instead of root: {user = "hunter", groups = [...]},
+# with sudo = true also a passwordless sudoers entry, and the suite checks the host as ssh://user@ip?...&sudo=true
+NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # policy key -> the suite option it becomes, and its type (the proof matrix passes them to the suite).
 POLICY_OPTIONS = {
     "mirror": ("--mirror", str),
@@ -49,6 +53,7 @@ class Variant:
     policy: dict = field(default_factory=dict)
     base: str = ""
     registry: dict = field(default_factory=dict)  # {} or {"port": int, "serves": [repository, ...]}
+    observer: dict = field(default_factory=dict)  # {} (root) or {"user": str, "groups": [str, ...], "sudo": bool}
     release: str = releases.DEFAULT  # the Debian release the host runs (conformance/lab/releases.py)
     store: str = "overlay2"          # the engine's image store: overlay2 or containerd
 
@@ -123,13 +128,16 @@ def _resolve(name, raw, resolved, path, chain):
         releases.check_store(store if isinstance(store, str) else repr(store))
     except LabError as e:
         raise LabError(f"{where}: {e}") from None
+    observer = table.get("observer", base.observer)
+    if observer != base.observer:
+        _observer(observer, where)
     steps = table.get("steps", [])
     if not isinstance(steps, list):
         raise LabError(f"{where}: steps must be a list of tables")
     own = tuple(_step(s, f"{where}, step {i + 1}") for i, s in enumerate(steps))
     variant = Variant(name=name, description=table["description"], steps=base.steps + own,
                       mirror=table.get("mirror", base.mirror), policy={**base.policy, **table.get("policy", {})},
-                      base=base_name, registry=registry, release=release, store=store)
+                      base=base_name, registry=registry, observer=observer, release=release, store=store)
     resolved[name] = variant
     return variant
 
@@ -143,6 +151,16 @@ def _registry(table, where):
                        "(5000 is the lab registry)")
     if not (isinstance(serves, list) and serves and all(isinstance(s, str) and "/" in s for s in serves)):
         raise LabError(f"{where}: registry serves must list repositories like \"library/nginx\"")
+
+
+def _observer(table, where):
+    groups = table.get("groups", []) if isinstance(table, dict) else None
+    if (not isinstance(table, dict) or not set(table) <= {"user", "groups", "sudo"}
+            or not isinstance(table.get("sudo", False), bool) or not isinstance(table.get("user"), str)
+            or not NAME.fullmatch(table["user"]) or table["user"] == "root" or not isinstance(groups, list)
+            or not all(isinstance(g, str) and NAME.fullmatch(g) for g in groups)):
+        raise LabError(f"{where}: observer must be a table {{user = \"hunter\", groups = [\"docker\"], sudo = true}} "
+                       "(a user name other than root; groups and sudo optional)")
 
 
 def _step(table, where):

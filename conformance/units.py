@@ -18,7 +18,7 @@ def command(names: tuple[str, ...] = UNITS) -> str:
     """The shell command that prints the state of the named units (shell-quoted here: it holds '%')."""
     return ("command -v systemctl >/dev/null 2>&1 && echo systemctl=yes || echo systemctl=no; "
             "test -d /run/systemd/system && echo systemd-pid1=yes || echo systemd-pid1=no; "
-            "echo read-at=$(date -u +%FT%TZ); "
+            "echo read-at=$(date -u +%FT%TZ); echo boot-init=$(readlink -e /sbin/init); "
             f"for u in {' '.join(shlex.quote(n) for n in names)}; do echo \"== $u\"; "
             "systemctl show --no-pager " + " ".join(f"-p {p}" for p in PROPERTIES) + " \"$u\" 2>/dev/null; "
             "w=$(systemctl is-enabled \"$u\" 2>/dev/null); echo \"is-enabled=$(echo $w)\"; done")
@@ -67,6 +67,13 @@ class Snapshot:
     systemd_pid1: bool
     systemctl: bool
     read_at: str
+    boot_init: str = ""  # what /sbin/init resolves to: the init the host boots ('' when not read)
+
+    @property
+    def boots_without_systemd(self) -> bool:
+        """systemd neither runs the host nor boots it (/sbin/init is another init, e.g. sysvinit): its unit files,
+        which systemctl still reads offline where systemd is installed, say nothing about what starts at boot."""
+        return not self.systemd_pid1 and bool(self.boot_init) and not self.boot_init.endswith("/systemd")
 
     @property
     def service(self) -> UnitState:
@@ -112,4 +119,5 @@ def parse(text: str) -> Snapshot:
             else:
                 units[current][0][key] = value.strip()
     return Snapshot({name: UnitState(name, props, word) for name, (props, word) in units.items()},
-                    head.get("systemd-pid1") == "yes", head.get("systemctl") == "yes", head.get("read-at", ""))
+                    head.get("systemd-pid1") == "yes", head.get("systemctl") == "yes", head.get("read-at", ""),
+                    head.get("boot-init", ""))

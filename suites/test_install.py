@@ -98,7 +98,7 @@ def test_service_enabled(host, target, evidence):
     evidence.note(snapshot.note())
     word = snapshot.service.enabled_word
     closure = links = sysv = alias = None
-    if not snapshot.systemctl:
+    if not snapshot.systemctl or snapshot.boots_without_systemd:
         sysv = probes.sysv_start_links(host, evidence, "docker")
     elif word == "alias":
         alias = probes.unit_state(host, evidence, snapshot.service.get("Id"))

@@ -161,10 +161,13 @@ def service_enabled(snapshot: UnitsSnapshot, in_boot_closure: bool | None = None
     for enabled-runtime and static too); without systemctl, from the SysV rc links (S??docker)."""
     unit = snapshot.service
     expected = f"{unit.name} starts at boot"
-    if not snapshot.systemctl:
+    if not snapshot.systemctl or snapshot.boots_without_systemd:
+        why = ("no systemd" if not snapshot.systemctl else
+               f"systemd does not boot this host (PID 1 is not systemd, /sbin/init is {snapshot.boot_init}): "
+               f"{unit.name} is-enabled={unit.enabled_word or '(nothing)'} is not what starts at boot")
         if sysv_links:
-            return Verdict(True, expected, f"no systemd; SysV start links: {sysv_links}")
-        return Verdict(False, expected, "no systemd and no S??docker start link in /etc/rc[2-5].d")
+            return Verdict(True, expected, f"{why}; SysV start links: {sysv_links}")
+        return Verdict(False, expected, f"{why}; no S??docker start link in /etc/rc[2-5].d")
     word, judged, said = unit.enabled_word, unit, ""
     if word == "alias" and alias_of is not None:
         judged, word = alias_of, alias_of.enabled_word

@@ -102,10 +102,10 @@ def test_no_engine_package_or_legacy_package_fails():
 
 
 def units(service: str, socket: str, enabled: str = "enabled", socket_enabled: str = "enabled", pid1: bool = True,
-          systemctl: bool = True) -> str:
+          systemctl: bool = True, boot_init: str = "/usr/lib/systemd/systemd") -> str:
     """A recorded answer of conformance.units.COMMAND (systemd 252 on a Debian 12 lab host)."""
     head = (f"systemctl={'yes' if systemctl else 'no'}\nsystemd-pid1={'yes' if pid1 else 'no'}\n"
-            "read-at=2026-11-29T08:08:20Z\n")
+            f"read-at=2026-11-29T08:08:20Z\nboot-init={boot_init}\n")
     return (head + "== docker.service\n" + service + f"is-enabled={enabled}\n"
             + "== docker.socket\n" + socket + f"is-enabled={socket_enabled}\n")
 
@@ -212,6 +212,24 @@ def test_an_alias_is_judged_by_the_unit_it_names():
 
 
 @pytest.mark.red("service.enabled")
+# Debian sid with sysvinit-core as its init and the systemd package installed (openssh-server pulls it in):
+# systemctl answers is-enabled from the unit files offline, but sysvinit boots the host from its rc links.
+def sysvinit_host(enabled="enabled"):
+    return snapshot("", "", enabled=enabled, socket_enabled=enabled, pid1=False, boot_init="/usr/sbin/init")
+
+
+def test_on_a_sysvinit_host_with_systemd_installed_the_rc_links_decide():
+    verdict = judge.service_enabled(sysvinit_host(), sysv_links="/etc/rc2.d/S01docker /etc/rc3.d/S01docker")
+    assert verdict.ok and "systemd does not boot this host (PID 1 is not systemd, /sbin/init is /usr/sbin/init)" in verdict.found
+
+
+@pytest.mark.red("service.enabled")
+def test_on_a_sysvinit_host_an_enabled_unit_file_without_rc_links_fails():
+    assert "is-enabled=enabled is not what starts at boot; no S??docker start link" in message(
+        judge.service_enabled(sysvinit_host(), sysv_links=""))
+    assert not snapshot("", "", pid1=False).boots_without_systemd  # systemd not running, but it boots the host
+
+
 def test_without_systemd_the_sysv_start_links_decide():
     sysv = snapshot("", "", enabled="", socket_enabled="", pid1=False, systemctl=False)
     assert judge.service_enabled(sysv, sysv_links="/etc/rc2.d/S01docker /etc/rc3.d/S01docker").ok

@@ -224,7 +224,7 @@ def _create(client, name, variant, image, mirror):
         "/etc/ssh/ssh_host_ed25519_key.pub": (host_pub.read_bytes(), 0o644),
         "/root/.ssh/authorized_keys": (sshconf.client_key().with_suffix(".pub").read_bytes(), 0o600),
     }
-    config = {**({"registry-mirrors": [mirror]} if mirror else {}), **releases.daemon_json(variant.store)}
+    config = {**({"registry-mirrors": [mirror]} if mirror else {}), **releases.daemon_json(variant.store, mirror)}
     if config:
         files[DAEMON_JSON] = (_json(config), 0o644)
     _put(container, files)

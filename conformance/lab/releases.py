@@ -7,6 +7,7 @@ instead: /etc/init.d/docker and /etc/init.d/ssh started by their rc links, no sy
 """
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, field
 
 from conformance.lab.progress import LabError
@@ -65,6 +66,13 @@ def check_store(store: str) -> str:
     return store
 
 
-def daemon_json(store: str) -> dict:
-    """daemon.json keys that select the image store (written before the engine's first start)."""
-    return {"features": {"containerd-snapshotter": True}} if check_store(store) == "containerd" else {}
+def daemon_json(store: str, mirror: str = "") -> dict:
+    """daemon.json keys that select the image store (written before the engine's first start). The containerd
+    store (Docker 26) resolves an http:// mirror over https unless its registry is listed as insecure, as an
+    administrator using a plain-http mirror with that store lists it."""
+    if check_store(store) != "containerd":
+        return {}
+    config = {"features": {"containerd-snapshotter": True}}
+    if mirror.startswith("http://"):
+        config["insecure-registries"] = [urllib.parse.urlsplit(mirror).netloc]
+    return config

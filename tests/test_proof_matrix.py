@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conformance.lab import engine, hosts, images, proof, rpms
+from conformance.lab import engine, hosts, images, proof, rpms, variants
 from conformance.lab.progress import LabError
 
 pytestmark = pytest.mark.lab
 
 PROFILE_TABLE, CASES = proof.load()
+# CONFORMANCE_PROOF_MATRIX=engines (tox -e engines) runs the slow engine x store matrix instead (verdicts.toml [engines.*]).
+CASES = [c for c in CASES if c.matrix == os.environ.get("CONFORMANCE_PROOF_MATRIX", "proof")]
 # CONFORMANCE_PROOF_CASES=debian,no-curl runs only those cases (a targeted proof of the variants a change touches).
 ONLY = [n for n in os.environ.get("CONFORMANCE_PROOF_CASES", "").split(",") if n]
 CASES = [c for c in CASES if c.name in ONLY] if ONLY else CASES
@@ -92,7 +94,8 @@ def matrix(request, tmp_path_factory):
     began = time.monotonic()
     cases = selected_cases(request.session)
     with engine.client(timeout=120) as client:
-        images.ensure_built(client, images.HOST)  # built once here, never by two threads at once
+        for release in sorted({variants.get(c.name).release for c in cases if c.is_variant}):
+            images.ensure_built(client, images.host_recipe(release))  # built once here, never by two threads at once
         values = hosts.substitutions(client)
     rpms.ensure_built(list(rpms.table()))
     started, lock, stop = [], threading.Lock(), threading.Event()

@@ -37,6 +37,7 @@ class Case:
     after: dict = dataclasses.field(default_factory=dict)   # variants only: unit -> `systemctl is-active` after the run
     blocked_by_state: tuple[str, ...] = ()  # ids blocked because the observation they need cannot be made there
     error: tuple[str, ...] = ()  # ids that must end as error: the suite cannot observe them there (issue #12)
+    matrix: str = "proof"  # "engines": the slow engine x store matrix (verdicts.toml [engines.*], tox -e engines)
 
     @property
     def red(self) -> tuple[str, ...]:
@@ -64,15 +65,15 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
     if bad:
         raise LabError(f"{path}: state names unknown id(s) {', '.join(bad)}")
     cases = []
-    for group in ("variants", "targets"):
+    for group in ("variants", "targets", "engines"):
         for name, table in data.get(group, {}).items():
             where = f"{path}: {group}.{name}"
             unknown = set(table) - TARGET_KEYS
             if unknown:
                 raise LabError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-            if group == "variants" and name not in known_variants:
+            if group != "targets" and name not in known_variants:
                 raise LabError(f"{where}: no such variant in {paths.recipe(variants.FILE)}")
-            if group == "variants" and ("spec" in table or "policy" in table):
+            if group != "targets" and ("spec" in table or "policy" in table):
                 raise LabError(f"{where}: a variant's policy lives in {paths.recipe(variants.FILE)}")
             if group == "targets" and "after" in table:
                 raise LabError(f"{where}: `after` is read inside a lab host: variants only")
@@ -95,7 +96,8 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
                                f"{', '.join(not_state)}")
             cases.append(Case(name, table["profile"], tuple(table.get("fail", ())), tuple(table.get("blocked", ())),
                               table.get("spec", ""), table.get("policy", {}), table.get("after", {}),
-                              tuple(table.get("blocked_by_state", ())), tuple(table.get("error", ()))))
+                              tuple(table.get("blocked_by_state", ())), tuple(table.get("error", ())),
+                              "engines" if group == "engines" else "proof"))
     return profile_table, cases
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 import testinfra
 
-from conformance.lab import hosts, paths, registry, sshconf, variants
+from conformance.lab import hosts, images, paths, registry, releases, sshconf, variants
 from conformance.lab.progress import LabError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,6 +197,8 @@ def test_base_steps_run_first_and_settings_are_inherited(tmp_path):
     ('observer = {user = "hunter", groups = "docker"}', "observer must be a table"),
     ('observer = {user = "-oProxyCommand=x"}', "observer must be a table"),
     ('base = "x"', "base cycle x -> x"),
+    ('release = "buster"', "unknown release 'buster'; known: bookworm, trixie, sid"),
+    ('store = "btrfs"', "unknown image store 'btrfs'; known: overlay2, containerd"),
 ])
 def test_validation_names_the_variant_and_the_fault(tmp_path, body, message):
     f = tmp_path / "v.toml"
@@ -209,6 +211,19 @@ def test_validation_names_the_variant_and_the_fault(tmp_path, body, message):
 def test_observer_is_inherited_and_shipped():
     observed = variants.get("observer-docker-group")
     assert observed.observer == {"user": "hunter", "groups": ["docker"]} and variants.get("debian").observer == {}
+
+
+def test_release_and_store_are_inherited_and_select_the_image_and_daemon_json():
+    assert (variants.get("debian").release, variants.get("debian").store) == ("bookworm", "overlay2")
+    assert (variants.get("sid-containerd").release, variants.get("sid-containerd").store) == ("sid", "containerd")
+    assert images.host_recipe("bookworm") is images.HOST  # bookworm's image (and its hash) as before releases
+    sid = images.host_recipe("sid")
+    assert sid.release == "sid" and "sysvinit-core" in sid.packages and "docker-cli" in sid.packages
+    assert releases.daemon_json("overlay2", "http://172.17.0.1:5000") == {}
+    assert releases.daemon_json("containerd", "http://172.17.0.1:5000") == {
+        "features": {"containerd-snapshotter": True}, "insecure-registries": ["172.17.0.1:5000"]}
+    assert hosts.engine_description("sid", "containerd") == "sid (sysvinit, no systemd), containerd"
+    assert hosts.restart_command(releases.get("sid")) == "/etc/init.d/docker restart"
 
 
 def test_unknown_variant_lists_the_known_ones():

@@ -7,8 +7,7 @@ import socket
 import subprocess
 import tarfile
 import time
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import docker
 
@@ -81,8 +80,8 @@ def start(client, name, variant_name, release=None, store=None):
         raise LabError(f"lab host name {name!r}: use lower-case letters, digits and '-' (it becomes the hostname)")
     variant = variants.get(variant_name)
     if release or store:
-        variant = dataclasses.replace(variant, release=releases.get(release or variant.release).name,
-                                      store=releases.check_store(store or variant.store))
+        variant = replace(variant, release=releases.get(release or variant.release).name,
+                          store=releases.check_store(store or variant.store))
     began = time.monotonic()
     old = _find(client, name)
     if old is not None:
@@ -207,9 +206,6 @@ def _create(client, name, variant, image, mirror):
     labels = _labels(name, variant)
     release = releases.get(variant.release)
     volume = client.volumes.create(f"{PREFIX}{name}-docker", labels=labels)
-    extra = {}
-    if release.environment:
-        extra["environment"] = release.environment
     container = client.containers.create(
         image.id, name=PREFIX + name, hostname=name, labels=labels, detach=True,
         cap_add=["ALL"], cap_drop=CAP_DROP, security_opt=SECURITY_OPT, cgroupns="host",
@@ -217,7 +213,7 @@ def _create(client, name, variant, image, mirror):
         volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
                  volume.name: {"bind": "/var/lib/docker", "mode": "rw"}},
         extra_hosts={h: "127.0.0.1" for h in DOCKER_HUB}, stop_signal="SIGRTMIN+3" if release.systemd else "SIGTERM",
-        **extra)
+        environment=release.environment or None)
     host_pub = sshconf.host_key().with_suffix(".pub")
     files = {
         "/etc/ssh/ssh_host_ed25519_key": (sshconf.host_key().read_bytes(), 0o600),

@@ -271,8 +271,9 @@ def gather_host_facts(target: Target) -> dict[str, str]:
         facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
         init = target.run("cat /proc/1/comm", what="read /proc/1/comm")
         facts["init (PID 1)"] = init_fact(init.stdout.strip()) if init.rc == 0 else f"could not read: rc={init.rc}"
+        facts["observer"] = observer(target)
     except TargetError as e:
-        facts["OS"] = facts["kernel"] = facts["init (PID 1)"] = f"could not read: {e}"
+        facts["OS"] = facts["kernel"] = facts["init (PID 1)"] = facts["observer"] = f"could not read: {e}"
     try:
         service = target.units().service
         facts["docker.service"] = (service.state or "not read (systemd is not PID 1)") + \
@@ -280,6 +281,14 @@ def gather_host_facts(target: Target) -> dict[str, str]:
     except TargetError as e:
         facts["docker.service"] = f"could not read: {e}"
     return facts
+
+
+def observer(target: Target) -> str:
+    """Who the suite observes the target as (`id`; under ?sudo=true the id sudo gives the login, and says so): what
+    it can see depends on it (README: Who observes)."""
+    found = target.run("id", what="id")
+    who = found.stdout.strip() if found.rc == 0 else f"could not read: rc={found.rc}"
+    return who + (" (through sudo)" if getattr(target.host.backend, "sudo", False) else "")
 
 
 def gather_engine_facts(target: Target) -> dict[str, str]:

@@ -29,6 +29,9 @@ SSH_TIMEOUT = 20
 BOOT_TIMEOUT = 30
 ENGINE_TIMEOUT = 30
 EXEC_TIMEOUT = 120
+# Volumes for the host's engine data: /var/lib/docker always, /var/lib/containerd for the containerd image store
+# (where its images and snapshots live).
+DATA_VOLUMES = {"docker": "/var/lib/docker", "containerd": "/var/lib/containerd"}
 
 
 @dataclass(frozen=True)
@@ -194,24 +197,28 @@ def _remove(client, container):
 
 
 def _remove_volume(client, name):
-    try:
-        volume = client.volumes.get(f"{PREFIX}{name}-docker")
-    except docker.errors.NotFound:
-        return
-    if volume.attrs.get("Labels", {}).get(paths.LABEL) == ROLE:
-        volume.remove(force=True)
+    for kind in DATA_VOLUMES:
+        try:
+            volume = client.volumes.get(f"{PREFIX}{name}-{kind}")
+        except docker.errors.NotFound:
+            continue
+        if volume.attrs.get("Labels", {}).get(paths.LABEL) == ROLE:
+            volume.remove(force=True)
 
 
 def _create(client, name, variant, image, mirror):
     labels = _labels(name, variant)
     release = releases.get(variant.release)
-    volume = client.volumes.create(f"{PREFIX}{name}-docker", labels=labels)
+    # An engine's data on the host container's own root (the outer engine's overlay) cannot be overlay-mounted again.
+    kinds = [k for k in DATA_VOLUMES if k == "docker" or variant.store == k]
+    data = {client.volumes.create(f"{PREFIX}{name}-{k}", labels=labels).name: {"bind": DATA_VOLUMES[k], "mode": "rw"}
+            for k in kinds}
     container = client.containers.create(
         image.id, name=PREFIX + name, hostname=name, labels=labels, detach=True,
         cap_add=["ALL"], cap_drop=CAP_DROP, security_opt=SECURITY_OPT, cgroupns="host",
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
         volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-                 volume.name: {"bind": "/var/lib/docker", "mode": "rw"}},
+                 **data},
         extra_hosts={h: "127.0.0.1" for h in DOCKER_HUB}, stop_signal="SIGRTMIN+3" if release.systemd else "SIGTERM",
         environment=release.environment or None)
     host_pub = sshconf.host_key().with_suffix(".pub")

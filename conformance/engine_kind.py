@@ -1,7 +1,9 @@
 """Which engine answers a target's Docker API: Docker Engine (rootful or rootless) or Podman's compatible API.
 
 Podman's Docker-compatible service names itself in GET /version's Components ("Podman Engine") and Platform;
-a rootless engine (Docker's or Podman's) lists "name=rootless" in GET /info's SecurityOptions.
+a rootless engine (Docker's or Podman's) lists "name=rootless" in GET /info's SecurityOptions. Before the suite
+connects (a connection would start a socket-activated engine), /var/run/docker.sock resolving into Podman's
+run directory names Podman too (podman-docker links it to /run/podman/podman.sock).
 """
 from __future__ import annotations
 
@@ -27,3 +29,12 @@ def describe(version: dict, info: dict) -> str:
                 f"not Docker Engine, {mode}")
     platform = (version.get("Platform") or {}).get("Name") or "Docker Engine"
     return f"{platform} {version.get('Version') or info.get('ServerVersion') or '?'}, API {api}, {mode}"
+
+
+def socket_fact(resolved: str) -> str:
+    """What /var/run/docker.sock is, from `readlink -e` ('' when it does not exist): read without connecting."""
+    if not resolved:
+        return "/var/run/docker.sock does not exist"
+    if "podman" in resolved:
+        return f"/var/run/docker.sock -> {resolved}: Podman's Docker-compatible socket, not Docker Engine's"
+    return resolved if resolved == "/var/run/docker.sock" else f"/var/run/docker.sock -> {resolved}"

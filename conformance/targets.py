@@ -272,8 +272,11 @@ def gather_host_facts(target: Target) -> dict[str, str]:
         init = target.run("cat /proc/1/comm", what="read /proc/1/comm")
         facts["init (PID 1)"] = init_fact(init.stdout.strip()) if init.rc == 0 else f"could not read: rc={init.rc}"
         facts["observer"] = observer(target)
+        sock = target.run("readlink -e /var/run/docker.sock", what="readlink -e /var/run/docker.sock")
+        facts["engine socket"] = engine_kind.socket_fact(sock.stdout.strip())
     except TargetError as e:
-        facts["OS"] = facts["kernel"] = facts["init (PID 1)"] = facts["observer"] = f"could not read: {e}"
+        facts["OS"] = facts["kernel"] = facts["init (PID 1)"] = facts["observer"] = facts["engine socket"] = \
+            f"could not read: {e}"
     try:
         service = target.units().service
         facts["docker.service"] = (service.state or "not read (systemd is not PID 1)") + \

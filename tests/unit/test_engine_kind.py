@@ -28,3 +28,10 @@ def test_podman_is_named_and_said_not_to_be_docker():
 def test_pid_1_says_whether_systemd_runs_the_host():
     assert targets.init_fact("systemd") == "systemd"
     assert targets.init_fact("init") == "init: not systemd (no systemd unit runs the engine)"
+
+
+def test_the_docker_socket_names_podman_before_any_connection():
+    assert engine_kind.socket_fact("/run/podman/podman.sock") == (
+        "/var/run/docker.sock -> /run/podman/podman.sock: Podman's Docker-compatible socket, not Docker Engine's")
+    assert engine_kind.socket_fact("/run/docker.sock") == "/var/run/docker.sock -> /run/docker.sock"
+    assert engine_kind.socket_fact("") == "/var/run/docker.sock does not exist"

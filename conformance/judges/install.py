@@ -130,7 +130,8 @@ def service_running(snapshot: UnitsSnapshot, pidfile_pid: str | None = None, pid
     expected = f"{unit.name} active"
     if not snapshot.systemd_pid1:
         if pid_comm == "dockerd":
-            return Verdict(True, expected, f"no service manager runs it (systemd is not PID 1); dockerd pid {pidfile_pid} "
+            return Verdict(True, expected, f"systemd is not PID 1, so no {unit.name} runs the engine (an init script or "
+                                           f"another supervisor does); dockerd pid {pidfile_pid} (/var/run/docker.pid) "
                                            "is alive")
         return Verdict(False, expected, f"{unit.name} not active; systemd is not PID 1 and /var/run/docker.pid names "
                                         f"{pidfile_pid or 'nothing'} ({pid_comm or 'no such process'})")

@@ -151,7 +151,8 @@ def test_stopped_service_fails_also_where_the_socket_would_start_it():
 @pytest.mark.red("service.running")
 def test_without_systemd_as_pid1_a_live_dockerd_named_by_its_pidfile_counts():
     offline = snapshot("", "", pid1=False)  # systemd installed but not running: systemctl show answers nothing
-    assert judge.service_running(offline, "6305", "dockerd").ok
+    running = judge.service_running(offline, "6305", "dockerd")
+    assert running.ok and "so no docker.service runs the engine (an init script or another supervisor does)" in running.found
     assert "/var/run/docker.pid names 6305 (no such process)" in message(judge.service_running(offline, "6305", None))
 
 

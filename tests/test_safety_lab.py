@@ -226,7 +226,10 @@ def test_local_run_interrupted_while_work_runs_ahead_leaves_the_engine_clean(tmp
     proc.send_signal(sig)
     out = finish(proc, 120)
     assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
-    assert "run.leak-audit on local: passed" in out, out[-2000:]
+    # right after service.running the work ahead may not have connected yet: then nothing was created to audit
+    audited = ("run.leak-audit on local: passed" in out or point == "0 results" and
+               "run.leak-audit on local: skipped: the run never reached the engine" in out)
+    assert audited, out[-2000:]
     assert local_state() == before
 
 

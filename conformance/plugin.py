@@ -403,6 +403,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     check = item.stash.get(CHECK, None)
     if check is None:
         return report
+    if report.skipped:
+        report.conformance_outcome = outcomes.ended(call.excinfo)  # blocked or not applicable, by its type
     requirement = check.requirement
     data = {"target": check.target, "name": check.name, "requirement": requirement.id, "level": requirement.level,
             "section": requirement.section, "claim": requirement.claim, "description": requirement.description}
@@ -412,7 +414,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call":
         item.stash[CALL_REPORT] = report
         if call.excinfo is not None and (call.excinfo.errisinstance(TargetError) or watchdog.TIMED_OUT in item.stash):
-            report.conformance_error = True  # the suite could not complete the check: error, not failed
+            report.conformance_outcome = outcomes.ENDED_BY_ERROR  # the suite could not complete the check
         if evidence:
             data["evidence"] = evidence.items
             text = evidence.text()
@@ -424,7 +426,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         call_report = item.stash.get(CALL_REPORT, None)
         # A check that could not reach its target (TargetError) has nothing to show: that is not a plugin error.
         if (call_report is not None and call_report.outcome in ("passed", "failed") and not evidence and report.passed
-                and not getattr(call_report, "conformance_error", False)):
+                and getattr(call_report, "conformance_outcome", None) != outcomes.ENDED_BY_ERROR):
             report.outcome = "failed"
             report.longrepr = (f"plugin error: requirement {requirement.id} on {check.name} recorded no evidence; "
                                "record what the check ran or read (evidence.cmd/api/http/note)")

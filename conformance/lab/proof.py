@@ -16,7 +16,7 @@ from conformance import catalogue as catalogues
 from conformance.lab import paths, variants
 from conformance.lab.progress import LabError
 from conformance.outcomes import BLOCKED, ERROR, FAILED, NOT_APPLICABLE, PASSED, BlockedByState
-from conformance.profiles import profiles
+from conformance.profiles import NAMES as profile_names, profiles
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
@@ -59,6 +59,10 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
     known_ids = set(catalogue().ids())
     known_variants = variants.load()
     profile_table = data.get("profiles", {})
+    unknown = [p for p in profile_table if p not in profile_names]
+    if unknown:
+        raise LabError(f"{path}: [profiles] names {', '.join(unknown)}: a profile is one of {', '.join(profile_names)} "
+                       "(conformance/profiles.toml)")
     state = data.get("state", {})
     bad = [i for i in state if i not in known_ids]
     if bad:

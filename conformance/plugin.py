@@ -572,6 +572,7 @@ def _write_results(run: Run) -> None:
     run.results.finished = reports.utc_now()
     run.results.exit_status = run.exit_status
     run.results.strict = run.settings.strict
+    run.results.catalogue = catalogues.fingerprint(run.catalogue) if run.catalogue is not None else None
     try:
         run.results.write(run.run_dir / "results.json")
         bundle.write_evidence(run.run_dir, run.results)

@@ -1,8 +1,8 @@
 """Engine work done ahead of the checks: the shared nginx container, its nginx.run watch, and the work of
 checks registered with @ahead.work (their containers, execs and commits).
 
-On local:// the target's first module starts it all in background threads, so the engine runs it while
-the checks before it read the host; the check then waits for its own work and judges what it saw. Over
+On local:// it all starts in background threads once service.running has passed (nothing connects to the
+engine before the service is judged), so the engine runs it while the checks before it read the host; the check then waits for its own work and judges what it saw. Over
 ssh:// nothing runs ahead: parallel requests exhaust the sshd's channels (paramiko ChannelException
 'Connect failed'), so each piece runs in the check's own thread when first asked for, one request at a time.
 """
@@ -165,10 +165,17 @@ def of(target) -> Ahead:
     return target.share("conformance.ahead", lambda: Ahead(target), lambda made: made.finish())
 
 
+def startable(target) -> bool:
+    """Whether start() would still start something: a local:// target whose work has not started yet."""
+    made = target.shared.get("conformance.ahead")
+    return is_local(target.host) and (made is None or made.conductor is None)
+
+
 def start(target, ids: list[str]) -> None:
-    """Start the selected ids' work (in the checks' order) on a local:// target, once (the first module calls it)."""
-    if not is_local(target.host):
-        return
+    """Start the selected ids' work (in the checks' order) on a local:// target, once (suites/conftest.py calls it
+    once service.running has passed there: a connection to a stopped, socket-activated engine would start it)."""
+    if not is_local(target.host) or not any(i in WORK or i == "nginx.run" for i in ids):
+        return  # nothing selected runs engine work: no client, no connection
     try:
         # The client, the audit's first snapshot and the session's factory are made here, in this thread
         # (share() is not thread-safe), and before Ahead: its end then runs before the run's sweep.

@@ -1,10 +1,11 @@
-"""Leak audit: a target's containers, images, networks, volumes and daemon.json before and after a run."""
+"""Leak audit: a target's containers, images, networks, volumes, daemon.json and docker units before and after a run."""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 
 from conformance.cleanup import KEPT, RUN_LABEL
+from conformance import units as unit_states
 from conformance.outcomes import TargetError, one_line
 from conformance.profiles import DAEMON_JSON
 
@@ -194,6 +195,16 @@ def differences(before: Snapshot, after: Snapshot, explained_refs: dict[str, str
     return found
 
 
+def unit_differences(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """A docker unit whose ActiveState changed during the run (before and after: unit -> 'ActiveState (SubState)')."""
+    found = []
+    for unit in sorted(before.keys() & after.keys()):
+        if before[unit].split(" ")[0] != after[unit].split(" ")[0]:
+            found.append(f"{unit} was {before[unit]} before the run and is {after[unit]} after it"
+                         + (": the run started the engine" if after[unit].startswith("active") else ""))
+    return found
+
+
 def kept_images(after: Snapshot, explained_refs: dict[str, str]) -> list[str]:
     """'ref (image id)' of each image the run pulled and kept by request that is on the target after the run."""
     ids = {tag: image_id for image_id, tags in after.images.items() for tag in tags}
@@ -211,6 +222,37 @@ class Audit:
     details: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)  # what was not compared, and why
     kept: list[str] = dataclasses.field(default_factory=list)  # images the run pulled and kept (--keep-pulled-images)
+    units_before: dict[str, str] = dataclasses.field(default_factory=dict)  # unit -> 'ActiveState (SubState)'
+
+    def start_units(self, snapshot: unit_states.Snapshot) -> None:
+        """The docker units as read before the first connection to the engine (Target.units)."""
+        self.units_before = snapshot.active_states()
+
+    def finish_units(self, target) -> None:
+        """Read the docker units again, last of all; a changed ActiveState is a difference (also when the run
+        never reached the engine: then this is the whole audit)."""
+        if not self.units_before:
+            return  # systemd did not answer before the run (not PID 1): nothing to compare
+        try:
+            after = unit_states.parse(target.run(unit_states.COMMAND, what="read the docker units").stdout).active_states()
+        except TargetError as e:
+            if self.status != "error":
+                self.status = "error"
+                self.message = f"could not read the docker units after the run: {one_line(str(e))}"
+            return
+        changed = unit_differences(self.units_before, after)
+        states = ", ".join(f"{unit} {state}" for unit, state in sorted(after.items()))
+        if self.status == "skipped":
+            self.status, self.message = "passed", f"the run never reached the engine; unchanged: {states}"
+        elif self.status == "passed":
+            self.message += f"; unchanged: {states}" if not changed else ""
+        if changed:
+            self.details += changed
+            if self.status == "error":
+                self.message += "; " + "; ".join(changed)
+            else:
+                self.status = "failed"
+                self.message = f"{len(self.details)} difference(s) the run does not explain: " + "; ".join(self.details)
 
     def start(self, target, client) -> None:
         try:

@@ -32,6 +32,8 @@ def evidence_text(target: str, name: str, req_id: str, entry: dict) -> str:
             f"host:        {name}" + (f" ({target})" if target != name else ""), f"status:      {entry['status']}",
             f"message:     {entry['message'] or '-'}",
             f"checks:      {', '.join(entry.get('checks', []))}"]
+    if entry.get("by_construction"):
+        head.append(f"by construction: {entry['by_construction']}")
     return redact("\n".join(head) + "\n\n" + render(entry["evidence"]) + "\n")
 
 

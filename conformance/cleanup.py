@@ -77,6 +77,10 @@ class PulledImages:
         except requests.exceptions.RequestException as e:  # the progress stream stalled or broke
             raise TargetError(f"pull {ref}: {one_line(str(e) or type(e).__name__)}") from e
 
+    def pulled_by_run(self, image: str) -> bool:
+        """Whether this run pulled the image: it was absent when the run first needed it."""
+        return image_ref(image) in self.pulling
+
     def remove_pulled(self) -> list[str]:
         """Remove the images this run pulled, unless another run still uses them (then it inherits them)."""
         problems = release_images(self.client, self.run_id, self.released)
@@ -174,6 +178,14 @@ class Factory:
         run_kwargs["labels"] = {**(run_kwargs.get("labels") or {}), **self.labels}
         run_kwargs["detach"] = True
         container = self.client.containers.run(image, command, **run_kwargs)
+        self._made.append(("container", container))
+        return container
+
+    def created(self, image: str, command=None, **create_kwargs):
+        """Create a labelled container without starting it (pulling the image first if absent)."""
+        self.pull(image)
+        create_kwargs["labels"] = {**(create_kwargs.get("labels") or {}), **self.labels}
+        container = self.client.containers.create(image, command, **create_kwargs)
         self._made.append(("container", container))
         return container
 

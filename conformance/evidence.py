@@ -33,13 +33,15 @@ class Evidence:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def cmd(self, host, command: str, *args: str, timeout: float | None = None):
-        """Run a command on the target under coreutils `timeout` and record command, rc and output."""
+    def cmd(self, host, command: str, *args: str, timeout: float | None = None, shown=None):
+        """Run a command on the target under coreutils `timeout` and record command, rc and output (stdout as
+        shown(stdout) returns it, e.g. decoded, so that redaction sees the text)."""
         seconds = max(1, int(round(timeout or self.default_timeout)))
         rendered = host.backend.quote(command, *args)
         result = host.run("timeout -k %s %s sh -c %s", str(KILL_AFTER), str(seconds), rendered)
+        stdout = shown(result.stdout) if shown else result.stdout
         self.items.append({"kind": "cmd", "command": redact(rendered), "rc": result.rc,
-                           "stdout": trim(result.stdout), "stderr": trim(result.stderr)})
+                           "stdout": trim(stdout), "stderr": trim(result.stderr)})
         if result.rc in (124, 137):
             raise TargetError(f"{self.target_id}: command timed out after {seconds} s: {rendered}")
         return result

@@ -1,6 +1,7 @@
 """The five outcomes of a check, how they are told apart, and the helpers checks call."""
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -14,6 +15,7 @@ SEVERITY = {NOT_APPLICABLE: 0, PASSED: 1, BLOCKED: 2, FAILED: 3, ERROR: 4}
 BLOCKING = (FAILED, BLOCKED, ERROR)
 
 BLOCKED_PREFIX = "blocked by "
+BY_STATE = "state"  # blocked by the target's state, not by a catalogue dependency: "blocked by state: <reason>"
 NOT_APPLICABLE_PREFIX = "not applicable: "
 
 _current = threading.local()  # per thread: engine work ahead of a check runs in threads of its own
@@ -21,6 +23,11 @@ _current = threading.local()  # per thread: engine work ahead of a check runs in
 
 class TargetError(Exception):
     """The suite could not reach or operate the target: the outcome is error, not failed."""
+
+
+class ObserverError(TargetError):
+    """The target could be reached but the suite cannot observe what the check needs there (a tool the probe
+    needs is missing, the login may not read a path): error naming the tool or the permission, never failed."""
 
 
 def set_current_requirement(req_id: str | None) -> None:
@@ -53,6 +60,13 @@ def blocked(dependency: str, message: str) -> None:
     pytest.skip(f"{BLOCKED_PREFIX}{dependency}: {message}")
 
 
+def blocked_by_state(reason: str) -> None:
+    """End the running check as blocked by the target's state: it could not make the observation that proves its
+    requirement (e.g. no pull to observe), so it neither passes nor fails; the reason names the state."""
+    __tracebackhide__ = True
+    pytest.skip(f"{BLOCKED_PREFIX}{BY_STATE}: {reason}")
+
+
 def one_line(text: object, limit: int = 300) -> str:
     """First line of text, redacted (masked before it is cut), whitespace collapsed and cut to limit."""
     text = getattr(text, "stderr", None) or text  # testinfra raises RuntimeError(CommandResult)
@@ -70,8 +84,8 @@ def _failure_text(report: pytest.TestReport) -> str:
     """The failure's own message (the last exception of a chain), without its exception type."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return (crash.message.removeprefix("AssertionError: ").removeprefix("Failed: ")
-                .removeprefix(f"{TargetError.__module__}.TargetError: "))
+        return re.sub(rf"^{re.escape(TargetError.__module__)}\.\w+Error: ", "",
+                      crash.message.removeprefix("AssertionError: ").removeprefix("Failed: "))
     return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed"
 
 

@@ -391,6 +391,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     run = item.config.stash[RUN]
     target = _target(item)
     _or_error(target.reachable)  # cached: an unreachable target makes every check an error, never blocked
+    _or_error(target.units)  # the service state, read once before anything connects to the engine (it may start it)
     for dependency in check.requirement.depends:
         recorded = run.outcomes.get(check.target, dependency)
         if recorded and recorded[0] in outcomes.BLOCKING:
@@ -410,6 +411,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     requirement = check.requirement
     data = {"target": check.target, "name": check.name, "requirement": requirement.id, "level": requirement.level,
             "section": requirement.section, "claim": requirement.claim, "description": requirement.description}
+    if requirement.by_construction:
+        data["by_construction"] = requirement.by_construction
     evidence = item.stash.get(EVIDENCE, None)
     if report.when == "call":
         item.stash[CALL_REPORT] = report
@@ -418,6 +421,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if evidence:
             data["evidence"] = evidence.items
             text = evidence.text()
+            if requirement.by_construction:
+                text = f"by construction: {requirement.by_construction}\n\n{text}"
             report.extras = [*getattr(report, "extras", []), *_html_evidence("Evidence", text, check)]
             item.user_properties.append(("evidence", text))  # JUnit: the teardown report carries it
     if report.when == "teardown":

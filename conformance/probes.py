@@ -5,16 +5,20 @@ judged by conformance/judges/<section>.py. Checks call probe -> judge -> verdict
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import re
 
 import docker
 import requests
 
+from conformance import units
 from conformance.engine import bounded
 from conformance.evidence import trim
 from conformance.judges import page_title
 from conformance.targets import is_local
-from conformance.outcomes import expect
+from conformance.outcomes import ObserverError, TargetError, expect
 from conformance.masking import clip
 
 NGINX = "nginx:latest"
@@ -39,25 +43,75 @@ class Packages:
         return found
 
 
+NEEDS_ROOT = "needs root on the target (ssh as root or ?sudo=true)"
+DENIED = re.compile(r"Permission denied|Operation not permitted")
+ABSENT = re.compile(r"No such file or directory")
+NOT_FOUND = re.compile(r"([^\s:]+): (?:command )?not found")
+
+
+def observer_problem(rc: int, stderr: str, tools: tuple[str, ...] = (), paths: tuple[str, ...] = ()):
+    """What kept an observing command from looking, as ("tool", name) or ("permission", path); None when the
+    answer is the host's (success, or a finding such as No such file or directory).
+
+    rc 127/126 is the shell's "not found" / "cannot execute": a tool the probe needs is missing on the target.
+    Permission denied / Operation not permitted is the login's limit, not the host's state."""
+    if rc in (126, 127):
+        named = NOT_FOUND.search(stderr)
+        tool = next((t for t in tools if named and named.group(1).rsplit("/", 1)[-1] == t), None)
+        return "tool", tool or (named.group(1) if named else (tools[0] if tools else "a command"))
+    for line in stderr.splitlines():
+        if DENIED.search(line):
+            return "permission", next((p for p in paths if p in line), None) or (paths[0] if paths else line.strip())
+    return None
+
+
+def observer_error(host, evidence, problem: tuple[str, str], doing: str) -> ObserverError:
+    """The error naming the missing tool, or the path and the login that may not read it (its `id`, recorded)."""
+    kind, subject = problem
+    if kind == "tool":
+        return ObserverError(f"{evidence.target_id}: cannot {doing}: {subject} is not on the target "
+                             "(command not found); install it or observe as a login that has it")
+    who = evidence.cmd(host, "id").stdout.strip() or "this login"
+    return ObserverError(f"{evidence.target_id}: cannot {doing}: permission denied on {subject} as {who}; {NEEDS_ROOT}")
+
+
+def observe(host, evidence, command: str, *args: str, tools: tuple[str, ...] = (), paths: tuple[str, ...] = (),
+            doing: str = "observe the target"):
+    """evidence.cmd, where the observer's own limits end the check as error (ObserverError), never failed:
+    a needed tool that is missing (rc 127/126) or a path the login may not read. Other answers are the caller's."""
+    result = evidence.cmd(host, command, *args)
+    problem = observer_problem(result.rc, result.stderr, tools, paths)
+    if problem:
+        raise observer_error(host, evidence, problem, doing)
+    return result
+
+
 def read_file(host, evidence, path: str) -> str | None:
-    """The file's text (host.file(path).content_string), or None when it is missing or unreadable; both recorded."""
+    """The file's text (host.file(path).content_string), or None when it is missing; both recorded.
+    A file the login may not read is an ObserverError (error naming the permission), not a missing file."""
     file = host.file(path)
     try:
         content = file.content_string
     except RuntimeError as e:
         if not str(e).startswith("Unexpected output"):  # testinfra's word for `cat` exiting 1; else the link failed
             raise
+        problem = observer_problem(1, str(e).replace("\\n", "\n"), paths=(path,))
         evidence.note(f"host.file({path!r}).content_string -> not read: "
-                      + ("it cannot be read" if file.exists else "no such file"))
+                      + ("permission denied" if problem else "it cannot be read" if file.exists else "no such file"))
+        if problem:
+            raise observer_error(host, evidence, problem, f"read {path}") from None
         return None
     evidence.note(f"host.file({path!r}).content_string ->\n{trim(content)}")
     return content
 
 
 def sha256(host, evidence, path: str) -> str | None:
-    """The file's sha256 (host.file(path).sha256sum), or None when it is missing or unreadable."""
-    found = host.file(path).sha256sum or None  # testinfra's `sha256sum | cut` prints nothing then
-    evidence.note(f"host.file({path!r}).sha256sum -> {found or 'nothing (no such file, or unreadable)'}")
+    """The file's sha256, or None when there is no such file; unreadable is an ObserverError.
+    Not host.file(path).sha256sum: its `sha256sum | cut` pipeline answers nothing alike for both."""
+    result = observe(host, evidence, "sha256sum -- %s", path, tools=("sha256sum",), paths=(path,),
+                     doing=f"read {path}")
+    found = result.stdout.split(" ")[0].strip() if result.rc == 0 else None
+    evidence.note(f"sha256 of {path}: {found or 'none (no such file)'}")
     return found
 
 
@@ -68,26 +122,59 @@ def exists(host, evidence, path: str) -> bool:
     return found
 
 
-def systemd_pid1(host, evidence) -> bool:
-    """Whether systemd runs the target (sd_booted(): /run/systemd/system is a directory)."""
-    found = host.file("/run/systemd/system").is_directory
-    evidence.note(f"systemd is PID 1 (/run/systemd/system is a directory): {found}")
-    return found
+def units_settled(host, evidence, seconds: float) -> units.Snapshot:
+    """The docker units read again once docker.service has left `activating` (systemd asked every 0.5 s, never the
+    engine's socket), bounded by seconds."""
+    looks = max(1, int(seconds * 2))
+    wait = (f"i=0; while systemctl show -p ActiveState docker.service | grep -qx ActiveState=activating "
+            f"&& [ $i -lt {looks} ]; do sleep 0.5; i=$((i+1)); done; ")
+    return units.parse(evidence.cmd(host, wait + units.COMMAND, timeout=seconds + 5).stdout)
 
 
-def unit_properties(host, evidence, unit: str, names: tuple[str, ...]) -> dict[str, str] | None:
-    """The unit's properties `names` (host.service(unit).systemd_properties, `systemctl show`); None when systemd
-    is not PID 1, where systemctl cannot answer; {} when it did not."""
-    if not systemd_pid1(host, evidence):
-        return None
-    try:
-        properties = host.service(unit).systemd_properties
-    except AssertionError as e:  # testinfra's check_output: systemctl show exited non-zero
-        evidence.note(f"host.service({unit!r}).systemd_properties -> systemctl show failed: {clip(e, 300)}")
-        return {}
-    found = {name: properties.get(name, "") for name in names}
-    evidence.note(f"host.service({unit!r}).systemd_properties: " + " ".join(f"{k}={v}" for k, v in found.items()))
-    return found
+def stat_path(host, evidence, path: str) -> bool:
+    """Whether path exists, proven either way: True when stat succeeds, False when it answers No such file or
+    directory. Anything else (permission denied on a parent, ...) is an ObserverError: the login cannot look."""
+    result = observe(host, evidence, "stat -c %%i -- %s", path, tools=("stat",), paths=(path,), doing=f"look at {path}")
+    if result.rc == 0:
+        return True
+    if ABSENT.search(result.stderr):
+        return False
+    raise ObserverError(f"{evidence.target_id}: cannot look at {path}: stat answered rc {result.rc}, "
+                        f"{result.stderr.strip()[:200]!r}")
+
+
+
+def unit_state(host, evidence, unit: str) -> units.UnitState:
+    """One unit as `systemctl show` and `systemctl is-enabled` print it (e.g. the unit an alias names)."""
+    found = units.parse(evidence.cmd(host, units.command((unit,))).stdout).units
+    return found.get(unit) or units.UnitState(unit)
+
+
+def in_boot_transaction(host, evidence, unit: str) -> bool:
+    """Whether the unit is among default.target's dependencies (what systemd starts at boot)."""
+    listing = evidence.cmd(host, "systemctl list-dependencies --plain --no-pager default.target")
+    return unit in listing.stdout.split()
+
+
+def persistent_wants_links(host, evidence, unit: str) -> str:
+    """The persistent .wants/.requires links to the unit (under /etc and the unit directories, not /run), joined."""
+    found = evidence.cmd(host, "ls -d " + " ".join(f"{d}/*.{kind}/%s" for d in ("/etc/systemd/system",
+                                                                               "/lib/systemd/system",
+                                                                               "/usr/lib/systemd/system")
+                                                   for kind in ("wants", "requires")) + " 2>/dev/null",
+                         *[unit] * 6)
+    return " ".join(found.stdout.split())
+
+
+def sysv_start_links(host, evidence, name: str) -> str:
+    """The SysV start links of the init script `name` in /etc/rc[2-5].d, joined ('' when there are none); an error
+    when the host has neither systemctl nor rc directories (nothing to ask whether it starts at boot)."""
+    found = evidence.cmd(host, "ls -d /etc/rc[2-5].d >/dev/null 2>&1 || exit 3; ls -d /etc/rc[2-5].d/S[0-9][0-9]%s "
+                               "2>/dev/null; true", name)
+    if found.rc == 3:
+        raise TargetError(f"{evidence.target_id}: service.enabled: no service manager found to ask whether {name} "
+                          "starts at boot: no systemctl and no /etc/rc[2-5].d")
+    return " ".join(found.stdout.split())
 
 
 def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bool = False) -> tuple[int, str]:
@@ -128,8 +215,63 @@ def started(create, image: str, evidence):
     return container
 
 
+def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple[int | None, str]:
+    """Create a container, attach to its stdout and stderr, start it and read what it prints until it exits
+    (bounded), then its exit code; (exit code or None, output). The process's own output as `docker run` reads it,
+    whatever the engine's log driver: GET /logs is a side channel ("log-driver": "none" keeps no logs)."""
+    __tracebackhide__ = True
+    try:
+        container = make.created(image, command)
+    except docker.errors.APIError as e:
+        evidence.api(f"POST /images/create, /containers/create ({image})", error=str(e.explanation or e))
+        expect(False, f"{image} pulled and created", f"{type(e).__name__}: {e.explanation or e}")
+    api = container.client.api
+    stream = bounded(lambda: api.attach(container.id, stdout=True, stderr=True, stream=True, logs=False),
+                     seconds, f"attach to container {container.short_id}")
+    try:
+        container.start()
+    except docker.errors.APIError as e:
+        _close(stream)
+        evidence.api(f"POST /containers/{container.short_id}/start", error=str(e.explanation or e))
+        expect(False, f"{image} started", f"{type(e).__name__}: {e.explanation or e}")
+    try:
+        output = text(bounded(lambda: b"".join(stream), seconds, f"read the output of container {container.short_id}"))
+    finally:
+        _close(stream)
+    code = wait_exit(container, evidence, seconds)
+    evidence.api(f"POST /containers/{container.short_id}/attach?stream=1&stdout=1&stderr=1 (before its start)",
+                 image=image, cmd=command, exit_code=code, output=output[-2000:])
+    return code, output
+
+
+def _close(stream) -> None:
+    """Close an attach stream; docker-py refuses to over ssh:// (DockerException), where the response is closed."""
+    try:
+        stream.close()
+    except docker.errors.DockerException:
+        stream._response.close()
+
+
+HTTP_CLIENTS = ("curl", "wget", "python3", "busybox wget")  # tried in this order; the first found is used
+# python3's stand-in for `curl -i`: no proxy, no redirect followed, the answer printed as status line, headers, body.
+PYTHON_GET = """import sys, urllib.request as u, urllib.error as e
+class Keep(u.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k): return None
+url, seconds, headers = sys.argv[1], float(sys.argv[2]), dict(h.split(': ', 1) for h in sys.argv[3:])
+try:
+    r = u.build_opener(u.ProxyHandler({}), Keep).open(u.Request(url, headers=headers), timeout=seconds)
+except e.HTTPError as error:
+    r = error
+except Exception as error:
+    sys.exit(f'{type(error).__name__}: {error}')
+head = f'HTTP/1.1 {r.code} {r.reason}' + ''.join(f'\\r\\n{k}: {v}' for k, v in r.headers.items())
+sys.stdout.buffer.write(head.encode() + b'\\r\\n\\r\\n' + r.read())
+"""
+
+
 class Http:
-    """GET from the target: requests on local://, curl on the target otherwise (bridge IPs are only reachable there)."""
+    """GET from the target, ignoring any proxy of the login: requests on local://, otherwise the first HTTP client
+    the target has (HTTP_CLIENTS; bridge IPs are only reachable there). None of them: error naming the ones tried."""
 
     def __init__(self, host, evidence, timeout: float):
         self.host, self.evidence, self.timeout = host, evidence, timeout
@@ -137,19 +279,58 @@ class Http:
     def get(self, url: str, accept: tuple[str, ...] = ()) -> tuple[int | None, dict[str, str], str]:
         """(status or None when nothing answered, lower-cased headers, body)."""
         if is_local(self.host):
+            session = requests.Session()
+            session.trust_env = False  # not the runner's proxies: the target's own view of the URL
             try:
-                r = requests.get(url, headers={"Accept": ", ".join(accept)} if accept else {}, timeout=self.timeout)
+                r = session.get(url, headers={"Accept": ", ".join(accept)} if accept else {}, timeout=self.timeout)
                 status, headers, body = r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text
             except requests.exceptions.RequestException as e:
                 self.evidence.note(f"requests.get({url!r}) -> {type(e).__name__}: {clip(e, 300)}")
                 status, headers, body = None, {}, ""
         else:
-            args = " ".join("-H %s" for _ in accept)
-            result = self.evidence.cmd(self.host, f"curl -s -i -m %s {args} %s",
-                                       str(int(self.timeout)), *[f"Accept: {a}" for a in accept], url)
-            status, headers, body = parse_http(result.stdout)
+            # One Accept header listing every type (as requests sends it): a client that keeps one header per name
+            # (python3's urllib, wget) would otherwise send only the last, and the registry answer another manifest.
+            status, headers, body = self._remote(url, [f"Accept: {', '.join(accept)}"] if accept else [])
         self.evidence.http(url, status, page_title(body))
         return status, headers, body
+
+    def client(self) -> str:
+        """The HTTP client to use on the target, looked for once per target (recorded in each check's evidence)."""
+        backend = self.host.backend
+        found = getattr(backend, "conformance_http_client", None)
+        if found is None:
+            script = ('for t in curl wget python3; do command -v "$t" >/dev/null && echo "$t"; done; '
+                      'command -v busybox >/dev/null && busybox wget --help >/dev/null 2>&1 && echo "busybox wget"; true')
+            result = self.evidence.cmd(self.host, script)
+            have = [line.strip() for line in result.stdout.splitlines() if line.strip() in HTTP_CLIENTS]
+            found = backend.conformance_http_client = have[0] if have else ""
+        else:
+            self.evidence.note(f"HTTP client on the target: {found or 'none'} (looked for {', '.join(HTTP_CLIENTS)} "
+                               "earlier in this run)")
+        if not found:
+            raise ObserverError(f"{self.evidence.target_id}: cannot probe HTTP: no HTTP client on the target "
+                                f"(looked for {', '.join(HTTP_CLIENTS)})")
+        return found
+
+    def _remote(self, url: str, headers: list[str]) -> tuple[int | None, dict[str, str], str]:
+        tool, seconds = self.client(), str(int(self.timeout))
+        if tool == "curl":
+            command, args = "curl --noproxy '*' -sS -i -m %s " + "-H %s " * len(headers) + "%s", [seconds, *headers, url]
+        elif tool == "python3":
+            command, args = "python3 -c %s %s %s" + " %s" * len(headers), [PYTHON_GET, url, seconds, *headers]
+        else:  # GNU wget or busybox wget: the answer's head on stderr (-S), its body on stdout
+            own = "-nv --no-proxy --max-redirect=0 -t 1 --content-on-error" if tool == "wget" else "-q -Y off"
+            command = f"{tool} -S {own} -O - -T %s " + "--header %s " * len(headers) + "%s"
+            args = [seconds, *headers, url]
+        result = self.evidence.cmd(self.host, command, *args)
+        problem = observer_problem(result.rc, result.stderr, tools=(tool.split()[0],))
+        if problem:
+            raise observer_error(self.host, self.evidence, problem, f"probe HTTP with {tool}")
+        if tool.endswith("wget"):
+            head = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
+            starts = [i for i, line in enumerate(head) if line.startswith("HTTP/")]  # the last answer's head
+            return parse_http("\n".join(head[starts[-1]:]) + "\n\n" + result.stdout) if starts else (None, {}, "")
+        return parse_http(result.stdout)
 
 
 def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
@@ -169,3 +350,69 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
         if sep:
             headers[key.strip().lower()] = value.strip()
     return int(match.group(1)), headers, rest
+
+
+# The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
+# namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line, then
+# the version of the binary that reads the configuration at its next start.
+DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
+case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
+echo "pid=$pid"; exe=dockerd
+if [ -n "$pid" ]; then echo "--- argv"; tr '\0' '\n' < /proc/$pid/cmdline; echo; exe=$(tr '\0' '\n' < /proc/$pid/cmdline | head -n 1); fi
+echo "--- version"; PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" "$exe" --version 2>&1"""
+
+
+@dataclasses.dataclass(frozen=True)
+class DaemonConfig:
+    """The configuration dockerd reads: its --config-file (default daemon.json) as bytes, None when absent."""
+    pid: str
+    argv: tuple[str, ...]
+    path: str
+    raw: bytes | None
+    version_text: str
+    flag_mirrors: tuple[str, ...]
+
+
+def flag_values(argv, name: str) -> list[str]:
+    """Every value of a long flag in argv: `--name value` and `--name=value`."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith(name + "="):
+            found.append(arg.partition("=")[2])
+    return found
+
+
+def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
+    """(pid, argv, version line) from the output of DOCKERD."""
+    head, _, version = stdout.partition("--- version\n")
+    pid_line, _, argv = head.partition("--- argv\n")
+    pid = pid_line.strip().removeprefix("pid=")
+    return pid, tuple(a for a in argv.splitlines() if a), version.strip()
+
+
+def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
+    """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
+    --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
+    pid, argv, version_text = parse_dockerd(evidence.cmd(host, DOCKERD).stdout)
+    path = (flag_values(argv, "--config-file") or [default_path])[-1]
+    mirrors = tuple(flag_values(argv, "--registry-mirror"))
+    evidence.note(f"dockerd {'pid ' + pid if pid else 'not running'}: reads {path}"
+                  + (" (--config-file)" if path != default_path else " (the default; no --config-file)")
+                  + (f"; --registry-mirror {list(mirrors)}" if mirrors else "") + f"; {version_text or 'version unknown'}")
+
+    def decoded(stdout):
+        try:
+            return base64.b64decode(stdout).decode(errors="replace")
+        except (binascii.Error, ValueError):
+            return stdout
+    result = evidence.cmd(host, "base64 -w 0 -- %s", path, shown=decoded)
+    if result.rc == 0:
+        raw = base64.b64decode(result.stdout)
+    elif "No such file" in result.stderr:
+        raw = None
+    else:
+        raise TargetError(f"{evidence.target_id}: cannot read {path}, the file dockerd reads: "
+                          f"rc={result.rc} {result.stderr.strip()[:200]}")
+    return DaemonConfig(pid, argv, path, raw, version_text, mirrors)

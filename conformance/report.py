@@ -129,6 +129,8 @@ class Results:
                 "status": status, "level": data["level"], "section": data["section"], "claim": data.get("claim", ""),
                 "description": data.get("description", ""), "message": message, "evidence": evidence,
                 "checks": [nodeid]}
+            if data.get("by_construction"):
+                entries[data["requirement"]]["by_construction"] = data["by_construction"]
             self.rows[(data["target"], data["requirement"])] = row
             return
         entry["evidence"] += evidence

@@ -6,7 +6,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from conformance import audit as audits, cleanup, engine as engines, hostkeys
+from conformance import audit as audits, cleanup, engine as engines, hostkeys, units as unit_states
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
 from conformance.outcomes import TargetError, one_line
@@ -137,13 +137,29 @@ class Target:
             raise TargetError(f"{self.name}: run a command: rc={result.rc} {one_line(result.stderr)}")
         return True
 
+    @_once
+    def units(self) -> unit_states.Snapshot:
+        """docker.service and docker.socket as systemd reports them, read once, before any connection to the engine
+        (a connection would start a socket-activated docker.service); the leak audit compares them at the end."""
+        result = self.run(unit_states.COMMAND, what="read the docker units (systemctl show, systemctl is-enabled)")
+        snapshot = unit_states.parse(result.stdout)
+        self.audit.start_units(snapshot)
+        # Registered before any engine teardown, so it runs last: after the sweep and the audit's engine part.
+        self.on_teardown(lambda: self.audit.finish_units(self))
+        return snapshot
+
+    def engine_opened(self) -> bool:
+        """Whether this process has a client of the target's engine (without making one)."""
+        return self.__dict__.get("_cached__engine", (False,))[0]
+
     @property
     def engine(self):
-        """The docker-py client of this target (created once per process)."""
+        """The docker-py client of this target (created once per process, after the docker units were read)."""
         return self._engine()
 
     @_once
     def _engine(self):
+        self.units()  # never connect before the service state is read: the connection may start the service
         url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)  # its message names the spec
         client = engines.connect(self.name, url, self.settings.call_timeout, self.host_keys)
         breaker = engines.guard_client(client, self.name, self.settings.call_timeout)
@@ -208,10 +224,24 @@ class Target:
     def on_teardown(self, callback: Callable[[], object]) -> None:
         self._teardowns.append(callback)
 
-    @_once
     def facts(self) -> dict[str, str]:
-        """Host facts for the report (inventory name, groups and labels first); a fact not read says so."""
-        return {**self.inventory_facts, **gather_facts(self)}
+        """Facts for the report (inventory name, groups and labels first); a fact not read says so. The engine's
+        are read only from a client the checks opened (never opened for the facts: service.running is judged
+        first), so a later check's report carries them."""
+        facts = {**self.inventory_facts, **self._host_facts()}
+        if self.engine_opened() and "_engine_facts" not in self.__dict__:
+            self.__dict__["_engine_facts"] = gather_engine_facts(self)
+        facts.update(self.__dict__.get("_engine_facts", {}))
+        for key in ENGINE_FACTS:
+            facts.setdefault(key, "not read: the run did not connect to the engine (yet)")
+        unchecked = self.host_keys.fact()  # read each time: the keys accepted so far
+        if unchecked:
+            facts["SSH host key"] = unchecked
+        return facts
+
+    @_once
+    def _host_facts(self) -> dict[str, str]:
+        return gather_host_facts(self)
 
     def close(self) -> list[str]:
         """Run teardown callbacks, newest first; the last ones sweep this run's labels and close the client."""
@@ -227,7 +257,10 @@ class Target:
         return problems
 
 
-def gather_facts(target: Target) -> dict[str, str]:
+ENGINE_FACTS = ("engine version", "storage driver", "cgroup driver", "mirrors")
+
+
+def gather_host_facts(target: Target) -> dict[str, str]:
     facts: dict[str, str] = {}
     try:
         target.reachable()
@@ -238,6 +271,17 @@ def gather_facts(target: Target) -> dict[str, str]:
     except TargetError as e:
         facts["OS"] = facts["kernel"] = f"could not read: {e}"
     try:
+        service = target.units().service
+        facts["docker.service"] = (service.state or "not read (systemd is not PID 1)") + \
+            f", is-enabled {service.enabled_word or '(nothing)'}" + (", socket-activated" if target.units().socket_activated else "")
+    except TargetError as e:
+        facts["docker.service"] = f"could not read: {e}"
+    return facts
+
+
+def gather_engine_facts(target: Target) -> dict[str, str]:
+    facts: dict[str, str] = {}
+    try:
         info = target.engine.info()
         facts["engine version"] = str(info.get("ServerVersion", "not reported"))
         facts["storage driver"] = str(info.get("Driver", "not reported"))
@@ -245,11 +289,8 @@ def gather_facts(target: Target) -> dict[str, str]:
         mirrors = (info.get("RegistryConfig") or {}).get("Mirrors") or []
         facts["mirrors"] = ", ".join(mirrors) or "none"
     except Exception as e:  # noqa: BLE001 - facts never fail a check
-        for key in ("engine version", "storage driver", "cgroup driver", "mirrors"):
+        for key in ENGINE_FACTS:
             facts[key] = f"could not read: {one_line(str(e) or type(e).__name__)}"
-    unchecked = target.host_keys.fact()
-    if unchecked:
-        facts["SSH host key"] = unchecked
     return facts
 
 

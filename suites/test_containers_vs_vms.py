@@ -24,11 +24,14 @@ def test_pid_isolation(host, target, evidence):
     pid_column = top["Titles"].index("PID")
     top_pids = [row[pid_column] for row in top["Processes"]]
     evidence.api(f"GET /containers/{container.short_id}/top", State_Pid=pid, Processes=top["Processes"])
-    _, inside = probes.run_in(container, ["cat", "/proc/1/comm"], evidence, prints=True)
+    # Both namespaces without root: the container's from inside it, the host's from the observer's own process.
+    _, inside = probes.run_in(container, ["sh", "-c", "cat /proc/1/comm; readlink /proc/1/ns/pid"], evidence,
+                              prints=True)
+    inside_pid1, container_ns = (inside.splitlines() + ["", ""])[:2]
     comm = probes.read_file(host, evidence, f"/proc/{pid}/comm") or ""
-    namespaces = evidence.cmd(host, "readlink /proc/%s/ns/pid /proc/1/ns/pid", str(pid)).stdout.split()
-    container_ns, host_ns = (namespaces + ["", ""])[:2]
-    judge.pid_isolation(inside, pid, top_pids, comm, container_ns, host_ns).check(evidence)
+    host_ns = probes.observe(host, evidence, "readlink /proc/self/ns/pid", tools=("readlink",),
+                             paths=("/proc/self/ns/pid",), doing="read the observer's PID namespace").stdout.strip()
+    judge.pid_isolation(inside_pid1, pid, top_pids, comm, container_ns, host_ns).check(evidence)
 
 
 @ahead.work("engine.start-latency", alone=True)

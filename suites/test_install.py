@@ -5,7 +5,6 @@ from conformance import ahead, probes
 from conformance.judges import install as judge
 from conformance.outcomes import not_applicable
 from conformance.profiles import profiles
-from conformance.masking import clip
 
 PROFILES = profiles()
 PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
@@ -78,27 +77,36 @@ def test_legacy_package_absent(host, target, evidence, profile, name):
 
 
 @pytest.mark.req("service.running")
-def test_service_running(host, evidence):
+def test_service_running(host, target, evidence):
     """The docker service is active."""
-    running = host.service(UNIT).is_running
-    evidence.note(f"host.service({UNIT!r}).is_running -> {running}")
-    properties = probes.unit_properties(host, evidence, UNIT, ("ActiveState", "SubState", "MainPID"))
-    systemd_pid1 = properties is not None
-    state = " ".join(f"{k}={v}" for k, v in properties.items()) if properties else ""
+    snapshot = target.units()  # read before anything connected to the engine: a connection may start it
+    evidence.note(snapshot.note())
+    if snapshot.systemd_pid1 and snapshot.service.active == "activating" and \
+            snapshot.service.get("SubState") in judge.STARTING:
+        snapshot = probes.units_settled(host, evidence, target.settings.call_timeout)
     pid = comm = None
-    if not running and not systemd_pid1:
+    if not snapshot.systemd_pid1:
         pid = (probes.read_file(host, evidence, "/var/run/docker.pid") or "").strip() or None
         comm = (probes.read_file(host, evidence, f"/proc/{int(pid)}/comm") or "").strip() if pid and pid.isdigit() else None
-    judge.service_running(UNIT, running, state, systemd_pid1, pid, comm).check(evidence)
+    judge.service_running(snapshot, pid, comm).check(evidence)
 
 
 @pytest.mark.req("service.enabled")
-def test_service_enabled(host, evidence):
+def test_service_enabled(host, target, evidence):
     """The docker service is enabled at boot."""
-    enabled = host.service(UNIT).is_enabled
-    evidence.note(f"host.service({UNIT!r}).is_enabled -> {enabled}")
-    state = (probes.unit_properties(host, evidence, UNIT, ("UnitFileState",)) or {}).get("UnitFileState", "")
-    judge.service_enabled(UNIT, enabled, state).check(evidence)
+    snapshot = target.units()
+    evidence.note(snapshot.note())
+    word = snapshot.service.enabled_word
+    closure = links = sysv = alias = None
+    if not snapshot.systemctl:
+        sysv = probes.sysv_start_links(host, evidence, "docker")
+    elif word == "alias":
+        alias = probes.unit_state(host, evidence, snapshot.service.get("Id"))
+        word = alias.enabled_word
+    if snapshot.systemctl and word in judge.BOOT_WORDS_CLOSURE:
+        closure = probes.in_boot_transaction(host, evidence, UNIT) if snapshot.systemd_pid1 else None
+        links = probes.persistent_wants_links(host, evidence, UNIT)
+    judge.service_enabled(snapshot, closure, links or "", sysv, alias).check(evidence)
 
 
 @pytest.mark.req("engine.info")
@@ -121,12 +129,8 @@ def test_engine_version(host, engine, evidence):
 
 @ahead.work("engine.hello-world")
 def run_hello_world(target, make, evidence):
-    """Run hello-world to its exit; (exit code, logs)."""
-    container = probes.started(lambda: make.container(probes.HELLO_WORLD), probes.HELLO_WORLD, evidence)
-    code = probes.wait_exit(container, evidence, target.settings.call_timeout)
-    logs = probes.text(container.logs())
-    evidence.api(f"GET /containers/{container.short_id}/logs", output=clip(logs, 1500, end=True))
-    return code, logs
+    """Run hello-world to its exit, reading its output as `docker run` does (attached); (exit code, output)."""
+    return probes.output_to_exit(make, probes.HELLO_WORLD, None, evidence, target.settings.call_timeout)
 
 
 @pytest.mark.req("engine.hello-world")

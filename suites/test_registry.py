@@ -1,7 +1,7 @@
 """Seed 1.3 docker镜像从哪里来: Docker Hub by default, a registry mirror in /etc/docker/daemon.json."""
 import pytest
 
-from conformance import probes
+from conformance import outcomes, probes
 from conformance.judges import registry as judge
 from conformance.profiles import DAEMON_JSON, profiles
 
@@ -12,13 +12,20 @@ MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json",  
                   "application/vnd.oci.image.manifest.v1+json")
 
 
-def file_mirrors(host, evidence):
-    """registry-mirrors of daemon.json; [] when it is missing or unreadable (mirror-configured judges that)."""
-    content = probes.read_file(host, evidence, DAEMON_JSON)
+def dockerd_config(host, evidence):
+    """The configuration file the running dockerd reads (its --config-file, else daemon.json), as bytes."""
+    return probes.daemon_config(host, evidence, DAEMON_JSON)
+
+
+def configured_mirrors(host, evidence) -> tuple[str, list[str]]:
+    """(the file dockerd reads, the mirrors it configures); [] when dockerd would refuse it (mirror-configured
+    judges that)."""
+    config = dockerd_config(host, evidence)
+    version = judge.dockerd_version(config.version_text)
     try:
-        return judge.daemon_json_mirrors(content) if content else []
-    except ValueError:  # json.JSONDecodeError is a ValueError
-        return []
+        return config.path, judge.read_mirrors(config.path, config.raw, version, list(config.flag_mirrors))
+    except ValueError:
+        return config.path, []
 
 
 def daemon_mirrors(engine, evidence):
@@ -36,41 +43,59 @@ def test_default_hub(engine, evidence):
     """The engine's default index is Docker Hub."""
     info = engine.info()
     evidence.api("GET /info", IndexServerAddress=info.get("IndexServerAddress"),
-                 IndexConfigs=(info.get("RegistryConfig") or {}).get("IndexConfigs"))
+                 IndexConfigs=(info.get("RegistryConfig") or {}).get("IndexConfigs"),
+                 RegistryConfig_Mirrors=(info.get("RegistryConfig") or {}).get("Mirrors"))
     judge.default_hub(info, ENGINE["hub_index"]).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-configured")
 def test_mirror_configured(host, target, evidence):
-    """daemon.json is valid JSON and lists the expected registry mirror(s)."""
-    content = probes.read_file(host, evidence, DAEMON_JSON)
+    """The file dockerd reads is valid as dockerd parses it and lists the expected registry mirror(s)."""
+    config = dockerd_config(host, evidence)
     evidence.note(f"expected mirrors: {list(target.settings.mirrors) or 'any, at least one'}")
-    judge.mirror_configured(DAEMON_JSON, content, target.settings.mirrors).check(evidence)
+    judge.mirror_configured(config.path, config.raw, judge.dockerd_version(config.version_text),
+                            list(config.flag_mirrors), target.settings.mirrors).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-applied")
 def test_mirror_applied(host, engine, evidence):
-    """The running daemon uses exactly the mirrors daemon.json lists."""
-    judge.mirror_applied(file_mirrors(host, evidence), daemon_mirrors(engine, evidence)).check(evidence)
+    """The running daemon uses exactly the mirrors its configuration lists, in order."""
+    path, configured = configured_mirrors(host, evidence)
+    judge.mirror_applied(path, configured, daemon_mirrors(engine, evidence)).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-reachable")
 def test_mirror_reachable(host, target, engine, evidence):
-    """Every mirror the daemon uses answers the registry API from the target."""
-    mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), file_mirrors(host, evidence))
+    """Every mirror the daemon uses answers as a registry at the endpoint dockerd derives from it."""
+    mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
     get = http(host, target, evidence).get
-    judge.mirror_reachable({m: get(f"{m}/v2/")[0] for m in mirrors}).check(evidence)
+    results = {}
+    for mirror in mirrors:
+        base = judge.endpoint(mirror)
+        v2 = get(base + "v2/")
+        probe = None
+        if not judge.speaks_registry(v2)[0]:
+            probe = get(f"{base}v2/conformance-probe-{target.run_id}/manifests/absent", MANIFEST_TYPES)
+        results[mirror] = (base, *judge.speaks_registry(v2, probe))
+    judge.mirror_reachable(results).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-serves-pulls")
 def test_mirror_serves_pulls(host, target, engine, make, evidence):
-    """The hello-world image the engine pulled is the one a mirror serves."""
-    repo_digests = make.pull(probes.HELLO_WORLD).attrs.get("RepoDigests") or []
-    evidence.api(f"GET /images/{probes.HELLO_WORLD}/json", RepoDigests=repo_digests)
-    mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), file_mirrors(host, evidence))
+    """The hello-world image the engine pulled in this run is the one a mirror serves."""
+    image = make.pull(probes.HELLO_WORLD)
+    repo_digests = image.attrs.get("RepoDigests") or []
+    evidence.api(f"GET /images/{probes.HELLO_WORLD}/json", Id=image.id, RepoDigests=repo_digests)
+    if not target.pulled_images.pulled_by_run(probes.HELLO_WORLD):
+        evidence.note(f"{probes.HELLO_WORLD} was on the target before the run: the run pulled nothing to observe")
+        outcomes.blocked_by_state(f"{probes.HELLO_WORLD} was on {target.id} before the run ({image.short_id}): "
+                                  "no pull to observe (the suite removes only images it pulled; remove it, "
+                                  "or check a host without it)")
+    mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
     get = http(host, target, evidence).get
     answers = {}
     for mirror in mirrors:
-        status, headers, _ = get(f"{mirror}/v2/library/hello-world/manifests/latest", MANIFEST_TYPES)
-        answers[mirror] = (status, headers.get("docker-content-digest"))
+        url = f"{judge.endpoint(mirror)}v2/library/hello-world/manifests/latest"
+        status, headers, _ = get(url, MANIFEST_TYPES)
+        answers[url] = (status, headers.get("docker-content-digest"))
     judge.serves_pulls(answers, repo_digests).check(evidence)

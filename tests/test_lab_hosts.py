@@ -193,6 +193,9 @@ def test_base_steps_run_first_and_settings_are_inherited(tmp_path):
     ('steps = [{rpm = ["emacs"]}]', "unknown: emacs"),
     ('steps = [{daemon_json = "bridge=none"}]', "daemon_json takes a dict"),
     ('colour = "red"', "unknown key(s) colour"),
+    ('observer = {user = "root"}', "observer must be a table"),
+    ('observer = {user = "hunter", groups = "docker"}', "observer must be a table"),
+    ('observer = {user = "-oProxyCommand=x"}', "observer must be a table"),
     ('base = "x"', "base cycle x -> x"),
 ])
 def test_validation_names_the_variant_and_the_fault(tmp_path, body, message):
@@ -201,6 +204,11 @@ def test_validation_names_the_variant_and_the_fault(tmp_path, body, message):
     with pytest.raises(LabError, match=re.escape(message)) as e:
         variants.load(f)
     assert "variant 'x'" in str(e.value)
+
+
+def test_observer_is_inherited_and_shipped():
+    observed = variants.get("observer-docker-group")
+    assert observed.observer == {"user": "hunter", "groups": ["docker"]} and variants.get("debian").observer == {}
 
 
 def test_unknown_variant_lists_the_known_ones():
@@ -239,3 +247,16 @@ def test_ssh_entries_are_added_and_removed_exactly(ssh_home):
     assert sshconf.lab_ips((ssh_home / "config").read_text()) == ["172.17.0.10"]
     sshconf.remove_all()
     assert {f: (ssh_home / f).read_text() for f in ("known_hosts", "config")} == before
+
+
+def test_each_login_gets_its_own_master_connection(ssh_home):
+    """R7: a ControlPath without %r let `ssh hunter@ip` ride root's master connection (and run as root)."""
+    sshconf.add("172.17.0.9")
+    config = str(ssh_home / "config")
+    paths_by_user = {}
+    for user in ("root", "hunter"):
+        shown = subprocess.run(["ssh", "-F", config, "-G", f"{user}@172.17.0.9"], capture_output=True, text=True,
+                               timeout=10, stdin=subprocess.DEVNULL).stdout
+        paths_by_user[user] = re.search(r"(?m)^controlpath (.+)$", shown).group(1)
+    assert paths_by_user == {u: str(sshconf.control_path(u, "172.17.0.9", "22")) for u in ("root", "hunter")}
+    assert "%r" in (ssh_home / "config").read_text()

@@ -51,17 +51,19 @@ def test_red_marker_is_registered():
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_blocked_is_exactly_the_dependents_of_fail(case):
-    """A broken host blocks only the true dependents of what it fails (catalogue `depends`), all of them."""
-    want = proof.dependents(CATALOGUE, case.fail)
+    """A broken host blocks only the true dependents of what it fails, errs on or cannot observe (catalogue
+    `depends`), all of them."""
+    red = (*case.red, *case.blocked_by_state)
+    want = [i for i in proof.dependents(CATALOGUE, red) if i not in case.blocked_by_state]
     assert sorted(case.blocked) == sorted(want), (
-        f"{case.name}: blocked {sorted(case.blocked)}; the catalogue's dependents of {list(case.fail)} are {want}")
+        f"{case.name}: blocked {sorted(case.blocked)}; the catalogue's dependents of {list(red)} are {want}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_fail_and_blocked_ids_apply_to_the_profile(case):
     engine_package = PROFILE_TABLE[case.profile]["engine_package"]
     profile_data = profiles()
-    inapplicable = [i for i in (*case.fail, *case.blocked)
+    inapplicable = [i for i in (*case.red, *case.blocked, *case.blocked_by_state)
                     if not proof.applicable(CATALOGUE.get(i), case.profile, engine_package, profile_data)]
     assert not inapplicable, f"{case.name} ({case.profile}) expects verdicts on not-applicable ids {inapplicable}"
 
@@ -114,3 +116,11 @@ def test_matrix_html_escapes(tmp_path):
     text = html_path.read_text()
     assert "<script>" not in text and "&lt;script&gt;" in text and "&lt;b&gt;x&lt;/b&gt;" in text
     assert "pass≠FAIL" in text
+
+
+def test_blocked_by_state_is_told_apart_from_blocked_by_a_dependency():
+    assert proof.observed("blocked", "blocked by state: hello-world:latest was on ...") == proof.BLOCKED_BY_STATE
+    assert proof.observed("blocked", "blocked by engine.hello-world: ...") == "blocked"
+    case = next(c for c in CASES if c.blocked_by_state)
+    assert set(proof.expected(case, PROFILE_TABLE).values()) >= {proof.BLOCKED_BY_STATE}
+    assert set(proof.state_images()) == {"registry.mirror-serves-pulls"}

@@ -1,4 +1,5 @@
 """The proof matrix: every lab variant and local:// checked by the suite, verdicts exactly as fixtures/verdicts.toml says."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,6 +16,9 @@ from conformance.lab.progress import LabError
 pytestmark = pytest.mark.lab
 
 PROFILE_TABLE, CASES = proof.load()
+# CONFORMANCE_PROOF_CASES=debian,no-curl runs only those cases (a targeted proof of the variants a change touches).
+ONLY = [n for n in os.environ.get("CONFORMANCE_PROOF_CASES", "").split(",") if n]
+CASES = [c for c in CASES if c.name in ONLY] if ONLY else CASES
 # 2 cores: each case is one lab host (systemd + its own dockerd) plus one pytest process; 4 at a time measured
 # fastest here (see README, "The proof matrix"). CONFORMANCE_PROOF_WORKERS overrides it.
 WORKERS = int(os.environ.get("CONFORMANCE_PROOF_WORKERS", "4"))
@@ -26,6 +30,15 @@ REPORTS = proof.REPO / "reports"
 
 def host_name(case):
     return (HOST_PREFIX + case.name)[:41]
+
+
+def state_of(case):
+    """A fixed target (local://) as it is now: an id of verdicts.toml [state] whose image is already on this
+    machine (another run's, a user's pull) cannot observe a pull, so it is expected blocked by state, not passed.
+    Lab variants start empty: theirs are data in verdicts.toml."""
+    with engine.client(timeout=120) as client:
+        present = [i for i, image in proof.state_images().items() if client.images.list(name=image)]
+    return dataclasses.replace(case, blocked_by_state=tuple(dict.fromkeys((*case.blocked_by_state, *present))))
 
 
 def run_suite(case, spec, values, folder):
@@ -50,15 +63,34 @@ def run_suite(case, spec, values, folder):
     if host is None:
         outcome.problem = f"results.json has no entry for {spec}"
         return outcome
-    outcome.got = {i: e["status"] for i, e in host["requirements"].items()}
+    outcome.got = {i: proof.observed(e["status"], e["message"]) for i, e in host["requirements"].items()}
     outcome.messages = {i: e["message"] for i, e in host["requirements"].items()}
     return outcome
 
 
+def units_after(case, name):
+    """'' when every unit of the case's `after` is as expected in the lab host once the suite has run, else why not."""
+    wrong = []
+    with engine.client(timeout=120) as client:
+        for unit, want in case.after.items():
+            got = hosts.run(client, name, f"systemctl is-active {unit}")[1]
+            if got != want:
+                wrong.append(f"{unit} is {got!r} after the suite ran, expected {want!r}")
+    return "; ".join(wrong)
+
+
+def selected_cases(session):
+    """The cases whose test is selected (-k VARIANT runs that variant alone); every case when none is."""
+    names = {item.callspec.params["case"].name for item in session.items
+             if "case" in getattr(getattr(item, "callspec", None), "params", {})}
+    return [c for c in CASES if c.name in names] or CASES
+
+
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory):
-    """Run every case, WORKERS at a time; stop every lab host afterwards, also on failure or interrupt."""
+def matrix(request, tmp_path_factory):
+    """Run every selected case, WORKERS at a time; stop every lab host afterwards, also on failure or interrupt."""
     began = time.monotonic()
+    cases = selected_cases(request.session)
     with engine.client(timeout=120) as client:
         images.ensure_built(client, images.HOST)  # built once here, never by two threads at once
         values = hosts.substitutions(client)
@@ -82,11 +114,12 @@ def matrix(tmp_path_factory):
                     spec = hosts.start(client, name, case.name)
                 try:
                     outcome = run_suite(case, spec, values, folder)
+                    outcome.problem = outcome.problem or units_after(case, name)
                 finally:
                     with engine.client(timeout=120) as client:
                         hosts.stop(client, name)
             else:
-                outcome = run_suite(case, case.spec, values, folder)
+                outcome = run_suite(state_of(case), case.spec, values, folder)
         except (LabError, subprocess.TimeoutExpired, OSError, Exception) as e:  # noqa: BLE001 - reported per case
             outcome.problem = f"{type(e).__name__}: {e}"
         outcome.seconds = time.monotonic() - t0
@@ -95,7 +128,7 @@ def matrix(tmp_path_factory):
     outcomes = []
     try:
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="proof") as pool:
-            futures = [pool.submit(one, case) for case in CASES]
+            futures = [pool.submit(one, case) for case in cases]
             try:
                 outcomes = [f.result() for f in futures]
             except BaseException:
@@ -106,9 +139,9 @@ def matrix(tmp_path_factory):
             for name in started:
                 hosts.stop(client, name)
     wall = time.monotonic() - began
-    wants = {c.name: proof.expected(c, PROFILE_TABLE) for c in CASES}
+    wants = {o.case.name: proof.expected(o.case, PROFILE_TABLE) for o in outcomes}
     json_path, html_path = proof.write_matrix(outcomes, wants, REPORTS, wall, WORKERS)
-    print(f"\nproof matrix: {len(CASES)} cases in {wall:.0f} s with {WORKERS} at a time -> {html_path}, {json_path}")
+    print(f"\nproof matrix: {len(cases)} cases in {wall:.0f} s with {WORKERS} at a time -> {html_path}, {json_path}")
     return {o.case.name: o for o in outcomes}
 
 
@@ -116,7 +149,7 @@ def matrix(tmp_path_factory):
 def test_verdicts_exactly_as_expected(matrix, case):
     """The suite reports exactly the expected status for every catalogue id: no missing fail, no extra one."""
     outcome = matrix[case.name]
-    want = proof.expected(case, PROFILE_TABLE)
+    want = proof.expected(outcome.case, PROFILE_TABLE)  # a fixed target's case as its state was before its run
     if outcome.problem or proof.differences(outcome, want):
         pytest.fail(proof.explain(outcome, want), pytrace=False)  # one block: variant, requirement, expected, got
 

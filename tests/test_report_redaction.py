@@ -113,7 +113,7 @@ import conformance.targets
 def fake_facts(target):
     return {"OS": "Debian", "mirrors": "https://bob:hunter2-facts@mirror.example/"}
 
-conformance.targets.gather_facts = fake_facts
+conformance.targets.gather_host_facts = fake_facts
 '''
 
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance import audit, cleanup, engine as engines
+from conformance import audit, cleanup, engine as engines, units
 from conformance.audit import Snapshot, differences, volume_contents
 from conformance.outcomes import TargetError
 from conformance.targets import ssh_reason
@@ -242,3 +242,33 @@ def test_skip_volume_hashing_reads_no_volume_and_says_so(tmp_path):
 
     found = volume_contents(Refusing(), [volume(uservol)], {}, skip=True)
     assert found == {"uservol": "not compared: --skip-volume-hashing"}
+
+
+class UnitsTarget:
+    """Just what Audit.finish_units reads: one run of conformance.units.COMMAND, answered from a recording."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def run(self, command, *args, what):
+        return SimpleNamespace(stdout=self.answer, rc=0, stderr="")
+
+
+def units_answer(service_state: str) -> str:
+    active, sub = service_state.split()
+    return ("systemctl=yes\nsystemd-pid1=yes\nread-at=2026-11-29T08:08:20Z\n"
+            f"== docker.service\nActiveState={active}\nSubState={sub}\nTriggeredBy=docker.socket\nis-enabled=enabled\n"
+            "== docker.socket\nActiveState=active\nSubState=listening\nis-enabled=enabled\n")
+
+
+def test_a_run_that_started_the_engine_fails_the_audit_also_when_it_never_opened_a_client():
+    found = audit.Audit("ssh://h", "run1")
+    found.start_units(units.parse(units_answer("inactive dead")))
+    found.finish_units(UnitsTarget(units_answer("active running")))
+    assert found.status == "failed"
+    assert found.details == ["docker.service was inactive (dead) before the run and is active (running) after it: "
+                             "the run started the engine"]
+    quiet = audit.Audit("ssh://h", "run1")
+    quiet.start_units(units.parse(units_answer("inactive dead")))
+    quiet.finish_units(UnitsTarget(units_answer("inactive dead")))
+    assert quiet.status == "passed" and "the run never reached the engine; unchanged: docker.service inactive" in quiet.message

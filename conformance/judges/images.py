@@ -26,13 +26,44 @@ def rootfs_dir(path: str, exit_code: int) -> Verdict:
                    f"test -d {path} exit {exit_code}")
 
 
-def process_cmd(image_config: dict, path: str, args: list[str], pid1_comm: str) -> Verdict:
-    """Judge image.config-applied (CMD): the container runs Entrypoint+Cmd and PID 1 is that program."""
+ENGINE_INITS = ("docker-init", "tini")  # what `docker run --init` / "init": true put at PID 1 (InitBinary)
+
+
+def engine_inits(init_binary: str) -> tuple[str, ...]:
+    """The names (comm, 15 characters) the engine's init may have at PID 1: GET /info InitBinary, else the usual."""
+    name = posixpath.basename(init_binary.strip())[:15]
+    return tuple(dict.fromkeys([name, *ENGINE_INITS] if name else ENGINE_INITS))
+
+
+def process_table(listing: str) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, name) from lines 'PID PPID NAME' (a name may hold spaces)."""
+    table = []
+    for line in listing.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+            table.append((int(parts[0]), int(parts[1]), parts[2].strip()))
+    return table
+
+
+def process_cmd(image_config: dict, path: str, args: list[str], processes: list[tuple[int, int, str]],
+                inits: tuple[str, ...] = ENGINE_INITS) -> Verdict:
+    """Judge image.config-applied (CMD): the container runs Entrypoint+Cmd, and that program is PID 1, or the only
+    child of PID 1 when PID 1 is the engine's init (`"init": true`, `docker run --init`)."""
     want = list(image_config.get("Entrypoint") or []) + list(image_config.get("Cmd") or [])
     have = [path, *args]
-    program = posixpath.basename(want[0]) if want else ""
-    ok = bool(want) and want == have and pid1_comm.strip() == program[:15]  # comm holds 15 characters
-    return Verdict(ok, f"process {want} (PID 1 {program!r})", f"process {have} (PID 1 {pid1_comm.strip()!r})")
+    program = posixpath.basename(want[0])[:15] if want else ""  # comm holds 15 characters
+    names = {pid: name for pid, _, name in processes}
+    pid1 = names.get(1, "")
+    children = [name for _, parent, name in processes if parent == 1]
+    if pid1 in inits:
+        runs = children == [program]
+        seen = f"PID 1 {pid1!r} (the engine's init), its children {children}"
+    else:
+        runs = pid1 == program
+        seen = f"PID 1 {pid1!r}"
+    return Verdict(bool(want) and want == have and runs,
+                   f"process {want} (PID 1 {program!r}, or the only child of the engine's init {'/'.join(inits)})",
+                   f"process {have} ({seen})")
 
 
 def process_env(image_env: list[str], container_env: list[str], inside_env: str) -> Verdict:
@@ -97,12 +128,19 @@ def no_leak(original_sha: str, written_sha: str, second_sees_file: bool, second_
     return Verdict(ok, "the second container has the image's original file and not the first one's new file", found)
 
 
-def rm_discards(upper: str | None, upper_exists_after: bool | None, new_sees_file: bool) -> Verdict:
-    """Judge image.rm-discards; upper None: the driver exposes no upper dir to look at."""
-    found = (f"new container sees the change: {new_sees_file}; old upper dir {upper or '(driver exposes none)'} "
-             + ("" if upper is None else ("still exists" if upper_exists_after else "gone")))
-    return Verdict(not new_sees_file and not upper_exists_after,
-                   "the change and the removed container's upper dir are gone", found)
+def rm_discards(upper: str | None, visible_before: bool | None, exists_after: bool | None,
+                new_sees_file: bool) -> Verdict:
+    """Judge image.rm-discards; upper None: the driver exposes no upper dir to look at. The dir's absence after the
+    removal counts only when stat saw it before (a login that cannot see it would find it 'gone' too)."""
+    if upper is None:
+        fate = "(driver exposes none)"
+    else:
+        fate = (f"{upper} {'seen' if visible_before else 'NOT seen'} before the removal, "
+                + ("still exists" if exists_after else "gone (stat: no such file)" if exists_after is False
+                   else "not looked at") + " after it")
+    ok = not new_sees_file and (upper is None or (visible_before is True and exists_after is False))
+    return Verdict(ok, "the change and the removed container's upper dir are gone",
+                   f"new container sees the change: {new_sees_file}; old upper dir {fate}")
 
 
 def commit_persists(base_layers: list[str], new_layers: list[str], new_sees_file: bool) -> Verdict:

@@ -8,6 +8,7 @@ import re
 from conformance.judges import Verdict, version_tuple
 from conformance.profiles import os_release
 from conformance.masking import clip
+from conformance.units import Snapshot as UnitsSnapshot, UnitState
 
 HELLO_TEXT = "Hello from Docker!"
 
@@ -95,24 +96,86 @@ def apt_source(sources: dict[str, str], site: str) -> Verdict:
                    "; ".join(active) if active else f"no active line mentions {site} in {', '.join(sources) or 'no files'}")
 
 
-def service_running(unit: str, is_running: bool, state: str, systemd_pid1: bool, pidfile_pid: str | None,
-                    pid_comm: str | None) -> Verdict:
-    """Judge service.running; without systemd as PID 1, a live dockerd named by its pidfile counts."""
-    expected = f"{unit} active"
-    if is_running:
-        return Verdict(True, expected, f"{unit} active")
-    if not systemd_pid1 and pid_comm == "dockerd":
-        return Verdict(True, expected, f"no service manager runs it (systemd is not PID 1); dockerd pid {pidfile_pid} is alive")
-    detail = f" ({state})" if state else ""
-    if not systemd_pid1:
-        detail += (f"; systemd is not PID 1 and /var/run/docker.pid names {pidfile_pid or 'nothing'} "
-                   f"({pid_comm or 'no such process'})")
-    return Verdict(False, expected, f"{unit} not active{detail}")
+# systemctl is-enabled words that say, by themselves, that the unit does not start at boot (systemctl(1)).
+BOOT_WORDS_FAIL = {
+    "enabled-runtime": "enabled only until the next reboot (its link is in /run/systemd/system)",
+    "masked": "masked (linked to /dev/null): it cannot start, at boot or by hand",
+    "masked-runtime": "masked until the next reboot (linked to /dev/null in /run): it cannot start, at boot or by hand",
+    "disabled": "disabled",
+    "transient": "transient (made at runtime, gone at reboot)",
+    "bad": "its unit file is invalid",
+    "not-found": "no docker.service unit",
+    "": "no docker.service unit",
+}
+# Words whose meaning at boot depends on what pulls the unit in: passed only with a persistent link in the
+# boot transaction (default.target's dependencies).
+BOOT_WORDS_CLOSURE = ("static", "indirect", "generated", "linked", "linked-runtime", "alias")
+# ActiveState/SubState that count as running (systemd.unit(5)); activating/start* is read again, not judged.
+STARTING = ("start-pre", "start", "start-post", "condition")
 
 
-def service_enabled(unit: str, is_enabled: bool, state: str) -> Verdict:
-    """Judge service.enabled."""
-    return Verdict(is_enabled, f"{unit} enabled at boot", f"{unit} UnitFileState={state or '?'}")
+def service_running(snapshot: UnitsSnapshot, pidfile_pid: str | None = None, pid_comm: str | None = None) -> Verdict:
+    """Judge service.running from the docker units read before the suite's first connection to the engine
+    (a later reading would see the suite's own socket activation); without systemd as PID 1, a live dockerd
+    named by its pidfile counts."""
+    unit, socket = snapshot.service, snapshot.socket
+    expected = f"{unit.name} active"
+    if not snapshot.systemd_pid1:
+        if pid_comm == "dockerd":
+            return Verdict(True, expected, f"no service manager runs it (systemd is not PID 1); dockerd pid {pidfile_pid} "
+                                           "is alive")
+        return Verdict(False, expected, f"{unit.name} not active; systemd is not PID 1 and /var/run/docker.pid names "
+                                        f"{pidfile_pid or 'nothing'} ({pid_comm or 'no such process'})")
+    if unit.get("LoadState") == "not-found" or not unit.known:
+        return Verdict(False, expected, f"no docker.service unit (LoadState={unit.get('LoadState') or '?'}): something "
+                                        "other than docker.service would have to run the engine")
+    state = f"ActiveState={unit.active} SubState={unit.get('SubState')} MainPID={unit.get('MainPID') or '?'}"
+    if unit.active in ("active", "reloading"):
+        found = f"{unit.name} active ({state})"
+        if snapshot.socket_activated:
+            found += (f"; the engine runs with socket activation: {socket.name} (Listen={socket.get('Listen') or '?'}) "
+                      "hands dockerd its API socket")
+        return Verdict(True, expected, found)
+    if unit.active == "activating" and unit.get("SubState") == "auto-restart":
+        return Verdict(False, expected, f"{unit.name} is in a restart loop ({state}): it keeps failing to start")
+    if unit.active == "activating":
+        return Verdict(False, expected, f"{unit.name} still starting when read ({state})")
+    found = f"{unit.name} {unit.active} ({unit.get('SubState') or '?'}) ({state})"
+    if socket.listening:
+        found += (f"; {socket.name} is listening (Listen={socket.get('Listen') or '?'}): the first API connection "
+                  "would start it (socket activation). The suite read this before connecting and did not connect")
+    return Verdict(False, expected, found)
+
+
+def service_enabled(snapshot: UnitsSnapshot, in_boot_closure: bool | None = None, persistent_links: str = "",
+                    sysv_links: str | None = None, alias_of: UnitState | None = None) -> Verdict:
+    """Judge service.enabled from the printed word of `systemctl is-enabled docker.service` (its exit code is 0
+    for enabled-runtime and static too); without systemctl, from the SysV rc links (S??docker)."""
+    unit = snapshot.service
+    expected = f"{unit.name} starts at boot"
+    if not snapshot.systemctl:
+        if sysv_links:
+            return Verdict(True, expected, f"no systemd; SysV start links: {sysv_links}")
+        return Verdict(False, expected, "no systemd and no S??docker start link in /etc/rc[2-5].d")
+    word, judged, said = unit.enabled_word, unit, ""
+    if word == "alias" and alias_of is not None:
+        judged, word = alias_of, alias_of.enabled_word
+        said = f"{unit.name} is an alias of {alias_of.name}, judged instead; "
+    if word == "enabled":
+        ok, why = True, "enabled (a persistent link: starts at boot)"
+    elif word in BOOT_WORDS_CLOSURE:
+        ok = bool(in_boot_closure and persistent_links)
+        why = f"{word}: " + (f"pulled in at boot by a persistent link ({persistent_links})" if ok else
+                             "nothing pulls it in at boot" + ("" if in_boot_closure is not None else
+                                                              " (systemd is not PID 1: no boot transaction to ask)"))
+    else:
+        ok, why = False, BOOT_WORDS_FAIL.get(word, f"unknown state {word!r}")
+    if not ok and snapshot.socket.enabled_word == "enabled" and not word.startswith("masked"):  # a masked unit: never
+        why += (f"; {snapshot.socket.name} is enabled: dockerd would start on the first API connection, not at boot "
+                "(the engine and containers with restart policies do not come up by themselves)")
+    state = (f" (UnitFileState={judged.get('UnitFileState') or '-'} LoadState={judged.get('LoadState')})"
+             if judged.get("LoadState") else "")  # systemd not PID 1: is-enabled read the unit files offline
+    return Verdict(ok, expected, f"{said}{judged.name} is-enabled={word or '(nothing)'}: {why}{state}")
 
 
 def engine_info(info: dict) -> Verdict:
@@ -143,7 +206,7 @@ def engine_version(cli_rc: int, cli_json: str, api_version: dict) -> Verdict:
                    found + ("" if same else f"; the API's server is {api_version.get('Version')}"))
 
 
-def hello_world(exit_code: int | None, logs: str) -> Verdict:
-    """Judge engine.hello-world."""
-    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; log: {clip(logs.strip(), 200)!r}"
-    return Verdict(exit_code == 0 and HELLO_TEXT in logs, f"exit 0 and {HELLO_TEXT!r} in the output", found)
+def hello_world(exit_code: int | None, output: str) -> Verdict:
+    """Judge engine.hello-world from the exit code and the output read attached to the container."""
+    found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; output: {clip(output.strip(), 200)!r}"
+    return Verdict(exit_code == 0 and HELLO_TEXT in output, f"exit 0 and {HELLO_TEXT!r} in the output", found)

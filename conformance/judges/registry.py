@@ -1,75 +1,273 @@
-"""Judges of seed 1.3 docker镜像从哪里来: Docker Hub by default, a registry mirror in daemon.json, used and reachable."""
+"""Judges of seed 1.3 docker镜像从哪里来: Docker Hub by default, a registry mirror in daemon.json, used and reachable.
+
+The configuration is read as dockerd reads it (moby daemon/config/config.go getConflictFreeConfiguration, and
+daemon/pkg/registry/config.go ValidateMirror and loadMirrors); the mirrors are probed at the endpoint dockerd
+derives from each configured string (daemon/pkg/registry/service_v2.go lookupV2Endpoints).
+"""
 from __future__ import annotations
 
+import codecs
 import json
+import re
+from urllib.parse import urlsplit
 
-from conformance.judges import Verdict
+from conformance.judges import Verdict, version_tuple
+
+BOM_ACCEPTED_FROM = (23,)  # moby bb19265ba8 (v23.0.0): UTF-8/UTF-16 BOM decoded, invalid UTF-8 refused, blank = {}
+MIRRORS_KEY = "registry-mirrors"
+REGISTRY_ERROR_CODES = {"NAME_UNKNOWN", "MANIFEST_UNKNOWN", "NAME_INVALID", "UNAUTHORIZED", "DENIED"}
 
 
 def default_hub(info: dict, hub_index: str) -> Verdict:
-    """Judge registry.default-hub."""
+    """Judge registry.default-hub: Hub is the official default index and the daemon's mirrors are Hub's."""
     index = info.get("IndexServerAddress")
-    official = ((info.get("RegistryConfig") or {}).get("IndexConfigs") or {}).get("docker.io", {}).get("Official")
-    return Verdict(index == hub_index and official is True, f"IndexServerAddress {hub_index}, docker.io official",
-                   f"IndexServerAddress {index}, docker.io official: {official}")
+    registry = info.get("RegistryConfig") or {}
+    hub = (registry.get("IndexConfigs") or {}).get("docker.io") or {}
+    official, hub_mirrors, mirrors = hub.get("Official"), hub.get("Mirrors") or [], registry.get("Mirrors") or []
+    ok = index == hub_index and official is True and hub_mirrors == mirrors
+    return Verdict(ok, f"IndexServerAddress {hub_index}, docker.io official, its mirrors the daemon's",
+                   f"IndexServerAddress {index or '(empty)'}, docker.io official: {official}, "
+                   f"IndexConfigs[docker.io].Mirrors {hub_mirrors}, RegistryConfig.Mirrors {mirrors}")
 
 
-def daemon_json_mirrors(content: str) -> list[str]:
-    """registry-mirrors of a daemon.json text (raises json.JSONDecodeError or ValueError)."""
-    data = json.loads(content)
+def dockerd_version(text: str) -> tuple[int, ...]:
+    """'Docker version 20.10.24+dfsg1, build 297e128' -> (20, 10, 24); () when it is not that line."""
+    match = re.search(r"version\s+v?(\d[\w.+~-]*)", text or "")
+    return version_tuple(match.group(1)) if match else ()
+
+
+def parse_daemon_json(raw: bytes, version: tuple[int, ...]) -> dict:
+    """The configuration dockerd of `version` reads from these bytes; ValueError saying why it refuses them.
+
+    >= 23.0: a UTF-8 or UTF-16 BOM is decoded, invalid UTF-8 refused, a blank file is an empty configuration,
+    and json.Unmarshal refuses anything after the object. 20.10: json.Decoder takes the first value only (what
+    follows is ignored), a BOM is an invalid character and a blank file is 'EOF'. Both: encoding/json, so no
+    comments, trailing commas or NaN/Infinity; the last duplicate key wins; `null` is an empty configuration.
+    """
+    if not version:  # both readings; they differ only on a BOM, invalid UTF-8, a blank file or trailing text
+        readings = []
+        for assumed in ((20, 10), BOM_ACCEPTED_FROM):
+            try:
+                readings.append(parse_daemon_json(raw, assumed))
+            except ValueError as e:
+                readings.append(e)
+        if all(isinstance(r, ValueError) for r in readings):
+            raise readings[1]
+        if isinstance(readings[0], ValueError) or isinstance(readings[1], ValueError) or readings[0] != readings[1]:
+            raise ValueError("the version of dockerd is unknown, and dockerd 20.10 and >= 23.0 read this file "
+                             f"differently: {readings[0]} / {readings[1]}")
+        return readings[1]
+    modern = version >= BOM_ACCEPTED_FROM
+    if modern:
+        for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                           (codecs.BOM_UTF16_BE, "utf-16-be")):
+            if raw.startswith(bom):
+                raw = raw[len(bom):].decode(codec, errors="strict").encode()
+                break
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"failed to decode configuration JSON at offset {e.start}: invalid UTF-8") from e
+        text = text.strip(" \t\r\n\v\f")
+        if not text:
+            return {}
+    else:
+        text = raw.decode("utf-8", errors="replace")  # encoding/json replaces invalid UTF-8 with U+FFFD
+
+    def refuse_constant(name):
+        raise ValueError(f"{name} is not JSON (dockerd's encoding/json refuses it)")
+
+    decoder = json.JSONDecoder(parse_constant=refuse_constant)
+    start = len(text) - len(text.lstrip(" \t\r\n"))
+    if start == len(text):
+        raise ValueError("EOF (dockerd 20.10 refuses a blank file)")
+    try:
+        data, end = decoder.raw_decode(text, start)
+        rest = text[end:]
+        if modern and rest.strip(" \t\r\n"):
+            extra = end + len(rest) - len(rest.lstrip(" \t\r\n"))
+            raise json.JSONDecodeError("invalid character after top-level value", text, extra)
+    except json.JSONDecodeError as e:
+        bom = " (a UTF-8 BOM: dockerd before 23.0 reads it as the invalid character 'ï')" if text[:1] == "\ufeff" else ""
+        raise ValueError(f"not valid JSON: line {e.lineno} column {e.colno}: {e.msg}{bom}") from e
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise ValueError("the top level is not a JSON object")
-    mirrors = data.get("registry-mirrors", [])
+        raise ValueError(f"the top level is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def validate_mirror(mirror: object) -> str | None:
+    """Why dockerd refuses this registry-mirrors entry (moby ValidateMirror), or None when it accepts it."""
+    if not isinstance(mirror, str):
+        return f"{mirror!r} is not a string"
+    scheme, sep, _ = mirror.partition("://")
+    if not sep or not scheme:
+        return f"no scheme specified for {mirror!r}: must use either 'https://' or 'http://'"
+    try:
+        parts = urlsplit(mirror)
+        parts.port  # noqa: B018 - Go's url.Parse refuses a bad port; urlsplit only on access
+    except ValueError as e:
+        return f"{mirror!r} is not a valid URI: {e}"
+    if parts.scheme not in ("http", "https"):  # url.Parse lower-cases the scheme for this test only
+        return f"unsupported scheme {parts.scheme!r} in {mirror!r}: must use either 'https://' or 'http://'"
+    if parts.query or parts.fragment:
+        return f"query or fragment at end of the URI {mirror!r}"
+    if "@" in parts.netloc:
+        return f"username/password not allowed in URI {parts._replace(netloc=parts.netloc.rpartition('@')[2]).geturl()!r}"
+    return None
+
+
+def dockerd_mirrors(mirrors: list[str]) -> list[str]:
+    """The mirror list dockerd keeps (RegistryConfig.Mirrors): one trailing '/' trimmed, then '/' added, duplicates
+    dropped after that, order kept; case and a second '/' stay (moby loadMirrors)."""
+    return list(dict.fromkeys(m.removesuffix("/") + "/" for m in mirrors))
+
+
+def endpoint(mirror: str) -> str:
+    """The base URL dockerd pulls from for a mirror: its http:// and https:// prefix test is case-sensitive, so
+    'HTTP://h:5000/' becomes 'https://HTTP//h:5000/' (moby service_v2.go lookupV2Endpoints)."""
+    base = mirror if mirror.startswith(("http://", "https://")) else "https://" + mirror
+    return base.removesuffix("/") + "/"
+
+
+def url_equal(a: str, b: str) -> bool:
+    """Whether two mirror URLs name the same place: scheme and host case, one trailing '/' and default ports aside."""
+    def key(url):
+        parts = urlsplit(url.removesuffix("/"))
+        host = (parts.hostname or "").lower()
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        port = None if (parts.scheme.lower(), port) in (("http", 80), ("https", 443)) else port
+        return parts.scheme.lower(), host, port, parts.path
+    return key(a) == key(b)
+
+
+def configured_mirrors(data: dict, flag_mirrors: list[str]) -> list[str]:
+    """The registry-mirrors dockerd takes from its file and its --registry-mirror flags; ValueError when it refuses
+    them at its next start (a key set both ways, a wrongly cased key, not a list of strings, an invalid mirror)."""
+    near = [k for k in data if k.lower() == MIRRORS_KEY and k != MIRRORS_KEY]
+    if near:
+        raise ValueError(f"the following directives don't match any configuration option: {', '.join(near)}")
+    mirrors = data.get(MIRRORS_KEY)
+    if mirrors is not None and flag_mirrors:
+        raise ValueError(f"the following directives are specified both as a flag and in the configuration file: "
+                         f"{MIRRORS_KEY}: (from flag: {flag_mirrors}, from file: {mirrors})")
+    mirrors = flag_mirrors if mirrors is None else mirrors
     if not isinstance(mirrors, list) or not all(isinstance(m, str) for m in mirrors):
-        raise ValueError(f"registry-mirrors is not a list of strings: {mirrors!r}")
+        raise ValueError(f"{MIRRORS_KEY} is not a list of strings: {mirrors!r}")
+    refused = [why for why in map(validate_mirror, mirrors) if why]
+    if refused:
+        raise ValueError("invalid mirror: " + "; ".join(refused))
     return mirrors
 
 
-def normalise(mirrors) -> list[str]:
-    """The daemon adds a trailing '/' to each mirror (moby TestValidateMirror)."""
-    return sorted(m.rstrip("/") for m in mirrors)
-
-
-def mirror_configured(path: str, content: str | None, expected: tuple[str, ...]) -> Verdict:
-    """Judge registry.mirror-configured."""
-    want = f"{path} valid JSON with registry-mirrors " + (f"holding {', '.join(expected)}" if expected else "not empty")
-    if content is None:
-        return Verdict(False, want, f"{path} does not exist or cannot be read")
+def read_mirrors(path: str, raw: bytes | None, version: tuple[int, ...], flag_mirrors: list[str]) -> list[str]:
+    """The mirrors dockerd would take from this configuration; ValueError (naming the file) when it refuses it."""
+    if raw is None:
+        data = {}
+    else:
+        try:
+            data = parse_daemon_json(raw, version)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
     try:
-        mirrors = daemon_json_mirrors(content)
-    except json.JSONDecodeError as e:
-        return Verdict(False, want, f"{path} is not valid JSON: line {e.lineno} column {e.colno}: {e.msg}")
+        return configured_mirrors(data, flag_mirrors)
     except ValueError as e:
-        return Verdict(False, want, f"{path}: {e}")
-    missing = [m for m in expected if m.rstrip("/") not in normalise(mirrors)]
+        raise ValueError(f"{path}: {e}") from e
+
+
+def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], flag_mirrors: list[str],
+                      expected: tuple[str, ...]) -> Verdict:
+    """Judge registry.mirror-configured: the file dockerd reads, read as dockerd does, names the expected mirrors."""
+    want = (f"{path} (the file dockerd reads) valid as dockerd parses it, with registry-mirrors "
+            + (f"holding {', '.join(expected)}" if expected else "not empty"))
+    if raw is None and not flag_mirrors:
+        return Verdict(False, want, f"{path} does not exist")
+    try:
+        mirrors = read_mirrors(path, raw, version, flag_mirrors)
+    except ValueError as e:
+        return Verdict(False, want, f"dockerd refuses it at its next start: {e}")
+    missing = [m for m in expected if not any(url_equal(m, have) for have in mirrors)]
+    source = " (from --registry-mirror flags)" if flag_mirrors else ""
     return Verdict(bool(mirrors) and not missing, want,
-                   f"registry-mirrors {mirrors}" + (f"; missing {missing}" if missing else ""))
+                   f"registry-mirrors {mirrors}{source}" + (f"; missing {missing}" if missing else ""))
 
 
-def mirror_applied(file_mirrors: list[str], daemon_mirrors: list[str]) -> Verdict:
-    """Judge registry.mirror-applied: drift between the file and the running daemon means a pending restart."""
-    same = normalise(file_mirrors) == normalise(daemon_mirrors)
-    return Verdict(same, f"the running daemon uses daemon.json's mirrors {file_mirrors}",
-                   f"running daemon uses {daemon_mirrors}" + ("" if same else
-                                                              " (drift: daemon.json changed, restart pending)"))
+def mirror_applied(path: str, configured: list[str], daemon_mirrors: list[str]) -> Verdict:
+    """Judge registry.mirror-applied: the running daemon's mirrors are the configured ones as dockerd keeps them,
+    exactly and in order (order decides which mirror is tried first); a difference means a pending restart."""
+    want = dockerd_mirrors(configured)
+    same = want == list(daemon_mirrors)
+    return Verdict(same, f"RegistryConfig.Mirrors {want} (what dockerd makes of {path}'s {configured})",
+                   f"running daemon uses {list(daemon_mirrors)}" + (
+                       "" if same else " (drift: the configuration changed, restart or reload pending)"))
 
 
-def mirrors_in_use(daemon_mirrors: list[str], file_mirrors: list[str]) -> list[str]:
-    """The mirrors pulls go through: the running daemon's, else (not restarted yet) the file's."""
-    return [m.rstrip("/") for m in (daemon_mirrors or file_mirrors)]
+def mirrors_in_use(daemon_mirrors: list[str], configured: list[str]) -> list[str]:
+    """The mirrors pulls go through, as dockerd keeps them: the running daemon's, else (not restarted yet) the file's."""
+    return list(daemon_mirrors) or dockerd_mirrors(configured)
 
 
-def mirror_reachable(answers: dict[str, int | None]) -> Verdict:
-    """Judge registry.mirror-reachable: GET /v2/ answers 200 or 401 for every mirror."""
-    bad = {m: s for m, s in answers.items() if s not in (200, 401)}
-    found = ", ".join(f"{m}/v2/ -> {s if s is not None else 'no answer'}" for m, s in answers.items()) or "no mirror"
-    return Verdict(bool(answers) and not bad, "GET <mirror>/v2/ answers 200 or 401", found)
+Answer = tuple[int | None, dict, str]  # (status or None when nothing answered, lower-cased headers, body)
+
+
+def registry_error_code(body: str) -> str | None:
+    """The first error code of a distribution-spec error body {"errors": [{"code": ...}]}, else None."""
+    try:
+        errors = json.loads(body).get("errors")
+        code = errors[0].get("code")
+    except (ValueError, AttributeError, TypeError, IndexError):
+        return None
+    return code if isinstance(code, str) else None
+
+
+def speaks_registry(v2: Answer, probe: Answer | None = None) -> tuple[bool, str]:
+    """Whether answers prove a registry API: GET v2/ 200 with Docker-Distribution-API-Version registry/2.0, or 401
+    with a Basic/Bearer challenge; else GET v2/<absent repo>/manifests/<tag> 404 or 401 with a distribution-spec
+    error code. (ok, what was seen)."""
+    status, headers, _ = v2
+    if status is None:
+        return False, "v2/ -> no answer"
+    api = headers.get("docker-distribution-api-version", "")
+    challenge = headers.get("www-authenticate", "")
+    if status == 200 and api.strip().lower() == "registry/2.0":
+        return True, "v2/ -> 200, Docker-Distribution-API-Version registry/2.0"
+    if status == 401 and re.match(r"\s*(bearer|basic)\s+realm=", challenge, re.I):
+        return True, f"v2/ -> 401, WWW-Authenticate {challenge.split(',')[0]}"
+    seen = f"v2/ -> {status}" + (f", Docker-Distribution-API-Version {api!r}" if api else
+                                 ", no Docker-Distribution-API-Version header")
+    if status == 401:
+        seen += ", WWW-Authenticate " + (repr(challenge) if challenge else "missing")
+    if probe is None:
+        return False, seen
+    p_status, p_headers, p_body = probe
+    code = registry_error_code(p_body)
+    kind = p_headers.get("content-type", "no content type").split(";")[0]
+    if p_status in (404, 401) and code in REGISTRY_ERROR_CODES:
+        return True, f"{seen}; absent manifest -> {p_status} {code}"
+    return False, (f"{seen}; absent manifest -> {p_status if p_status is not None else 'no answer'} {kind}"
+                   + (f" code {code}" if code else ", no registry error code"))
+
+
+def mirror_reachable(results: dict[str, tuple[str, bool, str]]) -> Verdict:
+    """Judge registry.mirror-reachable: every mirror in use speaks the registry API at the endpoint dockerd uses.
+    results: mirror -> (endpoint, ok, what was seen)."""
+    found = "; ".join(m + (f" (dockerd pulls from {url})" if url != m else "") + f": {seen}"
+                      for m, (url, _, seen) in results.items()) or "no mirror"
+    return Verdict(bool(results) and all(ok for _, ok, _ in results.values()),
+                   "each mirror speaks the registry API where dockerd pulls from it",
+                   found)
 
 
 def serves_pulls(answers: dict[str, tuple[int | None, str | None]], repo_digests: list[str]) -> Verdict:
-    """Judge registry.mirror-serves-pulls: a mirror serves the manifest digest the engine pulled."""
+    """Judge registry.mirror-serves-pulls: a mirror serves the manifest digest the engine pulled in this run.
+    answers: endpoint -> (status, Docker-Content-Digest)."""
     local = {d.partition("@")[2] for d in repo_digests}
     served = [m for m, (status, digest) in answers.items() if status == 200 and digest in local]
     found = ("; ".join(f"{m}: HTTP {s if s is not None else 'no answer'} digest {d or '-'}" for m, (s, d) in answers.items())
              + f"; local RepoDigests {repo_digests or 'none'}")
-    return Verdict(bool(served), "a mirror serves hello-world:latest with a digest the engine pulled", found)
+    return Verdict(bool(served), "a mirror serves hello-world:latest with the digest the engine pulled in this run",
+                   found)

@@ -41,9 +41,12 @@ class Row:
         return f"{self.name:20} {self.variant:24} {self.state:10} {self.spec}"
 
 
-def spec(ip):
+OBSERVER_LABEL = "conformance.lab.observer"  # the user the suite logs in as, when not root
+
+
+def spec(ip, user=sshconf.USER):
     """The target spec: testinfra's ssh backend as-is; ssh://root@<ip> also works for docker-py (via ~/.ssh)."""
-    return f"ssh://{sshconf.USER}@{ip}?ssh_identity_file={sshconf.client_key()}"
+    return f"ssh://{user}@{ip}?ssh_identity_file={sshconf.client_key()}"
 
 
 def bridge_gateway(client):
@@ -86,11 +89,16 @@ def start(client, name, variant_name):
         _wait_ready(container, ip)
         sshconf.add(ip)
         _check_ssh(ip)
+    user = variant.observer.get("user", sshconf.USER)
+    if variant.observer:
+        with step(f"lab host {name}: observer {user} (groups {', '.join(variant.observer.get('groups', [])) or '-'})"):
+            _add_observer(container, user, variant.observer.get("groups", []))
+            _check_ssh(ip, user)
     for s in variant.steps:
         with step(f"lab host {name}: {_substitute(str(s), values)}"):
             _apply(container, s, values)
     say(f"lab host {name} ({variant.name}) ready at {ip} in {time.monotonic() - began:.1f}s")
-    return spec(ip)
+    return spec(ip, user)
 
 
 def stop(client, name):
@@ -103,13 +111,21 @@ def stop(client, name):
     _remove_volume(client, name)
 
 
+def run(client, name, command):
+    """Run a shell command as root in lab host `name` (bounded); (exit code, output)."""
+    container = _find(client, name)
+    if container is None:
+        raise LabError(f"no lab host {name}")
+    return _exec(container, command)
+
+
 def list_hosts(client):
     """A Row per lab host container."""
     rows = []
     for c in client.containers.list(all=True, filters={"label": f"{paths.LABEL}={ROLE}"}):
         ip = _ip(c) if c.status == "running" else ""
         rows.append(Row(c.labels.get(HOST_LABEL, c.name), c.labels.get(paths.VARIANT_LABEL, "?"), c.status,
-                        spec(ip) if ip else ""))
+                        spec(ip, c.labels.get(OBSERVER_LABEL, sshconf.USER)) if ip else ""))
     return sorted(rows, key=lambda r: r.name)
 
 
@@ -126,6 +142,8 @@ def _labels(name, variant):
     labels = {paths.LABEL: ROLE, paths.VARIANT_LABEL: variant.name, HOST_LABEL: name}
     if variant.registry:
         labels[extra_registry.PORT_LABEL] = str(variant.registry["port"])
+    if variant.observer:
+        labels[OBSERVER_LABEL] = variant.observer["user"]
     return labels
 
 
@@ -252,15 +270,24 @@ def _wait_ready(container, ip):
             raise diagnose(f"{container.name}: {e}{extra}") from None
 
 
-def _check_ssh(ip):
+def _check_ssh(ip, user=sshconf.USER):
     """The exact path the suite takes: the lab's known_hosts entry and identity, no password, no prompt."""
     try:
         proc = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=5",
-                               f"{sshconf.USER}@{ip}", "true"], capture_output=True, text=True, timeout=30)
+                               f"{user}@{ip}", "id -un"], capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
-        raise LabError(f"ssh {sshconf.USER}@{ip} true: no answer within 30 s") from None
+        raise LabError(f"ssh {user}@{ip} id -un: no answer within 30 s") from None
     if proc.returncode != 0:
-        raise LabError(f"ssh {sshconf.USER}@{ip} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+        raise LabError(f"ssh {user}@{ip} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    if proc.stdout.strip() != user:  # e.g. a ControlPath without %r hands every user root's master connection
+        raise LabError(f"ssh {user}@{ip} logged in as {proc.stdout.strip()!r}, not {user!r}")
+
+
+def _add_observer(container, user, groups):
+    """Create the non-root login the suite observes as, with the lab's key (and its groups, e.g. docker)."""
+    _check(container, f"useradd -m -s /bin/sh {'-G ' + ','.join(groups) if groups else ''} {user}"
+                      f" && install -d -m 700 -o {user} -g {user} /home/{user}/.ssh"
+                      f" && install -m 600 -o {user} -g {user} /root/.ssh/authorized_keys /home/{user}/.ssh/")
 
 
 def _substitute(value, values):

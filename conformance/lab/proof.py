@@ -19,8 +19,10 @@ from conformance.profiles import profiles
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
-PASSED, FAILED, BLOCKED, NOT_APPLICABLE = "passed", "failed", "blocked", "not-applicable"
-TARGET_KEYS = {"profile", "fail", "blocked", "policy", "spec"}
+PASSED, FAILED, BLOCKED, NOT_APPLICABLE, ERROR = "passed", "failed", "blocked", "not-applicable", "error"
+# blocked by the target's state (outcomes.blocked_by_state: "blocked by state: ..."), not by a dependency
+BLOCKED_BY_STATE = "blocked-by-state"
+TARGET_KEYS = {"profile", "fail", "error", "blocked", "blocked_by_state", "policy", "spec", "after"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,14 @@ class Case:
     blocked: tuple[str, ...] = ()
     spec: str = ""            # fixed targets only
     policy: dict = dataclasses.field(default_factory=dict)  # fixed targets only; variants use variants.toml
+    after: dict = dataclasses.field(default_factory=dict)   # variants only: unit -> `systemctl is-active` after the run
+    blocked_by_state: tuple[str, ...] = ()  # ids blocked because the observation they need cannot be made there
+    error: tuple[str, ...] = ()  # ids that must end as error: the suite cannot observe them there (issue #12)
+
+    @property
+    def red(self) -> tuple[str, ...]:
+        """The ids whose dependents are blocked: failed and error alike (outcomes.BLOCKING)."""
+        return self.fail + self.error
 
     @property
     def is_variant(self) -> bool:
@@ -49,6 +59,10 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
     known_ids = set(catalogue().ids())
     known_variants = variants.load()
     profile_table = data.get("profiles", {})
+    state = data.get("state", {})
+    bad = [i for i in state if i not in known_ids]
+    if bad:
+        raise LabError(f"{path}: state names unknown id(s) {', '.join(bad)}")
     cases = []
     for group in ("variants", "targets"):
         for name, table in data.get(group, {}).items():
@@ -60,20 +74,39 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
                 raise LabError(f"{where}: no such variant in {paths.recipe(variants.FILE)}")
             if group == "variants" and ("spec" in table or "policy" in table):
                 raise LabError(f"{where}: a variant's policy lives in {paths.recipe(variants.FILE)}")
+            if group == "targets" and "after" in table:
+                raise LabError(f"{where}: `after` is read inside a lab host: variants only")
             if group == "targets" and not table.get("spec"):
                 raise LabError(f"{where}: needs spec")
             if table.get("profile") not in profile_table:
                 raise LabError(f"{where}: profile must be one of {', '.join(profile_table)}")
-            for key in ("fail", "blocked"):
+            for key in ("fail", "error", "blocked", "blocked_by_state"):
                 bad = [i for i in table.get(key, []) if i not in known_ids]
                 if bad:
                     raise LabError(f"{where}: {key} names unknown id(s) {', '.join(bad)}")
-            both = set(table.get("fail", [])) & set(table.get("blocked", []))
-            if both:
-                raise LabError(f"{where}: {', '.join(sorted(both))} both fail and blocked")
+            lists = {key: set(table.get(key, [])) for key in ("fail", "error", "blocked", "blocked_by_state")}
+            twice = {i for a in lists for b in lists if a < b for i in lists[a] & lists[b]}
+            if twice:
+                raise LabError(f"{where}: {', '.join(sorted(twice))} in more than one of fail, error, blocked and "
+                               "blocked_by_state")
+            not_state = [i for i in lists["blocked_by_state"] if i not in state]
+            if not_state:
+                raise LabError(f"{where}: blocked_by_state names id(s) the [state] table does not list: "
+                               f"{', '.join(not_state)}")
             cases.append(Case(name, table["profile"], tuple(table.get("fail", ())), tuple(table.get("blocked", ())),
-                              table.get("spec", ""), table.get("policy", {})))
+                              table.get("spec", ""), table.get("policy", {}), table.get("after", {}),
+                              tuple(table.get("blocked_by_state", ())), tuple(table.get("error", ()))))
     return profile_table, cases
+
+
+def state_images(path: Path | None = None) -> dict[str, str]:
+    """verdicts.toml [state]: id -> the image that must be absent before the run for the id to observe a pull."""
+    return tomllib.loads((path or VERDICTS).read_text()).get("state", {})
+
+
+def observed(status: str, message: str) -> str:
+    """The status the matrix compares: blocked by the target's state is told apart from blocked by a dependency."""
+    return BLOCKED_BY_STATE if status == BLOCKED and message.startswith("blocked by state:") else status
 
 
 def applicable(req, profile: str, engine_package: str, profile_data: dict) -> bool:
@@ -95,8 +128,12 @@ def expected(case: Case, profile_table: dict, cat=None, profile_data=None) -> di
     for req in cat:
         if req.id in case.fail:
             out[req.id] = FAILED
+        elif req.id in case.error:
+            out[req.id] = ERROR
         elif req.id in case.blocked:
             out[req.id] = BLOCKED
+        elif req.id in case.blocked_by_state:
+            out[req.id] = BLOCKED_BY_STATE
         elif not applicable(req, case.profile, engine_package, profile_data):
             out[req.id] = NOT_APPLICABLE
         else:
@@ -176,7 +213,7 @@ def write_matrix(outcomes: list[Outcome], wants: dict[str, dict[str, str]], fold
     return json_path, html_path
 
 
-SHORT = {PASSED: "pass", FAILED: "FAIL", BLOCKED: "blk", NOT_APPLICABLE: "n/a", "error": "ERR", "missing": "—"}
+SHORT = {PASSED: "pass", FAILED: "FAIL", BLOCKED: "blk", BLOCKED_BY_STATE: "blk:state", NOT_APPLICABLE: "n/a", "error": "ERR", "missing": "—"}
 
 
 def render_html(data: dict) -> str:
@@ -201,7 +238,7 @@ def render_html(data: dict) -> str:
 body{{font:13px sans-serif}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 4px;text-align:center}}
 th.id{{height:150px;white-space:nowrap;vertical-align:bottom}} th.id div{{writing-mode:vertical-rl;transform:rotate(180deg)}}
 th.case{{text-align:left;white-space:nowrap}} td.ok.passed{{background:#e6f4e6}} td.ok.failed{{background:#f7c6c6;font-weight:bold}}
-td.ok.blocked{{background:#fbe3b5}} td.ok.not-applicable{{background:#eee;color:#777}} td.bad{{background:#c00;color:#fff;font-weight:bold}}
+td.ok.blocked,td.ok.blocked-by-state{{background:#fbe3b5}} td.ok.not-applicable{{background:#eee;color:#777}} td.bad{{background:#c00;color:#fff;font-weight:bold}}
 </style></head><body>
 <h1>Proof matrix: every lab variant against fixtures/verdicts.toml</h1>
 <p>Generated {e(data["generated"])}; wall time {data["wall_time_s"]} s with {data["workers"]} host(s) at a time;

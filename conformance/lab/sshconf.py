@@ -24,8 +24,10 @@ def host_key():
     return paths.KEYS / "ssh_host_ed25519_key"
 
 
-def control_path(ip):
-    return paths.HOME / "ssh" / f"cm-{USER}@{ip}:22"
+def control_path(user="%r", host="%h", port="%p"):
+    """The ControlPath written into ~/.ssh/config: per remote user (%r), so a second login on a lab host (a non-root
+    observer) never rides root's master connection. With values given, the socket of that user's master."""
+    return paths.HOME / "ssh" / f"cm-{user}@{host}:{port}"
 
 
 def ensure_keys():
@@ -82,7 +84,7 @@ def config_block(ips):
     lines = [BEGIN]
     for ip in ips:
         lines += [f"Host {ip}", f"    User {USER}", f"    IdentityFile {client_key()}", "    IdentitiesOnly yes",
-                  "    ControlMaster auto", f"    ControlPath {control_path(ip)}", "    ControlPersist 60s"]
+                  "    ControlMaster auto", f"    ControlPath {control_path()}", "    ControlPersist 60s"]
     lines += ["Host *", END]
     return "\n".join(lines) + "\n"
 
@@ -138,9 +140,9 @@ def _set_config(change):
 
 
 def close_master(ip):
-    """Stop a ControlMaster for `ip`: after the host is gone it would hang the next host on the same IP."""
-    socket = control_path(ip)
-    if socket.exists():
+    """Stop every ControlMaster for `ip` (one per user): after the host is gone it would hang the next host on the
+    same IP."""
+    for socket in control_path("*", ip, "*").parent.glob(control_path("*", ip, "*").name):
         try:
             subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", ip], capture_output=True, timeout=10)
         except subprocess.TimeoutExpired:

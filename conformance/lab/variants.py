@@ -1,4 +1,5 @@
 """Lab host variants as data (fixtures/lab/variants.toml): a base plus mutation steps, validated on load."""
+import re
 import tomllib
 from dataclasses import dataclass, field
 
@@ -7,7 +8,9 @@ from conformance.lab.progress import LabError
 
 FILE = "variants.toml"  # in the lab's recipes (paths.recipe)
 DEFAULT_MIRROR = "http://{gateway}:5000"
-VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "steps"}
+VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "observer", "steps"}
+# observer: the suite logs in as this user (created with the lab key) instead of root: {user = "hunter", groups = [...]}
+NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # policy key -> the suite option it becomes, and its type (the proof matrix passes them to the suite).
 POLICY_OPTIONS = {
     "mirror": ("--mirror", str),
@@ -49,6 +52,7 @@ class Variant:
     policy: dict = field(default_factory=dict)
     base: str = ""
     registry: dict = field(default_factory=dict)  # {} or {"port": int, "serves": [repository, ...]}
+    observer: dict = field(default_factory=dict)  # {} (root) or {"user": str, "groups": [str, ...]}
 
     def suite_options(self, values=None):
         """The policy as suite command-line options; the expected mirror defaults to the variant's own."""
@@ -115,13 +119,16 @@ def _resolve(name, raw, resolved, path, chain):
     registry = table.get("registry", base.registry)
     if registry != base.registry:
         _registry(registry, where)
+    observer = table.get("observer", base.observer)
+    if observer != base.observer:
+        _observer(observer, where)
     steps = table.get("steps", [])
     if not isinstance(steps, list):
         raise LabError(f"{where}: steps must be a list of tables")
     own = tuple(_step(s, f"{where}, step {i + 1}") for i, s in enumerate(steps))
     variant = Variant(name=name, description=table["description"], steps=base.steps + own,
                       mirror=table.get("mirror", base.mirror), policy={**base.policy, **table.get("policy", {})},
-                      base=base_name, registry=registry)
+                      base=base_name, registry=registry, observer=observer)
     resolved[name] = variant
     return variant
 
@@ -135,6 +142,15 @@ def _registry(table, where):
                        "(5000 is the lab registry)")
     if not (isinstance(serves, list) and serves and all(isinstance(s, str) and "/" in s for s in serves)):
         raise LabError(f"{where}: registry serves must list repositories like \"library/nginx\"")
+
+
+def _observer(table, where):
+    groups = table.get("groups", []) if isinstance(table, dict) else None
+    if (not isinstance(table, dict) or not set(table) <= {"user", "groups"} or not isinstance(table.get("user"), str)
+            or not NAME.fullmatch(table["user"]) or table["user"] == "root" or not isinstance(groups, list)
+            or not all(isinstance(g, str) and NAME.fullmatch(g) for g in groups)):
+        raise LabError(f"{where}: observer must be a table {{user = \"hunter\", groups = [\"docker\"]}} "
+                       "(a user name other than root; groups optional)")
 
 
 def _step(table, where):

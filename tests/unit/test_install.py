@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from conformance import units as unit_states
 from conformance.judges import install as judge
 from conformance.profiles import profiles
 from judged import message
@@ -83,19 +84,123 @@ def test_no_engine_package_or_legacy_package_fails():
     assert "docker is installed" in message(judge.legacy_absent("docker", True))
 
 
+def units(service: str, socket: str, enabled: str = "enabled", socket_enabled: str = "enabled", pid1: bool = True,
+          systemctl: bool = True) -> str:
+    """A recorded answer of conformance.units.COMMAND (systemd 252 on a Debian 12 lab host)."""
+    head = (f"systemctl={'yes' if systemctl else 'no'}\nsystemd-pid1={'yes' if pid1 else 'no'}\n"
+            "read-at=2026-11-29T08:08:20Z\n")
+    return (head + "== docker.service\n" + service + f"is-enabled={enabled}\n"
+            + "== docker.socket\n" + socket + f"is-enabled={socket_enabled}\n")
+
+
+SERVICE_ACTIVE = ("Id=docker.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n"
+                  "MainPID=2338\nTriggeredBy=docker.socket\nTriggers=\nListen=\n"
+                  "FragmentPath=/lib/systemd/system/docker.service\nSourcePath=\n")
+SERVICE_STOPPED = SERVICE_ACTIVE.replace("ActiveState=active", "ActiveState=inactive").replace(
+    "SubState=running", "SubState=dead").replace("MainPID=2338", "MainPID=0")
+SOCKET_LISTENING = ("Id=docker.socket\nLoadState=loaded\nActiveState=active\nSubState=listening\nUnitFileState=enabled\n"
+                    "MainPID=0\nTriggeredBy=\nTriggers=docker.service\nListen=/run/docker.sock (Stream)\n"
+                    "FragmentPath=/lib/systemd/system/docker.socket\nSourcePath=\n")
+SOCKET_STOPPED = SOCKET_LISTENING.replace("ActiveState=active", "ActiveState=inactive").replace(
+    "SubState=listening", "SubState=dead")
+NOT_FOUND = "Id=docker.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nMainPID=0\n"
+
+
+def snapshot(*args, **kwargs):
+    return unit_states.parse(units(*args, **kwargs))
+
+
+def test_running_service_passes_and_says_when_the_socket_activates_it():
+    verdict = judge.service_running(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING))
+    assert verdict.ok and "docker.service active" in verdict.found
+    assert "runs with socket activation: docker.socket (Listen=/run/docker.sock (Stream))" in verdict.found
+    plain = judge.service_running(snapshot(SERVICE_ACTIVE.replace("TriggeredBy=docker.socket", "TriggeredBy="), SOCKET_STOPPED))
+    assert plain.ok and "socket activation" not in plain.found
+
+
 @pytest.mark.red("service.running")
-def test_stopped_service_fails_unless_an_unmanaged_dockerd_runs_without_systemd():
-    stopped = "ActiveState=inactive SubState=dead MainPID=0"
-    assert f"docker.service not active ({stopped})" in message(
-        judge.service_running("docker.service", False, stopped, True, None, None))
-    assert judge.service_running("docker.service", False, "", False, "6305", "dockerd").ok
-    text = message(judge.service_running("docker.service", False, "", False, "6305", None))
-    assert "/var/run/docker.pid names 6305 (no such process)" in text
+def test_stopped_service_fails_also_where_the_socket_would_start_it():
+    stopped = message(judge.service_running(snapshot(SERVICE_STOPPED, SOCKET_STOPPED)))
+    assert "docker.service inactive (dead)" in stopped and "socket" not in stopped
+    activatable = judge.service_running(snapshot(SERVICE_STOPPED, SOCKET_LISTENING))
+    assert not activatable.ok
+    assert ("docker.socket is listening (Listen=/run/docker.sock (Stream)): the first API connection would start it "
+            "(socket activation)") in message(activatable)
+    assert "no docker.service unit" in message(judge.service_running(snapshot(NOT_FOUND, "")))
+    looping = SERVICE_STOPPED.replace("ActiveState=inactive", "ActiveState=activating").replace("dead", "auto-restart")
+    assert "restart loop" in message(judge.service_running(snapshot(looping, SOCKET_LISTENING)))
+
+
+@pytest.mark.red("service.running")
+def test_without_systemd_as_pid1_a_live_dockerd_named_by_its_pidfile_counts():
+    offline = snapshot("", "", pid1=False)  # systemd installed but not running: systemctl show answers nothing
+    assert judge.service_running(offline, "6305", "dockerd").ok
+    assert "/var/run/docker.pid names 6305 (no such process)" in message(judge.service_running(offline, "6305", None))
+
+
+def test_units_read_before_any_connection_are_parsed():
+    read = snapshot(SERVICE_STOPPED, SOCKET_LISTENING)
+    assert read.systemd_pid1 and read.systemctl and read.socket_activated  # stopped, but the socket would start it
+    assert read.active_states() == {"docker.service": "inactive (dead)", "docker.socket": "active (listening)"}
+    assert "before the suite's first connection to the engine (no connection yet)" in read.note()
+    assert not snapshot(SERVICE_ACTIVE.replace("TriggeredBy=docker.socket", "TriggeredBy="), SOCKET_LISTENING).socket_activated
+
+
+ENABLED_WORDS = {  # printed word of `systemctl is-enabled docker.service` -> (passes, what the message says)
+    "enabled": (True, "is-enabled=enabled: enabled"),
+    "enabled-runtime": (False, "enabled only until the next reboot"),
+    "masked": (False, "masked (linked to /dev/null): it cannot start"),
+    "masked-runtime": (False, "masked until the next reboot"),
+    "disabled": (False, "is-enabled=disabled: disabled"),
+    "transient": (False, "transient"),
+    "bad": (False, "its unit file is invalid"),
+    "": (False, "is-enabled=(nothing): no docker.service unit"),
+    "not-found": (False, "no docker.service unit"),
+    "frobnicated": (False, "unknown state 'frobnicated'"),
+}
 
 
 @pytest.mark.red("service.enabled")
-def test_disabled_service_fails():
-    assert "UnitFileState=disabled" in message(judge.service_enabled("docker.service", False, "disabled"))
+@pytest.mark.parametrize("word", ENABLED_WORDS, ids=[w or "nothing" for w in ENABLED_WORDS])
+def test_every_is_enabled_word_maps_to_its_verdict(word):
+    passes, says = ENABLED_WORDS[word]
+    verdict = judge.service_enabled(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled=word, socket_enabled="static"))
+    assert verdict.ok is passes and says in (verdict.found if passes else message(verdict))
+
+
+@pytest.mark.red("service.enabled")
+@pytest.mark.parametrize("word", judge.BOOT_WORDS_CLOSURE)
+def test_words_that_depend_on_the_boot_transaction_pass_only_with_a_persistent_link(word):
+    read = snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled=word, socket_enabled="static")
+    link = "/etc/systemd/system/multi-user.target.wants/docker.service"
+    wanted = judge.service_enabled(read, True, link)
+    assert wanted.ok and f"pulled in at boot by a persistent link ({link})" in wanted.found
+    assert "nothing pulls it in at boot" in message(judge.service_enabled(read, False, ""))
+    assert not judge.service_enabled(read, True, "").ok  # only a /run link: gone at reboot
+
+
+@pytest.mark.red("service.enabled")
+def test_disabled_service_with_an_enabled_socket_fails_and_says_the_socket_would_start_it():
+    verdict = judge.service_enabled(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled="disabled"))
+    assert not verdict.ok
+    assert "docker.socket is enabled: dockerd would start on the first API connection, not at boot" in message(verdict)
+    masked = judge.service_enabled(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled="masked"))
+    assert "first API connection" not in message(masked)  # the socket cannot start a masked service either
+
+
+def test_an_alias_is_judged_by_the_unit_it_names():
+    alias = unit_states.UnitState("moby.service", {"UnitFileState": "enabled"}, "enabled")
+    verdict = judge.service_enabled(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled="alias"), alias_of=alias)
+    assert verdict.ok and "docker.service is an alias of moby.service, judged instead" in verdict.found
+
+
+@pytest.mark.red("service.enabled")
+def test_without_systemd_the_sysv_start_links_decide():
+    sysv = snapshot("", "", enabled="", socket_enabled="", pid1=False, systemctl=False)
+    assert judge.service_enabled(sysv, sysv_links="/etc/rc2.d/S01docker /etc/rc3.d/S01docker").ok
+    assert "no S??docker start link" in message(judge.service_enabled(sysv, sysv_links=""))
+    offline = snapshot("", "", enabled="enabled", pid1=False)  # this machine kind: systemd installed, not PID 1
+    assert judge.service_enabled(offline).ok
 
 
 @pytest.mark.red("engine.info")

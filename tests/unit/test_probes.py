@@ -1,46 +1,19 @@
 """The generic probes of conformance/probes.py on recorded answers."""
 import hashlib
 
+import pytest
 import testinfra
+import testinfra.backend.base
 
 from conformance import probes
 from conformance.evidence import Evidence
+from conformance.outcomes import ObserverError
 
 
 def test_curl_output_parsed():
     raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nDocker-Content-Digest: sha256:abc\r\n\r\n{}"
     assert probes.parse_http(raw) == (200, {"docker-content-digest": "sha256:abc"}, "{}")
     assert probes.parse_http("") == (None, {}, "")
-
-
-class FakeFile:
-    def __init__(self, is_directory):
-        self.is_directory = is_directory
-
-
-class FakeService:
-    def __init__(self, properties):
-        self.properties = properties
-
-    @property
-    def systemd_properties(self):
-        if self.properties is None:
-            raise AssertionError("Unexpected exit code 1 for CommandResult(...)")
-        return self.properties
-
-
-class FakeHost:
-    """Just what unit_properties reads: /run/systemd/system and host.service(unit).systemd_properties."""
-
-    def __init__(self, systemd, properties):
-        self.systemd, self.properties = systemd, properties
-
-    def file(self, path):
-        assert path == "/run/systemd/system"
-        return FakeFile(self.systemd)
-
-    def service(self, unit):
-        return FakeService(self.properties)
 
 
 def test_read_file_sha256_and_exists_through_host_file(tmp_path):
@@ -52,17 +25,115 @@ def test_read_file_sha256_and_exists_through_host_file(tmp_path):
     assert probes.sha256(host, evidence, str(tmp_path / "os-release")) == hashlib.sha256(b"ID=debian\n").hexdigest()
     assert probes.sha256(host, evidence, str(tmp_path / "absent")) is None
     assert probes.exists(host, evidence, str(tmp_path)) and not probes.exists(host, evidence, str(tmp_path / "absent"))
-    notes = [item["text"] for item in evidence.items]
+    notes = [item["text"] for item in evidence.items if item["kind"] == "note"]
     assert notes[0].endswith("content_string ->\nID=debian\n") and notes[1].endswith("not read: no such file")
-    assert notes[3].endswith("sha256sum -> nothing (no such file, or unreadable)")
+    assert notes[3].endswith("none (no such file)")
 
 
-def test_unit_properties_only_where_systemd_runs():
-    evidence = Evidence("t", 10)
-    properties = {"ActiveState": "inactive", "SubState": "dead", "MainPID": "0", "Id": "docker.service"}
-    assert probes.unit_properties(FakeHost(True, properties), evidence, "docker.service", ("ActiveState", "MainPID")) == {
-        "ActiveState": "inactive", "MainPID": "0"}
-    assert evidence.items[-1]["text"] == "host.service('docker.service').systemd_properties: ActiveState=inactive MainPID=0"
-    assert probes.unit_properties(FakeHost(False, properties), evidence, "docker.service", ("ActiveState",)) is None
-    assert probes.unit_properties(FakeHost(True, None), evidence, "docker.service", ("ActiveState",)) == {}
-    assert "systemctl show failed" in evidence.items[-1]["text"]
+
+class Result:
+    def __init__(self, rc, stdout="", stderr=""):
+        self.rc, self.stdout, self.stderr = rc, stdout, stderr
+
+
+class Backend:
+    quote = staticmethod(testinfra.backend.base.BaseBackend.quote)
+
+    def get_connection_type(self):
+        return "ssh"
+
+
+class RecordedHost:
+    """A target that answers each command from a table of recorded answers: (substring of the command, Result)."""
+
+    def __init__(self, *answers):
+        self.answers, self.backend, self.ran = list(answers), Backend(), []
+
+    def run(self, command, *args):
+        rendered = Backend.quote(command, *args)
+        self.ran.append(rendered)
+        return next(result for part, result in self.answers if part in rendered)
+
+
+UPPER = "/var/lib/docker/overlay2/5e1f/diff"
+# Recorded on lab host hunt-a (Debian 12, coreutils 9.1) as hunter, a member of the docker group, and as root.
+STAT_EACCES = Result(1, stderr=f"stat: cannot statx '{UPPER}': Permission denied\n")
+STAT_ENOENT = Result(1, stderr=f"stat: cannot statx '{UPPER}': No such file or directory\n")
+HUNTER = Result(0, "uid=1000(hunter) gid=1000(hunter) groups=1000(hunter),101(docker)\n")
+
+
+def test_observer_problem_tells_the_login_from_the_host():
+    assert probes.observer_problem(127, "sh: 1: curl: not found\n", tools=("curl",)) == ("tool", "curl")
+    assert probes.observer_problem(126, "sh: 1: /usr/bin/curl: Permission denied\n", tools=("curl",)) == ("tool", "curl")
+    assert probes.observer_problem(7, "curl: (7) Failed to connect to 172.18.0.2 port 80: Connection refused\n",
+                                   tools=("curl",)) is None  # the host's answer: nothing listens
+    assert probes.observer_problem(1, STAT_EACCES.stderr, paths=(UPPER,)) == ("permission", UPPER)
+    assert probes.observer_problem(1, STAT_ENOENT.stderr, paths=(UPPER,)) is None  # a finding, not a limit
+    assert probes.observer_problem(1, "readlink: /proc/5712/ns/pid: Operation not permitted\n") == (
+        "permission", "readlink: /proc/5712/ns/pid: Operation not permitted")
+
+
+def test_stat_path_proves_presence_and_absence_and_errors_when_it_cannot_look():
+    evidence = Evidence("ssh://hunter@h", 10)
+    assert probes.stat_path(RecordedHost(("stat", Result(0, "1835041\n"))), evidence, UPPER) is True
+    assert probes.stat_path(RecordedHost(("stat", STAT_ENOENT)), evidence, UPPER) is False
+    with pytest.raises(ObserverError) as denied:
+        probes.stat_path(RecordedHost(("stat", STAT_EACCES), ("id", HUNTER)), evidence, UPPER)
+    assert str(denied.value) == (f"ssh://hunter@h: cannot look at {UPPER}: permission denied on {UPPER} as "
+                                 f"{HUNTER.stdout.strip()}; needs root on the target (ssh as root or ?sudo=true)")
+    with pytest.raises(ObserverError, match="stat answered rc 1, 'stat: cannot statx: Input/output error'"):
+        probes.stat_path(RecordedHost(("stat", Result(1, stderr="stat: cannot statx: Input/output error"))), evidence,
+                         UPPER)
+
+
+def test_sha256_absent_is_none_and_unreadable_is_an_observer_error():
+    evidence = Evidence("ssh://hunter@h", 10)
+    assert probes.sha256(RecordedHost(("sha256sum", Result(1, stderr=f"sha256sum: {UPPER}/x: No such file or "
+                                                                      "directory\n"))), evidence, UPPER + "/x") is None
+    with pytest.raises(ObserverError, match="permission denied on .*/x as uid=1000"):
+        probes.sha256(RecordedHost(("sha256sum", Result(1, stderr=f"sha256sum: {UPPER}/x: Permission denied\n")),
+                                   ("id", HUNTER)), evidence, UPPER + "/x")
+
+
+CURL_200 = Result(0, "HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n<title>Welcome to nginx!</title>")
+DISCOVER = "command -v"
+
+
+@pytest.mark.red("nginx.http")
+def test_http_probe_no_answer_is_the_hosts_finding():
+    host = RecordedHost((DISCOVER, Result(0, "curl\npython3\n")),
+                        ("curl", Result(7, stderr="curl: (7) Failed to connect to 172.18.0.2 port 80\n")))
+    assert probes.Http(host, Evidence("ssh://h", 10), 5).get("http://172.18.0.2/") == (None, {}, "")
+    assert "curl --noproxy " in host.ran[-1]  # a login's http_proxy (pam_env) must not stand between
+
+
+def test_http_probe_without_a_client_is_an_error_naming_the_tools():
+    host = RecordedHost((DISCOVER, Result(0, "")))
+    with pytest.raises(ObserverError) as error:
+        probes.Http(host, Evidence("ssh://h", 10), 5).get("http://172.18.0.2/")
+    assert str(error.value) == ("ssh://h: cannot probe HTTP: no HTTP client on the target "
+                                "(looked for curl, wget, python3, busybox wget)")
+    gone = RecordedHost((DISCOVER, Result(0, "curl\n")), ("curl", Result(127, stderr="sh: 1: curl: not found\n")))
+    with pytest.raises(ObserverError, match="cannot probe HTTP with curl: curl is not on the target"):
+        probes.Http(gone, Evidence("ssh://h", 10), 5).get("http://172.18.0.2/")
+
+
+def test_http_probe_takes_the_next_client_and_looks_once_per_target():
+    host = RecordedHost((DISCOVER, Result(0, "python3\n")), ("python3", CURL_200))
+    evidence = Evidence("ssh://h", 10)
+    assert probes.Http(host, evidence, 5).get("http://172.18.0.2/")[:2] == (200, {"server": "nginx"})
+    assert probes.Http(host, evidence, 5).get("http://172.18.0.2/")[0] == 200
+    assert sum(DISCOVER in command for command in host.ran) == 1
+    wget = RecordedHost((DISCOVER, Result(0, "wget\n")), ("wget", Result(
+        8, "<h1>404</h1>", "  HTTP/1.1 404 Not Found\n  Content-Type: text/html\nwget: server returned error\n")))
+    assert probes.Http(wget, Evidence("ssh://h", 10), 5).get("http://m/v2/") == (404, {"content-type": "text/html"},
+                                                                              "<h1>404</h1>")
+    assert "--no-proxy" in wget.ran[-1]
+
+
+def test_http_probe_sends_every_accepted_type_in_one_header():
+    # python3's urllib keeps one header per name: the manifest types as separate Accept headers left only the last
+    # (an OCI image manifest), so the registry answered another digest than the engine pulled (no-curl variant).
+    host = RecordedHost((DISCOVER, Result(0, "python3\n")), ("python3", CURL_200))
+    probes.Http(host, Evidence("ssh://h", 10), 5).get("http://m/v2/library/hello-world/manifests/latest", ("a/x", "b/y"))
+    assert "Accept: a/x, b/y" in host.ran[-1] and host.ran[-1].count("Accept:") == 1

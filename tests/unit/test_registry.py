@@ -1,60 +1,231 @@
-"""Seed 1.3 registry checks fed recorded daemon.json texts and engine answers that are broken."""
+"""Seed 1.3 registry checks fed recorded daemon.json bytes, dockerd versions and registry answers that are broken."""
+import codecs
+
 import pytest
 
 from conformance.judges import registry as judge
 from conformance.profiles import DAEMON_JSON, profiles
+from conformance import probes
 from judged import message
 
 HUB = profiles()["engine"]["hub_index"]
 PATH = DAEMON_JSON
 DIGEST = "sha256:e7aeafa2b5a08ccfa87223f3051177c2d794588fa5a50f29eed0d5f74ed36ea1"
+V20, V25 = (20, 10, 24), (25, 0, 3)
+MIRROR = b'{"registry-mirrors": ["http://10.0.0.5:5000"]}'
+MOBY_INFO = {"IndexServerAddress": HUB, "RegistryConfig": {
+    "Mirrors": ["http://10.0.0.5:5000/"],
+    "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": ["http://10.0.0.5:5000/"], "Secure": True,
+                                   "Official": True}}}}
+# Podman 4's compat GET /info (pkg/api/handlers/compat/info.go): IndexServerAddress is "", RegistryConfig.Mirrors
+# is always [] and IndexConfigs comes from registries.conf, here docker.io with a mirror and no Official flag.
+PODMAN_INFO = {"ServerVersion": "4.9.3", "Driver": "overlay", "CgroupDriver": "systemd", "IndexServerAddress": "",
+               "RegistryConfig": {"Mirrors": [], "IndexConfigs": {"docker.io": {
+                   "Name": "docker.io", "Mirrors": ["mirror.example:5000"], "Secure": True}}}}
+V2_OK = (200, {"docker-distribution-api-version": "registry/2.0", "content-type": "application/json"}, "{}")
+WEB_200 = (200, {"content-type": "text/html"}, "<html><title>Directory listing for /v2/</title></html>")
+HTML_404 = (404, {"content-type": "text/html"}, "<html><title>Error response</title>404 File not found</html>")
+
+
+def configured(raw, version=V25, flags=()):
+    return judge.mirror_configured(PATH, raw, version, list(flags), ())
 
 
 @pytest.mark.red("registry.default-hub")
 def test_other_default_index_fails():
-    info = {"IndexServerAddress": HUB, "RegistryConfig": {"IndexConfigs": {"docker.io": {"Official": True}}}}
-    assert judge.default_hub(info, HUB).ok
-    assert "registry.example.org" in message(judge.default_hub({**info, "IndexServerAddress": "https://registry.example.org/v1/"}, HUB))
+    assert judge.default_hub(MOBY_INFO, HUB).ok
+    assert "registry.example.org" in message(judge.default_hub({**MOBY_INFO, "IndexServerAddress": "https://registry.example.org/v1/"}, HUB))
+
+
+@pytest.mark.red("registry.default-hub")
+def test_podman_compat_info_fails_default_hub():
+    """No Moby engine can fail default-hub (constants, by construction); Podman's compat /info does."""
+    text = message(judge.default_hub(PODMAN_INFO, HUB))
+    assert "IndexServerAddress (empty)" in text and "official: None" in text
+
+
+@pytest.mark.red("registry.default-hub")
+def test_hub_mirrors_differing_from_the_daemons_fail():
+    info = {**MOBY_INFO, "RegistryConfig": {**MOBY_INFO["RegistryConfig"], "Mirrors": ["http://other:5000/"]}}
+    assert "RegistryConfig.Mirrors ['http://other:5000/']" in message(judge.default_hub(info, HUB))
 
 
 @pytest.mark.red("registry.mirror-configured")
 def test_daemon_json_missing_malformed_or_without_mirror_fails():
-    assert judge.mirror_configured(PATH, '{"registry-mirrors": ["http://f1361db2.m.daocloud.io"]}', ()).ok
-    assert "does not exist" in message(judge.mirror_configured(PATH, None, ()))
-    assert "line 3 column 1" in message(judge.mirror_configured(PATH, '{\n  "registry-mirrors": ["http://m"],\n}', ()))
-    assert "registry-mirrors []" in message(judge.mirror_configured(PATH, '{"log-driver": "json-file"}', ()))
-    assert "not a list of strings" in message(judge.mirror_configured(PATH, '{"registry-mirrors": "http://m"}', ()))
+    assert configured(b'{"registry-mirrors": ["http://f1361db2.m.daocloud.io"]}').ok
+    assert "does not exist" in message(configured(None))
+    assert "line 3 column 1" in message(configured(b'{\n  "registry-mirrors": ["http://m"],\n}'))
+    assert "registry-mirrors []" in message(configured(b'{"log-driver": "json-file"}'))
+    assert "not a list of strings" in message(configured(b'{"registry-mirrors": "http://m"}'))
 
 
-def test_expected_mirror_absent_fails_and_trailing_slash_is_ignored():
-    content = '{"registry-mirrors": ["http://10.0.0.5:5000/"]}'
-    assert judge.mirror_configured(PATH, content, ("http://10.0.0.5:5000",)).ok
-    assert "missing ['http://mirror.example']" in message(judge.mirror_configured(PATH, content, ("http://mirror.example",)))
+@pytest.mark.red("registry.mirror-configured")
+@pytest.mark.parametrize("raw, why", [
+    (b'// the mirror\n{"registry-mirrors": ["http://m"]}', "line 1 column 1"),           # no comments
+    (b'{"registry-mirrors": ["http://m"], "max-concurrent-downloads": NaN}', "NaN is not JSON"),
+    (b'{"registry-mirrors": ["http://m"], "x": Infinity}', "Infinity is not JSON"),
+    (b'["http://m"]', "top level is a JSON list"),
+    (b'{"registry-mirrors": ["http://m"]} }', "invalid character after top-level value"),  # >= 23: json.Unmarshal
+    (b'{"registry-mirrors": ["http://m\xff"]}', "invalid UTF-8"),                          # >= 23: UTF8Validator
+    (b'{"Registry-Mirrors": ["http://m"]}', "don't match any configuration option: Registry-Mirrors"),
+])
+def test_encoding_json_refuses_what_python_accepts_or_ignores(raw, why):
+    assert why in message(configured(raw))
+
+
+def test_last_duplicate_key_wins_and_null_is_empty():
+    assert "missing ['http://m']" in message(judge.mirror_configured(
+        PATH, b'{"registry-mirrors": ["http://m"], "registry-mirrors": []}', V25, [], ("http://m",)))
+    assert judge.mirror_configured(PATH, b'{"registry-mirrors": [], "registry-mirrors": ["http://m"]}', V25, [],
+                                   ("http://m",)).ok
+    assert "registry-mirrors []" in message(configured(b"null"))
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_bom_and_blank_file_by_dockerd_version():
+    """dockerd 20.10 refuses a UTF-8 BOM and a blank file (EOF); >= 23.0 decodes the BOM and reads blank as {}."""
+    for bom in (codecs.BOM_UTF8 + MIRROR, codecs.BOM_UTF16_LE + MIRROR.decode().encode("utf-16-le")):
+        assert configured(bom, V25).ok
+    assert "BOM" in message(configured(codecs.BOM_UTF8 + MIRROR, V20))
+    assert "EOF" in message(configured(b" \n\t", V20))
+    assert "registry-mirrors []" in message(configured(b" \n\t", V25))
+    assert configured(MIRROR + b"\n}", V20).ok  # json.Decoder reads the first value; the rest is never looked at
+    assert "differently" in message(configured(codecs.BOM_UTF8 + MIRROR, ()))  # version unknown: both readings
+    assert configured(MIRROR, ()).ok
+    assert judge.dockerd_version("Docker version 20.10.24+dfsg1, build 297e128") == V20
+    assert judge.dockerd_version("sh: 1: dockerd: not found") == ()
+
+
+@pytest.mark.red("registry.mirror-configured")
+@pytest.mark.parametrize("mirror, why", [
+    ("172.17.0.1:5000", "no scheme specified"),
+    ("://m", "no scheme specified"),
+    ("ftp://m", "unsupported scheme 'ftp'"),
+    ("http://m:5000/?x=1", "query or fragment"),
+    ("http://m:5000/#top", "query or fragment"),
+    ("https://user:pw@m", "username/password not allowed in URI 'https://m'"),
+    ("http://m:port/", "not a valid URI"),
+])
+def test_validate_mirror_as_moby(mirror, why):
+    text = message(configured(f'{{"registry-mirrors": ["http://ok:5000", "{mirror}"]}}'.encode()))
+    assert "dockerd refuses it at its next start" in text and why in text
+
+
+def test_mirrors_dockerd_accepts():
+    for mirror in ("HTTP://m:5000", "https://m/path/", "http://m//", "http://m/?", "http://m/#"):
+        assert judge.validate_mirror(mirror) is None, mirror
+
+
+def test_flag_mirrors_count_and_conflict_with_the_file():
+    assert judge.mirror_configured(PATH, None, V25, ["http://m:5000"], ("http://m:5000",)).ok
+    assert "specified both as a flag and in the configuration file" in message(configured(MIRROR, V25, ["http://m"]))
+
+
+def test_expected_mirror_compared_as_a_url():
+    for given in ("http://10.0.0.5:5000/", "HTTP://10.0.0.5:5000", "http://10.0.0.5:5000"):
+        assert judge.mirror_configured(PATH, MIRROR, V25, [], (given,)).ok
+    assert judge.url_equal("http://m:80/", "http://M") and not judge.url_equal("http://m", "https://m")
+    assert "missing ['http://mirror.example']" in message(judge.mirror_configured(PATH, MIRROR, V25, [], ("http://mirror.example",)))
+
+
+def test_dockerd_normalises_mirrors():
+    """One trailing '/' trimmed then '/' added, duplicates dropped after that, order and case kept (loadMirrors)."""
+    assert judge.dockerd_mirrors(["http://b:5000", "http://a:5000/", "http://b:5000/", "HTTP://a:5000", "http://c//"]) == [
+        "http://b:5000/", "http://a:5000/", "HTTP://a:5000/", "http://c//"]
 
 
 @pytest.mark.red("registry.mirror-applied")
 def test_pending_restart_is_drift():
-    assert judge.mirror_applied(["http://172.17.0.1:5000"], ["http://172.17.0.1:5000/"]).ok
-    text = message(judge.mirror_applied(["http://172.17.0.1:5001"], ["http://172.17.0.1:5000/"]))
-    assert "drift" in text and "restart pending" in text
+    assert judge.mirror_applied(PATH, ["http://172.17.0.1:5000"], ["http://172.17.0.1:5000/"]).ok
+    text = message(judge.mirror_applied(PATH, ["http://172.17.0.1:5001"], ["http://172.17.0.1:5000/"]))
+    assert "drift" in text and "restart or reload pending" in text
+
+
+@pytest.mark.red("registry.mirror-applied")
+def test_duplicates_are_no_drift_but_a_reorder_is():
+    assert judge.mirror_applied(PATH, ["http://m:5000", "http://m:5000/"], ["http://m:5000/"]).ok
+    assert "drift" in message(judge.mirror_applied(PATH, ["http://a/", "http://b/"], ["http://b/", "http://a/"]))
+    assert "drift" in message(judge.mirror_applied(PATH, ["http://m//"], ["http://m/"]))  # only one '/' is trimmed
 
 
 def test_mirrors_in_use_prefers_the_running_daemon():
-    assert judge.mirrors_in_use(["http://a:5000/"], ["http://b:5001"]) == ["http://a:5000"]
-    assert judge.mirrors_in_use([], ["http://b:5001/"]) == ["http://b:5001"]
+    assert judge.mirrors_in_use(["http://a:5000/"], ["http://b:5001"]) == ["http://a:5000/"]
+    assert judge.mirrors_in_use([], ["http://b:5001", "http://b:5001/"]) == ["http://b:5001/"]
+
+
+def test_endpoint_is_the_one_dockerd_derives():
+    assert judge.endpoint("http://m:5000/") == "http://m:5000/"
+    assert judge.endpoint("https://m/cache/") == "https://m/cache/"
+    assert judge.endpoint("HTTP://m:5000/") == "https://HTTP://m:5000/"  # case-sensitive prefix test (R13)
+
+
+def reachable(*answers):
+    ok, seen = judge.speaks_registry(*answers)
+    return judge.mirror_reachable({"http://m:5000/": ("http://m:5000/", ok, seen)})
 
 
 @pytest.mark.red("registry.mirror-reachable")
 def test_mirror_down_fails():
-    assert judge.mirror_reachable({"http://m:5000": 200}).ok and judge.mirror_reachable({"http://m": 401}).ok
-    assert "http://m:5000/v2/ -> no answer" in message(judge.mirror_reachable({"http://m:5000": None}))
-    assert "-> 404" in message(judge.mirror_reachable({"http://m:5000": 404}))
+    assert reachable(V2_OK).ok
+    assert "v2/ -> no answer" in message(reachable((None, {}, "")))
     assert "no mirror" in message(judge.mirror_reachable({}))
+
+
+@pytest.mark.red("registry.mirror-reachable")
+def test_web_server_answering_200_is_not_a_registry():
+    text = message(reachable(WEB_200, HTML_404))
+    assert "v2/ -> 200, no Docker-Distribution-API-Version header" in text
+    assert "absent manifest -> 404 text/html, no registry error code" in text
+    assert "API-Version 'registry/1.0'" in message(reachable(
+        (200, {"docker-distribution-api-version": "registry/1.0"}, ""), HTML_404))
+
+
+@pytest.mark.red("registry.mirror-reachable")
+def test_401_needs_a_challenge():
+    assert reachable((401, {"www-authenticate": 'Bearer realm="https://auth.example/token",service="r"'}, "")).ok
+    assert reachable((401, {"www-authenticate": 'Basic realm="Registry Realm"'}, "")).ok
+    assert "WWW-Authenticate missing" in message(reachable((401, {}, ""), (401, {}, "")))
+
+
+@pytest.mark.red("registry.mirror-reachable")
+def test_registry_error_shape_on_an_absent_manifest():
+    unknown = (404, {"content-type": "application/json"},
+               '{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}')
+    assert reachable((404, {}, "404 page not found"), unknown).ok
+    assert reachable((404, {}, ""), (404, {}, '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')).ok
+    assert "code NOT_A_CODE" in message(reachable((404, {}, ""), (404, {}, '{"errors":[{"code":"NOT_A_CODE"}]}')))
+    assert "no registry error code" in message(reachable((404, {}, ""), (404, {}, '{"error": "not found"}')))
+
+
+@pytest.mark.red("registry.mirror-reachable")
+def test_upper_case_scheme_probes_what_dockerd_uses():
+    """HTTP://h:5000 is accepted by dockerd but pulled from https://HTTP//h:5000/: nothing answers there (R13)."""
+    base = judge.endpoint("HTTP://172.17.0.1:5000/")
+    assert base == "https://HTTP://172.17.0.1:5000/"  # host "HTTP", empty port: journal shows https://HTTP//...
+    text = message(judge.mirror_reachable({"HTTP://172.17.0.1:5000/": (base, *judge.speaks_registry((None, {}, "")))}))
+    assert f"(dockerd pulls from {base})" in text and "no answer" in text
 
 
 @pytest.mark.red("registry.mirror-serves-pulls")
 def test_mirror_without_the_pulled_manifest_fails():
     local = [f"hello-world@{DIGEST}"]
-    assert judge.serves_pulls({"http://m:5000": (200, DIGEST)}, local).ok
+    assert judge.serves_pulls({"http://m:5000/v2/...": (200, DIGEST)}, local).ok
     assert "HTTP 404" in message(judge.serves_pulls({"http://m:5000": (404, None)}, local))
     assert "digest sha256:0000" in message(judge.serves_pulls({"http://m:5000": (200, "sha256:0000")}, local))
+
+
+def test_dockerd_command_line_names_the_config_file_and_flag_mirrors():
+    out = ("pid=812\n--- argv\n/usr/sbin/dockerd\n-H\nfd://\n--config-file\n/etc/docker/lab.json\n"
+           "--registry-mirror=http://m:5000\n\n--- version\nDocker version 20.10.24+dfsg1, build 5d6db84\n")
+    pid, argv, version = probes.parse_dockerd(out)
+    assert pid == "812" and version.startswith("Docker version 20.10.24")
+    assert probes.flag_values(argv, "--config-file") == ["/etc/docker/lab.json"]
+    assert probes.flag_values(argv, "--registry-mirror") == ["http://m:5000"]
+    assert probes.parse_dockerd("pid=\n--- version\nsh: dockerd: not found\n") == ("", (), "sh: dockerd: not found")
+
+
+def test_podman_compat_info_passes_engine_info():
+    """engine.info is fixed by construction in Moby, and Podman's compat /info has the four fields too: the
+    catalogue says so (by_construction); its red is a recorded answer without them (tests/unit/test_install.py)."""
+    from conformance.judges import install
+    assert install.engine_info(PODMAN_INFO).ok

@@ -1,0 +1,115 @@
+"""The docker units' state as systemd reports it, read once per target before anything connects to the engine.
+
+A connection to /var/run/docker.sock starts a stopped docker.service where docker.socket listens (socket
+activation: the unit has Requires=docker.socket), so the suite reads the service state first, with one command
+that asks systemd only (`systemctl show`, `systemctl is-enabled`), and judges service.running from that reading.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shlex
+
+UNITS = ("docker.service", "docker.socket")
+PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "MainPID", "TriggeredBy", "Triggers",
+              "Listen", "FragmentPath", "SourcePath")
+# One command, no socket connection. is-enabled's stdout only: systemctl writes its sysv redirect note to stderr.
+# Where systemd is not PID 1 `systemctl show` cannot answer, but is-enabled still reads the unit files offline.
+def command(names: tuple[str, ...] = UNITS) -> str:
+    """The shell command that prints the state of the named units (shell-quoted here: it holds '%')."""
+    return ("command -v systemctl >/dev/null 2>&1 && echo systemctl=yes || echo systemctl=no; "
+            "test -d /run/systemd/system && echo systemd-pid1=yes || echo systemd-pid1=no; "
+            "echo read-at=$(date -u +%FT%TZ); "
+            f"for u in {' '.join(shlex.quote(n) for n in names)}; do echo \"== $u\"; "
+            "systemctl show --no-pager " + " ".join(f"-p {p}" for p in PROPERTIES) + " \"$u\" 2>/dev/null; "
+            "w=$(systemctl is-enabled \"$u\" 2>/dev/null); echo \"is-enabled=$(echo $w)\"; done")
+
+
+COMMAND = command()
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitState:
+    """One unit as `systemctl show` and `systemctl is-enabled` printed it ('' where nothing was printed)."""
+    name: str
+    properties: dict[str, str] = dataclasses.field(default_factory=dict)
+    enabled_word: str = ""  # the printed word of `systemctl is-enabled` (never its exit code)
+
+    def get(self, key: str) -> str:
+        return self.properties.get(key, "")
+
+    @property
+    def active(self) -> str:
+        return self.get("ActiveState")
+
+    @property
+    def state(self) -> str:
+        """'active (running)', 'inactive (dead)', or '' when systemd did not answer."""
+        return f"{self.active} ({self.get('SubState')})" if self.active else ""
+
+    @property
+    def known(self) -> bool:
+        """systemd answered for this unit (it may still be not-found)."""
+        return bool(self.active)
+
+    @property
+    def listening(self) -> bool:
+        return self.active == "active" and self.get("SubState") in ("listening", "running")
+
+    def summary(self) -> str:
+        shown = " ".join(f"{k}={self.properties[k]}" for k in PROPERTIES if self.properties.get(k))
+        return f"{self.name}: {shown or 'systemctl show answered nothing'}; is-enabled={self.enabled_word or '(nothing)'}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """docker.service and docker.socket, whether systemd is PID 1 and systemctl exists, and when it was read."""
+    units: dict[str, UnitState]
+    systemd_pid1: bool
+    systemctl: bool
+    read_at: str
+
+    @property
+    def service(self) -> UnitState:
+        return self.units.get("docker.service") or UnitState("docker.service")
+
+    @property
+    def socket(self) -> UnitState:
+        return self.units.get("docker.socket") or UnitState("docker.socket")
+
+    @property
+    def socket_activated(self) -> bool:
+        """docker.service is started by docker.socket, which listens: the first API connection starts it."""
+        return "docker.socket" in self.service.get("TriggeredBy").split() and self.socket.listening
+
+    def active_states(self) -> dict[str, str]:
+        """unit -> 'ActiveState (SubState)' for the units systemd answered for (what the leak audit compares)."""
+        return {name: unit.state for name, unit in self.units.items() if unit.known}
+
+    def note(self) -> str:
+        """The evidence line: what was read, when, and that the suite had not connected to the engine yet."""
+        manager = ("systemd is PID 1" if self.systemd_pid1 else
+                   "systemd is not PID 1 (systemctl reads unit files offline)" if self.systemctl else "no systemctl")
+        lines = [f"docker units read at {self.read_at or '?'} with one systemctl command, before the suite's first "
+                 f"connection to the engine (no connection yet); {manager}"]
+        return "\n".join(lines + [unit.summary() for unit in self.units.values()])
+
+
+def parse(text: str) -> Snapshot:
+    """Parse COMMAND's output."""
+    head: dict[str, str] = {}
+    units: dict[str, tuple[dict[str, str], str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("== "):
+            current = line[3:].strip()
+            units[current] = ({}, "")
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            if current is None:
+                head[key] = value.strip()
+            elif key == "is-enabled":
+                units[current] = (units[current][0], value.strip().split(" ")[0] if value.strip() else "")
+            else:
+                units[current][0][key] = value.strip()
+    return Snapshot({name: UnitState(name, props, word) for name, (props, word) in units.items()},
+                    head.get("systemd-pid1") == "yes", head.get("systemctl") == "yes", head.get("read-at", ""))

@@ -1,0 +1,55 @@
+"""The HTTP probe's clients (curl, wget, python3, busybox wget) against a local server: the same answer from each,
+and none of them goes through the login's proxy."""
+import http.server
+import shutil
+import threading
+
+import pytest
+import testinfra
+
+from conformance import probes
+from conformance.evidence import Evidence
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's name
+        found = self.path == "/v2/"
+        body = b"{}" if found else b"<html><title>404 Not Found</title></html>"
+        self.send_response(200 if found else 404)
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        self.send_header("X-Accept", self.headers.get("Accept", ""))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("tool", probes.HTTP_CLIENTS)
+def test_each_client_gives_the_same_answer_without_the_logins_proxy(server, tool, monkeypatch):
+    if not shutil.which(tool.split()[0]):
+        pytest.skip(f"{tool.split()[0]} is not on this machine")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # a dead proxy: a client that used it would get nothing
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    host = testinfra.get_host("local://")
+    http = probes.Http(host, Evidence("local://", 10), 5)
+    host.backend.conformance_http_client = tool  # as if the target had looked and found this one first
+    try:
+        status, headers, body = http._remote(f"{server}/v2/", ["Accept: application/json, text/plain"])
+        assert (status, headers["docker-distribution-api-version"], headers["x-accept"], body) == (
+            200, "registry/2.0", "application/json, text/plain", "{}")
+        status, headers, body = http._remote(f"{server}/absent", [])
+        assert status == 404 and headers["docker-distribution-api-version"] == "registry/2.0"
+        assert http._remote("http://127.0.0.1:9/", []) == (None, {}, "")  # nothing listens: the host's finding
+    finally:
+        del host.backend.conformance_http_client

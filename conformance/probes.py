@@ -9,6 +9,7 @@ import base64
 import binascii
 import dataclasses
 import re
+import urllib.parse
 
 import docker
 import requests
@@ -177,6 +178,27 @@ def sysv_start_links(host, evidence, name: str) -> str:
     return " ".join(found.stdout.split())
 
 
+def image_export(client, image: str, evidence, seconds: float) -> tuple[int | None, str]:
+    """(HTTP status, the engine's message) of GET /images/{image}/get, the export behind `docker save`: the engine
+    writes every layer out first, checking each layer's files against its digest, and answers only then. The
+    body (the image's tar) is never read: the response is closed once the status is known."""
+    api = client.api
+    url = f"{api.base_url}/v{api.api_version}/images/{urllib.parse.quote(image, safe='')}/get"
+    with api.get(url, stream=True, timeout=seconds) as response:  # requests.Session.get: docker-py's own session
+        status = response.status_code
+        message = "" if status == 200 else _engine_message(response)
+    evidence.api(f"GET /images/{image}/get", status=status, message=message,
+                 read="the status only; the response closed unread")
+    return status, message
+
+
+def _engine_message(response) -> str:
+    try:
+        return str(response.json().get("message", ""))
+    except ValueError:
+        return clip(response.text, 300)
+
+
 def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bool = False) -> tuple[int, str]:
     """Run argv in the container under coreutils timeout (exec_run has no client timeout); (exit code, output)."""
     wrapped = ["timeout", str(int(seconds)), *argv]
@@ -234,11 +256,16 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
         _close(stream)
         evidence.api(f"POST /containers/{container.short_id}/start", error=str(e.explanation or e))
         expect(False, f"{image} started", f"{type(e).__name__}: {e.explanation or e}")
+    chunks: list[bytes] = []
     try:
-        output = text(bounded(lambda: b"".join(stream), seconds, f"read the output of container {container.short_id}"))
+        bounded(lambda: chunks.extend(stream), seconds, f"read the output of container {container.short_id}")
+        exited = True
+    except TargetError:
+        exited = False  # still running after `seconds` (e.g. a tag that names a server): not exited, as wait_exit says
     finally:
         _close(stream)
-    code = wait_exit(container, evidence, seconds)
+    output = text(b"".join(chunks))
+    code = wait_exit(container, evidence, seconds) if exited else None
     evidence.api(f"POST /containers/{container.short_id}/attach?stream=1&stdout=1&stderr=1 (before its start)",
                  image=image, cmd=command, exit_code=code, output=output[-2000:])
     return code, output

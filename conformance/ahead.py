@@ -3,8 +3,10 @@ checks registered with @ahead.work (their containers, execs and commits).
 
 On local:// it all starts in background threads once service.running has passed (nothing connects to the
 engine before the service is judged), so the engine runs it while the checks before it read the host; the check then waits for its own work and judges what it saw. Over
-ssh:// nothing runs ahead: parallel requests exhaust the sshd's channels (paramiko ChannelException
-'Connect failed'), so each piece runs in the check's own thread when first asked for, one request at a time.
+ssh:// (and paramiko://, safe-ssh://) the same schedule runs with SSH_WORKERS threads, so that the check's own
+thread and the work ahead stay within the sshd's sessions per connection (MaxSessions, default 10). A target whose
+sshd refuses a channel to the work ahead (paramiko ChannelException) degrades to inline: the refused work and every
+work not started yet run in their check's thread, one request at a time, and the check's evidence says so.
 """
 from __future__ import annotations
 
@@ -15,15 +17,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conformance import cleanup, outcomes
+from conformance import cleanup, engine as engines, outcomes
 from conformance.evidence import Evidence
-from conformance.outcomes import TargetError
+from conformance.outcomes import TargetError, one_line
 from conformance.probes import NGINX
 from conformance.targets import is_local
 
 # nginx.run: the container's state at every look over 1 s, from its start, beside the checks before nginx.run.
 WATCH_LOOKS, LOOK_EVERY_S = 5, 0.25
 WORKERS = 4  # engine work in flight at once on local://: enough to keep 2 cores busy, few enough to stay fair
+SSH_WORKERS = 2  # over ssh: with the conductor and the check's thread, a few sessions of the sshd's 10
+AHEAD_CONNECTIONS = ("local", "ssh", "paramiko", "safe-ssh")  # testinfra backends whose targets work ahead
+INLINE = object()  # a future's result: not started before the target degraded, run it in the check's thread
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +69,8 @@ class Ahead:
         self.lock = threading.Lock()
         self.conductor: threading.Thread | None = None
         self.background: set[str] = set()  # keys of the work started ahead, in the background
+        self.workers = WORKERS if is_local(target.host) else SSH_WORKERS
+        self.degraded: str | None = None  # why the work ahead went inline (a refused ssh channel)
 
     def start(self, ids: list[str]) -> None:
         """Start the work of the selected ids in the background: nginx and its watch first, then what runs
@@ -81,16 +88,30 @@ class Ahead:
 
         def conduct() -> None:
             for key, call in steps + alone:
-                _settle(self.futures[key], call)
+                self._settle(key, call)
                 if key == "nginx":
-                    _background(lambda: _settle(self.futures["nginx.run watch"], self._watch), "nginx.run watch")
-            with concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="ahead") as pool:
+                    _background(lambda: self._settle("nginx.run watch", self._watch), "nginx.run watch")
+            with concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="ahead") as pool:
                 for key, call in rest:
-                    pool.submit(_settle, self.futures[key], call)
+                    pool.submit(self._settle, key, call)
         self.conductor = _background(conduct, f"engine work ahead on {self.target.name}")
 
-    def result(self, key: str, call: Callable[[], Any], what: str):
-        """The result of key's future; one nobody started is computed now, in this thread."""
+    def _settle(self, key: str, call: Callable[[], Any]) -> None:
+        """Run key's work in this background thread, unless the target degraded to inline before it started."""
+        if self.degraded:
+            self.futures[key].set_result(INLINE)
+        else:
+            _settle(self.futures[key], call)
+
+    def degrade(self, error: BaseException) -> str:
+        """From now on the work not started runs inline; returns the note for the check's evidence."""
+        self.degraded = self.degraded or one_line(str(error) or type(error).__name__, 160)
+        return (f"{self.target.name}'s sshd refused a channel to the engine work ahead ({self.degraded}): this and "
+                "every work not started yet run inline, in their checks, one request at a time")
+
+    def result(self, key: str, call: Callable[[], Any], what: str, evidence: Evidence | None = None):
+        """The result of key's future; one nobody started, or one the target's sshd refused a channel to while it
+        ran in the background, is computed now, in this thread."""
         with self.lock:
             future = self.futures.get(key)
             mine = future is None
@@ -99,9 +120,22 @@ class Ahead:
         if mine:
             _settle(future, call)
         try:
-            return future.result(timeout=self.bound)
+            found = future.result(timeout=self.bound)
         except concurrent.futures.TimeoutError:
             raise TargetError(f"{self.target.name}: {what}: not done within {self.bound:g} s") from None
+        except Exception as e:  # noqa: BLE001 - only a refused channel of work ahead is run again, inline
+            if mine or key not in self.background or not engines.channel_refused(e):
+                raise
+            found = self._inline(e, call, evidence)
+        if found is INLINE:
+            return self._inline(None, call, evidence)
+        return found
+
+    def _inline(self, error: BaseException | None, call: Callable[[], Any], evidence: Evidence | None):
+        note = self.degrade(error) if error is not None else self.degrade(Exception(self.degraded))
+        if evidence is not None:
+            evidence.note(note)
+        return call()
 
     def finish(self) -> list[str]:
         """Wait (bounded) for the work still under way: it removes what it made, before the run's sweep."""
@@ -165,16 +199,21 @@ def of(target) -> Ahead:
     return target.share("conformance.ahead", lambda: Ahead(target), lambda made: made.finish())
 
 
+def works_ahead(target) -> bool:
+    """A local:// or ssh target (testinfra's ssh, paramiko, safe-ssh backends): its engine work may run ahead."""
+    return target.host.backend.get_connection_type() in AHEAD_CONNECTIONS
+
+
 def startable(target) -> bool:
-    """Whether start() would still start something: a local:// target whose work has not started yet."""
+    """Whether start() would still start something: a target that works ahead whose work has not started yet."""
     made = target.shared.get("conformance.ahead")
-    return is_local(target.host) and (made is None or made.conductor is None)
+    return works_ahead(target) and (made is None or made.conductor is None)
 
 
 def start(target, ids: list[str]) -> None:
-    """Start the selected ids' work (in the checks' order) on a local:// target, once (suites/conftest.py calls it
+    """Start the selected ids' work (in the checks' order) on a target that works ahead, once (suites/conftest.py calls it
     once service.running has passed there: a connection to a stopped, socket-activated engine would start it)."""
-    if not is_local(target.host) or not any(i in WORK or i == "nginx.run" for i in ids):
+    if not works_ahead(target) or not any(i in WORK or i == "nginx.run" for i in ids):
         return  # nothing selected runs engine work: no client, no connection
     try:
         # The client, the audit's first snapshot and the session's factory are made here, in this thread
@@ -204,7 +243,11 @@ def done(target, requirement_id: str, evidence: Evidence):
     made, work = of(target), WORK[requirement_id]
     started = work.key in made.background
     recorded, seen, error = made.result(work.key, lambda: run_work(target, work, evidence),
-                                        f"the engine work {work.function.__name__} of {work.key}")
+                                        f"the engine work {work.function.__name__} of {work.key}", evidence)
+    refused = error if error is not None else (seen or {}).get(requirement_id) if len(work.ids) > 1 else None
+    if recorded is not evidence and isinstance(refused, BaseException) and engines.channel_refused(refused):
+        evidence.note(made.degrade(refused))
+        recorded, seen, error = run_work(target, work, evidence)  # inline, in this check's thread
     if recorded is not evidence:
         evidence.note(f"the engine work {work.function.__name__} of {work.key} ran "
                       + ("in the background, ahead of this check:" if started else "for an earlier check:"))

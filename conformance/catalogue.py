@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -81,6 +83,13 @@ class Catalogue:
                 wanted.add(req_id)
                 todo.extend(self._by_id[req_id].depends)
         return wanted
+
+
+def fingerprint(catalogue: Catalogue) -> dict:
+    """What results.json says of the catalogue a run used: its ids in order and the sha256 of its content (every
+    field of every requirement, so a comment or a layout change of the file keeps it); conformance-merge compares it."""
+    content = json.dumps([dataclasses.asdict(r) for r in catalogue], sort_keys=True, ensure_ascii=False)
+    return {"sha256": hashlib.sha256(content.encode("utf-8")).hexdigest(), "ids": catalogue.ids()}
 
 
 def _fail(path: Path, where: str, message: str) -> None:

@@ -83,6 +83,7 @@ class Results:
         self.hosts: dict[str, dict[str, Any]] = {}  # target id (spec) -> name, facts, requirements
         self.rows: dict[tuple[str, str], str] = {}  # (target, id) -> test id of the HTML row that speaks for it
         self.other_failures = 0  # failed items outside suites/ (self-tests)
+        self.catalogue: dict | None = None  # catalogue.fingerprint of the catalogue the run used
         self._pending: dict[str, list[pytest.TestReport]] = {}
 
     def add(self, report: pytest.TestReport) -> tuple[str, str, str, str] | None:
@@ -145,6 +146,8 @@ class Results:
         data = {"schema": SCHEMA, "run_id": self.run_id, "started": _when(self.started),
                 "finished": _when(self.finished), "exit_status": _exit(self.exit_status),
                 "strict_should": self.strict, "tools": tool_versions(), "hosts": hosts}
+        if self.catalogue is not None:
+            data["catalogue"] = self.catalogue
         return redact(data)
 
     def write(self, path: Path) -> None:

@@ -324,8 +324,9 @@ class Targets:
     """The session's targets, keyed by the spec exactly as given in --hosts."""
 
     def __init__(self, specs: list[str], settings: Settings, run_id: str, host_options: dict[str, Any],
-                 inventory=None):
+                 inventory=None, names: dict[str, str] | None = None):
         self.specs = specs
+        self.given_names = names or {}  # --shard: the names of a run over every target (conformance.shard)
         self.inventory = inventory.by_spec() if inventory is not None else {}
         self.settings = settings
         self.run_id = run_id
@@ -357,6 +358,7 @@ class Targets:
         if self._names is None:
             ids = dict.fromkeys(self._by_pytest_id().values())
             self._names = display_names([(i, self.inventory[i].name if i in self.inventory else None) for i in ids])
+            self._names.update({i: n for i, n in self.given_names.items() if i in self._names})
         return self._names.get(target_id) or display_name(target_id)
 
     def order(self, spec: str) -> int:

@@ -138,3 +138,52 @@ def test_work_that_does_not_end_is_an_error_within_its_bound(registered, monkeyp
         assert "still under way" in " ".join(ahead.of(target).finish())
     finally:
         release.set()
+
+
+class ChannelException(Exception):
+    """paramiko's name for a channel the sshd refused (engine.channel_refused goes by the name)."""
+
+
+def test_work_ahead_over_ssh_degrades_to_inline_when_the_sshd_refuses_a_channel(registered):
+    """The refused work runs again in its check, the work not started yet runs inline, each check's evidence says so."""
+    ran = []
+    gate = threading.Event()
+
+    @ahead.work("a.one")
+    def refused(target, make, evidence):
+        ran.append(("a.one", threading.current_thread().name))
+        if len(ran) == 1:
+            raise ChannelException(2, "Connect failed")
+        return "one"
+
+    @ahead.work("a.two")
+    def later(target, make, evidence):
+        ran.append(("a.two", threading.current_thread().name))
+        return "two"
+
+    target = FakeTarget("ssh")
+    made = ahead.of(target)
+    made.workers = 1  # a.two waits behind a.one: it has not started when a.one is refused
+    original = made._settle
+
+    def settle(key, call):
+        if key == "a.two":
+            gate.wait(5)  # starts once a.one's check has seen the refusal: an event, not a delay
+        original(key, call)
+    made._settle = settle
+    ahead.start(target, ["a.one", "a.two"])
+    first, second = evidence_of(target), evidence_of(target)
+    assert ahead.done(target, "a.one", first) == "one"
+    gate.set()
+    assert ahead.done(target, "a.two", second) == "two"
+    here = threading.current_thread().name
+    assert ran[1:] == [("a.one", here), ("a.two", here)] and ran[0][1] != here
+    for evidence in (first, second):
+        assert any("sshd refused a channel to the engine work ahead (" in i.get("text", "") for i in evidence.items)
+    assert not target.teardowns[0]()  # finish: nothing left under way
+
+
+def test_ssh_targets_work_ahead_with_fewer_threads(registered):
+    made = ahead.of(FakeTarget("ssh"))
+    assert made.workers == ahead.SSH_WORKERS < ahead.WORKERS
+    assert not ahead.works_ahead(FakeTarget("docker"))

@@ -13,7 +13,7 @@ import pytest
 
 from conformance import catalogue as catalogues, cleanup, config as configs, hostkeys
 from conformance import inventory as inventories
-from conformance import interrupts, outcomes, report as reports, watchdog
+from conformance import interrupts, outcomes, report as reports, shard as shards, watchdog
 from conformance import html_report
 from conformance.evidence import redact
 from conformance.outcomes import one_line
@@ -25,6 +25,7 @@ from conformance.targets import Targets
 def pytest_addoption(parser: pytest.Parser) -> None:
     configs.add_options(parser)
     inventories.add_options(parser)
+    shards.add_options(parser)
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
@@ -126,6 +127,10 @@ def _configure(config: pytest.Config) -> None:
     specs = config.option.hosts.split(",") if config.option.hosts else ["local://"]
     if active:
         _check_specs(specs, _host_options(config))
+    names = None
+    if active:  # xdist workers pick the same share: it depends on the names alone
+        specs, names = shards.apply(config, specs, inventory)
+        config.option.hosts = ",".join(specs)
     if settings.sign_key and not shutil.which("ssh-keygen"):
         raise pytest.UsageError("--sign-key needs ssh-keygen (install openssh-client)")
     run_id = _run_id(config)
@@ -133,7 +138,7 @@ def _configure(config: pytest.Config) -> None:
         cleanup.keep_pulled_images(run_id)
     started = reports.utc_now()
     run = Run(settings, catalogue, run_id, started, suites_dir,
-              Targets(specs, settings, run_id, _host_options(config), inventory), outcomes.Outcomes(),
+              Targets(specs, settings, run_id, _host_options(config), inventory, names), outcomes.Outcomes(),
               reports.Results(run_id, started))
     config.stash[RUN] = run
     config.pluginmanager.register(Recorder(run), "conformance-recorder")

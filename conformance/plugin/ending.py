@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conformance import audit as audits, bundle, interrupts, outcomes, report as reports
+from conformance import audit as audits, bundle, catalogue as catalogues, interrupts, outcomes, report as reports
 from conformance.plugin import report_html
 from conformance.plugin.state import AUDITS, RUN, Run, from_worker, is_worker, to_controller
 
@@ -107,6 +107,7 @@ def _write_results(run: Run) -> None:
     run.results.finished = reports.utc_now()
     run.results.exit_status = run.exit_status
     run.results.strict = run.settings.strict
+    run.results.catalogue = catalogues.fingerprint(run.catalogue) if run.catalogue is not None else None
     try:
         run.results.write(run.run_dir / "results.json")
         bundle.write_evidence(run.run_dir, run.results)

@@ -173,12 +173,11 @@ class Factory:
         self._made: list[tuple[str, object]] = []
 
     def container(self, image: str, command=None, **run_kwargs):
-        """Start a detached, labelled container (pulling the image first if absent)."""
-        self.pull(image)
-        run_kwargs["labels"] = {**(run_kwargs.get("labels") or {}), **self.labels}
-        run_kwargs["detach"] = True
-        container = self.client.containers.run(image, command, **run_kwargs)
-        self._made.append(("container", container))
+        """Start a detached, labelled container (pulling the image first if absent). Created and started in two
+        steps, as `containers.run` does, so that a container the engine created but could not start (a runtime that
+        fails) is removed with the others, before the images the run pulled: it would keep them in use."""
+        container = self.created(image, command, detach=True, **run_kwargs)
+        container.start()
         return container
 
     def created(self, image: str, command=None, **create_kwargs):

@@ -272,3 +272,33 @@ def test_a_run_that_started_the_engine_fails_the_audit_also_when_it_never_opened
     quiet.start_units(units.parse(units_answer("inactive dead")))
     quiet.finish_units(UnitsTarget(units_answer("inactive dead")))
     assert quiet.status == "passed" and "the run never reached the engine; unchanged: docker.service inactive" in quiet.message
+
+
+def test_a_container_the_engine_created_but_could_not_start_is_removed_before_the_pulled_image():
+    # Recorded on lab host hunt-a with "userns-remap": "default" (runc cannot mount proc there): POST /start failed
+    # after the create; the container, unknown to the factory, kept nginx:latest (pulled by the run) in use, so its
+    # removal failed ("must force"), the image stayed and the audit said it appeared during the run.
+    import docker
+    removed, made = [], []
+
+    class Container:
+        def __init__(self, name):
+            self.name = name
+
+        def start(self):
+            raise docker.errors.APIError("failed to create shim task: OCI runtime create failed: ... mount proc:/proc")
+
+        def remove(self, **kwargs):
+            removed.append(self.name)
+
+    class Containers:
+        def create(self, image, command=None, **kwargs):
+            assert kwargs["labels"]["conformance.run"] == "r1" and kwargs["detach"] is True
+            made.append(Container(f"c{len(made)}"))
+            return made[-1]
+
+    pulled = SimpleNamespace(ensure=lambda image: None)
+    factory = cleanup.Factory(SimpleNamespace(containers=Containers()), "r1", pulled)
+    with pytest.raises(docker.errors.APIError, match="mount proc"):
+        factory.container("nginx:latest")
+    assert factory.cleanup() == [] and removed == ["c0"]

@@ -9,7 +9,7 @@ from typing import Any
 from conformance import audit as audits, cleanup, engine as engines, hostkeys, units as unit_states
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
-from conformance.outcomes import TargetError, one_line
+from conformance.outcomes import ObserverError, TargetError, one_line
 from conformance.profiles import os_release, profile_from_os_release
 
 DEFAULT_PORTS = {"ssh": "22", "safe-ssh": "22", "paramiko": "22"}  # a port shown in a display name only when not these
@@ -27,11 +27,22 @@ def _once(method):
                 self.__dict__[name] = (False, e)
         ok, value = self.__dict__[name]
         if not ok:
-            raise TargetError(str(value))
+            raise type(value)(str(value))  # its own kind again (an ObserverError stays one)
         return value
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
     return wrapper
+
+
+def login_noise(stdout: str) -> str | None:
+    """What is wrong when `true` run through the target's login printed something (None: it printed nothing). The
+    login's shell prints it before every command (an echo in ~/.bashrc, which bash reads for ssh commands), so no
+    answer the checks parse can be told from it: every check is an error naming the text, never failed."""
+    if not stdout.strip():
+        return None
+    return (f"cannot observe: the login prints {one_line(stdout.strip(), 120)!r} on every command (`true` printed "
+            "it; its shell's startup files, e.g. ~/.bashrc, for non-interactive commands): the checks cannot tell "
+            "the target's answers from it; make the login print nothing unless interactive")
 
 
 def ssh_reason(stderr: str) -> str:
@@ -131,10 +142,14 @@ class Target:
 
     @_once
     def reachable(self) -> bool:
-        """Probe the target once with a trivial command."""
+        """Probe the target once with a trivial command: it must succeed and print nothing (a login that prints on
+        every command, e.g. an echo in ~/.bashrc, mixes its text into every answer the checks parse)."""
         result = self.run("true", what="run a command")
         if result.rc != 0:
             raise TargetError(f"{self.name}: run a command: rc={result.rc} {one_line(result.stderr)}")
+        noise = login_noise(result.stdout)
+        if noise:
+            raise ObserverError(f"{self.name}: {noise}")
         return True
 
     @_once

@@ -50,9 +50,10 @@ def test_docker_repo(host, target, evidence):
         if not any(packages.installed(name) for name in repo["needed_for"]):
             not_applicable(f"the engine is not {' or '.join(repo['needed_for'])} but the distribution's own package; "
                            f"no {repo['site']} source is needed")
-    if repo["kind"] == "yum":
-        path = repo["paths"][0]
-        judge.yum_repo(path, probes.read_file(host, evidence, path), repo["site"]).check(evidence)
+    if repo["kind"] == "yum":  # yum reads every *.repo file of its repos directory, whatever its name
+        listing = evidence.cmd(host, "find %s -maxdepth 1 -type f -name %s", *repo["paths"], "*.repo").stdout.split()
+        files = {f: probes.read_file(host, evidence, f) for f in sorted(listing)}
+        judge.yum_repos(repo["paths"][0], files, repo["site"]).check(evidence)
     else:
         listing = evidence.cmd(host, "find %s %s -maxdepth 1 -type f", *repo["paths"]).stdout.split()
         files = [f for f in listing if f.endswith((".list", ".sources")) or f in repo["paths"]]

@@ -150,11 +150,18 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
     return breaker
 
 
+# Every command runs in the C locale: the probes read the tools' English words ("No such file or directory",
+# "Permission denied"), which a login in another locale gets translated (zh_CN.UTF-8 from /etc/default/locale through
+# pam_env, or LANG sent by the runner's ssh: "没有那个文件或目录"). LC_ALL also overrides LANGUAGE (gettext ignores it in C).
+C_LOCALE = "LC_ALL=C; export LC_ALL; "
+
+
 def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     """Bound every testinfra command of a backend (testinfra has no command timeout; see the library notes).
 
     Pass conformance_bound=SECONDS to host.run for a longer command; testinfra hands extra keyword
-    arguments to the backend's run, which is wrapped here. Idempotent: testinfra caches hosts per process.
+    arguments to the backend's run, which is wrapped here. Each command runs in the C locale (C_LOCALE).
+    Idempotent: testinfra caches hosts per process.
     """
     existing = getattr(backend, "conformance_breaker", None)
     if existing is not None:
@@ -165,8 +172,9 @@ def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     def run(command, *args, conformance_bound: float | None = None, **kwargs):
         operation = f"{target_id}: run {one_line(command, 80)}"
         breaker.check(operation)
+        line = C_LOCALE + backend.quote(command, *args)
         try:
-            return bounded(lambda: plain(command, *args, **kwargs), conformance_bound or seconds, operation)
+            return bounded(lambda: plain(line, **kwargs), conformance_bound or seconds, operation)
         except TargetError as e:
             breaker.trip(e)
             raise

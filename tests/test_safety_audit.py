@@ -302,3 +302,28 @@ def test_a_container_the_engine_created_but_could_not_start_is_removed_before_th
     with pytest.raises(docker.errors.APIError, match="mount proc"):
         factory.container("nginx:latest")
     assert factory.cleanup() == [] and removed == ["c0"]
+
+
+def test_every_command_on_a_target_runs_in_the_c_locale():
+    # Recorded on lab host hunt-l with LANG=zh_CN.UTF-8 in /etc/default/locale (pam_env gives it to ssh commands):
+    # stat answered "stat: 对 '...' 调用 statx 失败: 没有那个文件或目录", which the probes did not read as "no such
+    # file", so image.rm-discards and image.commit-persists ended as errors on a conforming host.
+    import testinfra.backend.base
+    ran = []
+
+    class Backend:
+        quote = staticmethod(testinfra.backend.base.BaseBackend.quote)
+
+        def run(self, command, *args, **kwargs):
+            ran.append(self.quote(command, *args))
+            return SimpleNamespace(rc=0, stdout="", stderr="")
+
+    backend = Backend()
+    engines.guard_backend(backend, "root@h", 5)
+    backend.run("stat -c %%i -- %s", "/var/lib/docker/a b")
+    backend.run("for t in curl wget; do command -v $t; done")
+    assert ran == ["LC_ALL=C; export LC_ALL; stat -c %i -- '/var/lib/docker/a b'",
+                   "LC_ALL=C; export LC_ALL; for t in curl wget; do command -v $t; done"]
+    assert subprocess.run(["sh", "-c", ran[0].replace("stat -c %i -- '/var/lib/docker/a b'", "locale")],
+                          env={"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN", "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True).stdout.splitlines()[-1] == "LC_ALL=C"

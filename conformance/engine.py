@@ -153,7 +153,8 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
 # Every command runs in the C locale: the probes read the tools' English words ("No such file or directory",
 # "Permission denied"), which a login in another locale gets translated (zh_CN.UTF-8 from /etc/default/locale through
 # pam_env, or LANG sent by the runner's ssh: "没有那个文件或目录"). LC_ALL also overrides LANGUAGE (gettext ignores it in C).
-C_LOCALE = "LC_ALL=C; export LC_ALL; "
+# Through env and sh, not an assignment: the login's own shell may be fish or csh, which have no `VAR=value;`.
+C_LOCALE = "env LC_ALL=C sh -c %s"
 
 
 def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
@@ -172,7 +173,7 @@ def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     def run(command, *args, conformance_bound: float | None = None, **kwargs):
         operation = f"{target_id}: run {one_line(command, 80)}"
         breaker.check(operation)
-        line = C_LOCALE + backend.quote(command, *args)
+        line = backend.quote(C_LOCALE, backend.quote(command, *args))
         try:
             return bounded(lambda: plain(line, **kwargs), conformance_bound or seconds, operation)
         except TargetError as e:

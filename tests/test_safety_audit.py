@@ -322,8 +322,9 @@ def test_every_command_on_a_target_runs_in_the_c_locale():
     engines.guard_backend(backend, "root@h", 5)
     backend.run("stat -c %%i -- %s", "/var/lib/docker/a b")
     backend.run("for t in curl wget; do command -v $t; done")
-    assert ran == ["LC_ALL=C; export LC_ALL; stat -c %i -- '/var/lib/docker/a b'",
-                   "LC_ALL=C; export LC_ALL; for t in curl wget; do command -v $t; done"]
-    assert subprocess.run(["sh", "-c", ran[0].replace("stat -c %i -- '/var/lib/docker/a b'", "locale")],
-                          env={"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN", "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True).stdout.splitlines()[-1] == "LC_ALL=C"
+    assert ran == ["env LC_ALL=C sh -c 'stat -c %i -- '\"'\"'/var/lib/docker/a b'\"'\"''",
+                   "env LC_ALL=C sh -c 'for t in curl wget; do command -v $t; done'"]
+    answer = subprocess.run(["sh", "-c", ran[1].replace("command -v $t", "echo $LC_ALL $t")],
+                            env={"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN", "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True)
+    assert answer.stdout == "C curl\nC wget\n"

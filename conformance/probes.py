@@ -9,6 +9,7 @@ import base64
 import binascii
 import dataclasses
 import re
+import urllib.parse
 
 import docker
 import requests
@@ -175,6 +176,27 @@ def sysv_start_links(host, evidence, name: str) -> str:
         raise TargetError(f"{evidence.target_id}: service.enabled: no service manager found to ask whether {name} "
                           "starts at boot: no systemctl and no /etc/rc[2-5].d")
     return " ".join(found.stdout.split())
+
+
+def image_export(client, image: str, evidence, seconds: float) -> tuple[int | None, str]:
+    """(HTTP status, the engine's message) of GET /images/{image}/get, the export behind `docker save`: the engine
+    writes every layer out first, checking each layer's files against its digest, and answers only then. The
+    body (the image's tar) is never read: the response is closed once the status is known."""
+    api = client.api
+    url = f"{api.base_url}/v{api.api_version}/images/{urllib.parse.quote(image, safe='')}/get"
+    with api.get(url, stream=True, timeout=seconds) as response:  # requests.Session.get: docker-py's own session
+        status = response.status_code
+        message = "" if status == 200 else _engine_message(response)
+    evidence.api(f"GET /images/{image}/get", status=status, message=message,
+                 read="the status only; the response closed unread")
+    return status, message
+
+
+def _engine_message(response) -> str:
+    try:
+        return str(response.json().get("message", ""))
+    except ValueError:
+        return clip(response.text, 300)
 
 
 def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bool = False) -> tuple[int, str]:

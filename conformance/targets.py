@@ -283,8 +283,9 @@ def gather_host_facts(target: Target) -> dict[str, str]:
         facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read /etc/os-release"
         kernel = target.run("uname -r", what="uname -r")
         facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
+        facts["observer"] = observer(target)
     except TargetError as e:
-        facts["OS"] = facts["kernel"] = f"could not read: {e}"
+        facts["OS"] = facts["kernel"] = facts["observer"] = f"could not read: {e}"
     try:
         service = target.units().service
         facts["docker.service"] = (service.state or "not read (systemd is not PID 1)") + \
@@ -292,6 +293,14 @@ def gather_host_facts(target: Target) -> dict[str, str]:
     except TargetError as e:
         facts["docker.service"] = f"could not read: {e}"
     return facts
+
+
+def observer(target: Target) -> str:
+    """Who the suite observes the target as (`id`; under ?sudo=true the id sudo gives the login, and says so): what
+    it can see depends on it (README: Who observes)."""
+    found = target.run("id", what="id")
+    who = found.stdout.strip() if found.rc == 0 else f"could not read: rc={found.rc}"
+    return who + (" (through sudo)" if getattr(target.host.backend, "sudo", False) else "")
 
 
 def gather_engine_facts(target: Target) -> dict[str, str]:

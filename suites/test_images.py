@@ -60,7 +60,7 @@ def layers_of(host, container, evidence):
 
 @pytest.mark.req("image.read-only")
 def test_image_read_only(target, evidence):
-    """Writes in a container leave the image's id and layer digests unchanged."""
+    """Writes in a container leave the image's id, layer digests and layer files unchanged."""
     judge.read_only(*ahead.done(target, "image.read-only", evidence)).check(evidence)
 
 
@@ -151,8 +151,9 @@ def write_then_start_another(target, make, evidence):
         lower_after = probes.sha256(host, evidence, image_copy) if image_copy else None
     written = sha_inside(first, IMAGE_FILE, evidence)
     after = image_attrs(target.engine, evidence)
+    export = probes.image_export(target.engine, probes.NGINX, evidence, target.settings.call_timeout)
     second_sees, second_sha = new_container_sees(target, make, probes.NGINX, added_file(run_id, "write"), evidence)
-    return {"image.read-only": (before, after, code),
+    return {"image.read-only": (before, after, code, export),
             "image.copy-on-write": unseen or (changes, IMAGE_FILE, upper_sha, written, lower_before, lower_after),
             "image.no-leak": (original, written, second_sees, second_sha)}
 

@@ -1,4 +1,5 @@
 """Outcomes (passed, failed, blocked, not-applicable, error), exit codes and the reports."""
+import os
 from xml.etree import ElementTree
 
 import jsonschema
@@ -188,3 +189,4 @@ def test_xdist_workers_share_run_id_and_reports_aggregate(pytester):
     assert result.ret == 1
     assert statuses(root)["engine.info"] == "blocked"
     assert results(root)["hosts"]["local://"]["facts"]["kernel"]
+    assert results(root)["hosts"]["local://"]["facts"]["observer"].startswith(f"uid={os.getuid()}(")

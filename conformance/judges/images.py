@@ -9,15 +9,22 @@ from conformance.profiles import profiles
 DIFF_KINDS = {0: "C", 1: "A", 2: "D"}  # docker diff's Kind: changed, added, deleted
 
 
-def read_only(before: dict, after: dict, writes_exit: int) -> Verdict:
-    """Judge image.read-only from the image's inspect data before and after a container wrote."""
+def read_only(before: dict, after: dict, writes_exit: int, export: tuple[int | None, str]) -> Verdict:
+    """Judge image.read-only from the image's inspect data before and after a container wrote, and from the engine's
+    export of the image after it (export: (HTTP status of GET /images/{name}/get, the engine's message)). The Id
+    and layer digests are content digests fixed at pull: only the export, where the engine checks every layer's
+    files against its digest, sees an image whose files changed in place."""
     def layers(a):
         return (a.get("RootFS") or {}).get("Layers") or []
     same = before.get("Id") == after.get("Id") and layers(before) == layers(after)
-    return Verdict(writes_exit == 0 and same, f"writes succeed and the image stays {before.get('Id', '?')[:19]} "
-                                              f"with {len(layers(before))} layer(s)",
+    status, message = export
+    intact = status == 200
+    return Verdict(writes_exit == 0 and same and intact,
+                   f"writes succeed, the image stays {before.get('Id', '?')[:19]} with {len(layers(before))} "
+                   "layer(s) and the engine exports it with every layer matching its digest",
                    f"writes exit {writes_exit}; image now {after.get('Id', '?')[:19]} with layers "
-                   + ("unchanged" if layers(before) == layers(after) else str(layers(after))))
+                   + ("unchanged" if layers(before) == layers(after) else str(layers(after)))
+                   + f"; export: {'every layer verified' if intact else f'HTTP {status}: {message}'}")
 
 
 def rootfs_dir(path: str, exit_code: int) -> Verdict:

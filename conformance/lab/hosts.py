@@ -42,11 +42,12 @@ class Row:
 
 
 OBSERVER_LABEL = "conformance.lab.observer"  # the user the suite logs in as, when not root
+SUDO_LABEL = "conformance.lab.observer-sudo"  # "true": the suite runs its commands through sudo (?sudo=true)
 
 
-def spec(ip, user=sshconf.USER):
+def spec(ip, user=sshconf.USER, sudo=False):
     """The target spec: testinfra's ssh backend as-is; ssh://root@<ip> also works for docker-py (via ~/.ssh)."""
-    return f"ssh://{user}@{ip}?ssh_identity_file={sshconf.client_key()}"
+    return f"ssh://{user}@{ip}?ssh_identity_file={sshconf.client_key()}" + ("&sudo=true" if sudo else "")
 
 
 def bridge_gateway(client):
@@ -92,13 +93,13 @@ def start(client, name, variant_name):
     user = variant.observer.get("user", sshconf.USER)
     if variant.observer:
         with step(f"lab host {name}: observer {user} (groups {', '.join(variant.observer.get('groups', [])) or '-'})"):
-            _add_observer(container, user, variant.observer.get("groups", []))
+            _add_observer(container, user, variant.observer.get("groups", []), variant.observer.get("sudo", False))
             _check_ssh(ip, user)
     for s in variant.steps:
         with step(f"lab host {name}: {_substitute(str(s), values)}"):
             _apply(container, s, values)
     say(f"lab host {name} ({variant.name}) ready at {ip} in {time.monotonic() - began:.1f}s")
-    return spec(ip, user)
+    return spec(ip, user, variant.observer.get("sudo", False))
 
 
 def stop(client, name):
@@ -125,7 +126,8 @@ def list_hosts(client):
     for c in client.containers.list(all=True, filters={"label": f"{paths.LABEL}={ROLE}"}):
         ip = _ip(c) if c.status == "running" else ""
         rows.append(Row(c.labels.get(HOST_LABEL, c.name), c.labels.get(paths.VARIANT_LABEL, "?"), c.status,
-                        spec(ip, c.labels.get(OBSERVER_LABEL, sshconf.USER)) if ip else ""))
+                        spec(ip, c.labels.get(OBSERVER_LABEL, sshconf.USER), c.labels.get(SUDO_LABEL) == "true")
+                        if ip else ""))
     return sorted(rows, key=lambda r: r.name)
 
 
@@ -144,6 +146,8 @@ def _labels(name, variant):
         labels[extra_registry.PORT_LABEL] = str(variant.registry["port"])
     if variant.observer:
         labels[OBSERVER_LABEL] = variant.observer["user"]
+        if variant.observer.get("sudo"):
+            labels[SUDO_LABEL] = "true"
     return labels
 
 
@@ -283,11 +287,15 @@ def _check_ssh(ip, user=sshconf.USER):
         raise LabError(f"ssh {user}@{ip} logged in as {proc.stdout.strip()!r}, not {user!r}")
 
 
-def _add_observer(container, user, groups):
-    """Create the non-root login the suite observes as, with the lab's key (and its groups, e.g. docker)."""
+def _add_observer(container, user, groups, sudo):
+    """Create the non-root login the suite observes as, with the lab's key (and its groups, e.g. docker); with sudo,
+    a sudoers entry that lets it run anything as root without a password (what ?sudo=true needs: no terminal)."""
     _check(container, f"useradd -m -s /bin/sh {'-G ' + ','.join(groups) if groups else ''} {user}"
                       f" && install -d -m 700 -o {user} -g {user} /home/{user}/.ssh"
                       f" && install -m 600 -o {user} -g {user} /root/.ssh/authorized_keys /home/{user}/.ssh/")
+    if sudo:
+        _check(container, f"echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user} && chmod 440 "
+                          f"/etc/sudoers.d/{user} && su -s /bin/sh -c 'sudo -n true' {user}")
 
 
 def _substitute(value, values):

@@ -49,7 +49,7 @@ NGINX = Recipe(
 HOST = Recipe(
     name="host", builder="debootstrap", sources=("host/setup.sh",),
     packages=("systemd", "systemd-sysv", "dbus", "docker.io", "openssh-server", "curl", "iproute2", "procps",
-              "rpm", "ca-certificates", "iptables", "kmod", "python3"),
+              "rpm", "ca-certificates", "iptables", "kmod", "python3", "sudo"),
     changes=('CMD ["/sbin/init"]', "ENV container=docker"))
 
 SEED_IMAGES = (HELLO_WORLD, NGINX)

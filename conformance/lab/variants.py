@@ -9,7 +9,8 @@ from conformance.lab.progress import LabError
 FILE = "variants.toml"  # in the lab's recipes (paths.recipe)
 DEFAULT_MIRROR = "http://{gateway}:5000"
 VARIANT_KEYS = {"description", "base", "mirror", "policy", "registry", "observer", "steps"}
-# observer: the suite logs in as this user (created with the lab key) instead of root: {user = "hunter", groups = [...]}
+# observer: the suite logs in as this user (created with the lab key) instead of root: {user = "hunter", groups = [...]},
+# with sudo = true also a passwordless sudoers entry, and the suite checks the host as ssh://user@ip?...&sudo=true
 NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # policy key -> the suite option it becomes, and its type (the proof matrix passes them to the suite).
 POLICY_OPTIONS = {
@@ -52,7 +53,7 @@ class Variant:
     policy: dict = field(default_factory=dict)
     base: str = ""
     registry: dict = field(default_factory=dict)  # {} or {"port": int, "serves": [repository, ...]}
-    observer: dict = field(default_factory=dict)  # {} (root) or {"user": str, "groups": [str, ...]}
+    observer: dict = field(default_factory=dict)  # {} (root) or {"user": str, "groups": [str, ...], "sudo": bool}
 
     def suite_options(self, values=None):
         """The policy as suite command-line options; the expected mirror defaults to the variant's own."""
@@ -146,11 +147,12 @@ def _registry(table, where):
 
 def _observer(table, where):
     groups = table.get("groups", []) if isinstance(table, dict) else None
-    if (not isinstance(table, dict) or not set(table) <= {"user", "groups"} or not isinstance(table.get("user"), str)
+    if (not isinstance(table, dict) or not set(table) <= {"user", "groups", "sudo"}
+            or not isinstance(table.get("sudo", False), bool) or not isinstance(table.get("user"), str)
             or not NAME.fullmatch(table["user"]) or table["user"] == "root" or not isinstance(groups, list)
             or not all(isinstance(g, str) and NAME.fullmatch(g) for g in groups)):
-        raise LabError(f"{where}: observer must be a table {{user = \"hunter\", groups = [\"docker\"]}} "
-                       "(a user name other than root; groups optional)")
+        raise LabError(f"{where}: observer must be a table {{user = \"hunter\", groups = [\"docker\"], sudo = true}} "
+                       "(a user name other than root; groups and sudo optional)")
 
 
 def _step(table, where):

@@ -17,12 +17,24 @@ MOUNTINFO = ("80 52 0:43 / / rw,relatime master:2 - overlay overlay rw,lowerdir=
 UNION = profiles()["engine"]["union_drivers"]
 
 
+EXPORTED = (200, "")
+# GET /images/nginx:latest/get on Docker 20.10.24 after `echo edited >> <the image's diff dir>/etc/debian_version`
+# (lab variant image-layer-edited): the engine checks each layer's files against its diff id while it exports.
+TAMPERED = (500, 'file integrity checksum failed for "./etc/debian_version"')
+
+
 @pytest.mark.red("image.read-only")
 def test_image_changed_by_writes_fails():
-    assert judge.read_only(IMAGE, IMAGE, 0).ok
+    assert judge.read_only(IMAGE, IMAGE, 0, EXPORTED).ok
     changed = {**IMAGE, "Id": "sha256:77aa", "RootFS": {"Layers": LAYERS + ["sha256:beef"]}}
-    assert "sha256:beef" in message(judge.read_only(IMAGE, changed, 0))
-    assert "writes exit 1" in message(judge.read_only(IMAGE, IMAGE, 1))
+    assert "sha256:beef" in message(judge.read_only(IMAGE, changed, 0, EXPORTED))
+    assert "writes exit 1" in message(judge.read_only(IMAGE, IMAGE, 1, EXPORTED))
+
+
+@pytest.mark.red("image.read-only")
+def test_image_whose_files_changed_in_place_fails():
+    verdict = judge.read_only(IMAGE, IMAGE, 0, TAMPERED)
+    assert not verdict.ok and 'HTTP 500: file integrity checksum failed for "./etc/debian_version"' in message(verdict)
 
 
 @pytest.mark.red("image.rootfs")

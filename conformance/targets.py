@@ -10,7 +10,7 @@ from conformance import audit as audits, cleanup, engine as engines, hostkeys, u
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
 from conformance.outcomes import ObserverError, TargetError, one_line
-from conformance.profiles import os_release, profile_from_os_release
+from conformance.profiles import READ_OS_RELEASE, os_release, profile_from_os_release
 
 DEFAULT_PORTS = {"ssh": "22", "safe-ssh": "22", "paramiko": "22"}  # a port shown in a display name only when not these
 
@@ -203,7 +203,7 @@ class Target:
         if self.settings.profile != "auto":
             return self.settings.profile, f"set by {self.settings.profile_source}"
         self.reachable()
-        result = self.run("cat /etc/os-release", what="read /etc/os-release")
+        result = self.run(READ_OS_RELEASE, what="read os-release")
         if result.rc == 0:
             profile, how = profile_from_os_release(result.stdout)
             return profile, f"auto: {how}"
@@ -211,7 +211,7 @@ class Target:
         legacy = self.run("cat /etc/redhat-release", what="read /etc/redhat-release")
         if legacy.rc == 0 and legacy.stdout.strip():
             return "rhel", f"auto: /etc/redhat-release says {legacy.stdout.strip()!r}"
-        return "unknown", "auto: neither /etc/os-release nor /etc/redhat-release is readable"
+        return "unknown", "auto: neither /etc/os-release, /usr/lib/os-release nor /etc/redhat-release is readable"
 
     @property
     def make(self) -> cleanup.Factory:
@@ -279,8 +279,8 @@ def gather_host_facts(target: Target) -> dict[str, str]:
     facts: dict[str, str] = {}
     try:
         target.reachable()
-        fields = os_release(target.run("cat /etc/os-release", what="read /etc/os-release").stdout)
-        facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read /etc/os-release"
+        fields = os_release(target.run(READ_OS_RELEASE, what="read os-release").stdout)
+        facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read os-release"
         kernel = target.run("uname -r", what="uname -r")
         facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
         facts["observer"] = observer(target)

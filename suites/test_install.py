@@ -4,7 +4,7 @@ import pytest
 from conformance import ahead, probes
 from conformance.judges import install as judge
 from conformance.outcomes import not_applicable
-from conformance.profiles import profiles
+from conformance.profiles import OS_RELEASE, profiles
 
 PROFILES = profiles()
 PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
@@ -26,7 +26,9 @@ def profile_data(target):
 @pytest.mark.req("install.os-supported")
 def test_os_supported(host, evidence):
     """The OS family and version and the kernel are in the supported table."""
-    os_release = probes.read_file(host, evidence, "/etc/os-release")
+    os_release = probes.read_file(host, evidence, OS_RELEASE[0])
+    if os_release is None:  # os-release(5): the vendor's copy where /etc has none
+        os_release = probes.read_file(host, evidence, OS_RELEASE[1])
     redhat_release = None if os_release else probes.read_file(host, evidence, "/etc/redhat-release")
     kernel = evidence.cmd(host, "uname -r").stdout
     judge.os_supported(os_release, redhat_release, kernel, PROFILES["supported"]).check(evidence)

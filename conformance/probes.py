@@ -256,11 +256,16 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
         _close(stream)
         evidence.api(f"POST /containers/{container.short_id}/start", error=str(e.explanation or e))
         expect(False, f"{image} started", f"{type(e).__name__}: {e.explanation or e}")
+    chunks: list[bytes] = []
     try:
-        output = text(bounded(lambda: b"".join(stream), seconds, f"read the output of container {container.short_id}"))
+        bounded(lambda: chunks.extend(stream), seconds, f"read the output of container {container.short_id}")
+        exited = True
+    except TargetError:
+        exited = False  # still running after `seconds` (e.g. a tag that names a server): not exited, as wait_exit says
     finally:
         _close(stream)
-    code = wait_exit(container, evidence, seconds)
+    output = text(b"".join(chunks))
+    code = wait_exit(container, evidence, seconds) if exited else None
     evidence.api(f"POST /containers/{container.short_id}/attach?stream=1&stdout=1&stderr=1 (before its start)",
                  image=image, cmd=command, exit_code=code, output=output[-2000:])
     return code, output

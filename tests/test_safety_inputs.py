@@ -141,11 +141,11 @@ def test_permission_denied_on_the_socket_names_the_cause():
 
 
 @pytest.mark.parametrize("content, found", [
-    ('{\n  "registry-mirrors": [\n    "http://m:5000",\n  ]\n}\n', "is not valid JSON: line 4 column 3"),
-    ('["http://m:5000"]\n', "the top level is not a JSON object"),
+    ('{\n  "registry-mirrors": [\n    "http://m:5000",\n  ]\n}\n', "not valid JSON: line 4 column 3"),
+    ('["http://m:5000"]\n', "the top level is a JSON list, not an object"),
 ])
 def test_daemon_json_malformed_or_not_an_object_fails_the_check(content, found):
-    verdict = registry.mirror_configured("/etc/docker/daemon.json", content, ())
+    verdict = registry.mirror_configured("/etc/docker/daemon.json", content.encode(), (20, 10, 24), [], ())
     assert not verdict.ok and found in verdict.found
 
 

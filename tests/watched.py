@@ -59,6 +59,12 @@ class Watched:
                         f"{self.output()[-3000:]}")
         return found[count - 1]
 
+    def count(self, pattern: str) -> int:
+        """How many lines printed so far match pattern."""
+        regex = re.compile(pattern)
+        with self._changed:
+            return sum(1 for line in self.lines if regex.search(line))
+
     def wait_for_results(self, count: int, limit: float = 120) -> str:
         """Until the run has printed `count` check results (pytest -v)."""
         return self.wait_for_line(RESULT, count, limit)

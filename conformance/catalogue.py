@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from conformance import config as configs
+from conformance.profiles import NAMES as profile_names
 
 CATALOGUE_NAME = "requirements.toml"  # in the folder of the checks it lists
 LEVELS = ("MUST", "SHOULD")
-PROFILES = ("any", "rhel", "debian")
+PROFILES = ("any", *profile_names)
 REQUIRED = ("id", "section", "level", "claim", "description", "proof")
 OPTIONAL = ("profile", "depends", "by_construction")
 ID_PATTERN = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)*")

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from conformance.profiles import NAMES as profile_names
+
 ENV_PREFIX = "CONFORMANCE_"
-PROFILES = ("auto", "rhel", "debian")
+PROFILES = ("auto", *profile_names)
 EDITIONS = ("ce", "ee", "any")
 
 

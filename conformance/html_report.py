@@ -46,8 +46,8 @@ def row_id(report) -> str:
 
 
 def log(report, data: list[str]) -> None:
-    """A row's log without what its Reason block (plugin._html_evidence) shows already: pytest's skip tuple
-    ('/…/plugin.py', 320, 'Skipped: …') of a blocked or not-applicable row, and an error's message when it has no
+    """A row's log without what its Reason block (plugin/checks.py _html_evidence) shows already: pytest's skip tuple
+    ('/…/plugin/checks.py', 41, 'Skipped: …') of a blocked or not-applicable row, and an error's message when it has no
     traceback (pytest.fail(..., pytrace=False)). Captured output and real tracebacks stay."""
     if getattr(report, "conformance", None) is None or not data or not report.longreprtext:
         return

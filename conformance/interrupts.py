@@ -49,7 +49,7 @@ class Ending:
                 pass  # it ended meanwhile
 
 
-def handle_signals(config: pytest.Config, ending: Ending) -> None:
+def handle_signals(config: pytest.Config, ending: Ending, under_xdist: bool) -> None:
     """SIGTERM ends the run like Ctrl-C (pytest only handles SIGINT): fixtures tear down, targets are swept.
 
     Under xdist SIGINT too, so that a worker that got both (a terminal's Ctrl-C and the controller's SIGTERM)
@@ -57,18 +57,18 @@ def handle_signals(config: pytest.Config, ending: Ending) -> None:
     """
     if threading.current_thread() is not threading.main_thread():
         return
-    under_xdist = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
     for signum in (signal.SIGTERM, signal.SIGINT) if under_xdist else (signal.SIGTERM,):
         previous = signal.signal(signum, ending)
         config.add_cleanup(lambda signum=signum, previous=previous: signal.signal(signum, previous))
 
 
-def await_workers(run, session: pytest.Session) -> None:
-    """xdist controller of an interrupted run: wait (bounded) until every worker has cleaned up its targets and
-    take their leak audits (the controller's event loop, which would read them, has already stopped)."""
+def await_workers(run, session: pytest.Session) -> bool:
+    """xdist controller of an interrupted run: wait (bounded) until every worker has cleaned up its targets; True
+    when it waited (the caller then takes their leak audits: the controller's event loop, which would read them,
+    has already stopped)."""
     ending = run.ending
     if session.exitstatus != pytest.ExitCode.INTERRUPTED or not ending.busy():
-        return
+        return False
     ending.signal_workers()
     limit = WORKER_WAIT_CALLS * max(run.settings.for_target(s).call_timeout for s in run.targets.specs) + 10
     print(f"\nconformance: waiting up to {limit:g} s for {len(ending.busy())} xdist worker(s) to clean up their "
@@ -76,13 +76,12 @@ def await_workers(run, session: pytest.Session) -> None:
     deadline = time.monotonic() + limit
     while ending.busy() and time.monotonic() < deadline:
         time.sleep(0.2)
-    for node in ending.workers.values():
-        run.audits.update((getattr(node, "workeroutput", None) or {}).get("conformance_audits") or {})
     late = ending.busy()
     if late:
         run.cleanup_problems.append(f"{len(late)} xdist worker(s) did not finish their cleanup within {limit:g} s; "
                                     f"leftovers of run {run.run_id} may remain: remove them with "
                                     f"`conformance-cleanup --hosts SPEC --run {run.run_id}`")
+    return True
 
 
 class Shielded:

@@ -280,7 +280,7 @@ def spec_problem(spec: str) -> str | None:
     try:
         netloc = urllib.parse.urlsplit(spec).netloc
     except ValueError:
-        return None  # malformed: testinfra's own message says why (plugin._check_specs)
+        return None  # malformed: testinfra's own message says why (plugin/collection.py _check_specs)
     user, at, host = netloc.partition("@")  # as testinfra splits it (the first '@')
     user, host = (urllib.parse.unquote(user.split(":")[0]), host) if at else ("", user)
     name = urllib.parse.unquote(host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0])

@@ -46,13 +46,18 @@ def os_release(text: str | None) -> dict[str, str]:
     return fields
 
 
+NAMES = tuple(family_ids())  # the profiles ("rhel", "debian"): the one list, from the OS families above
+
+
+def profile_of(os_ids: set[str]) -> str:
+    """The profile whose OS families hold one of these os-release ids, else 'unknown'."""
+    return next((profile for profile, family in family_ids().items() if os_ids & family), "unknown")
+
+
 def profile_from_os_release(text: str) -> tuple[str, str]:
     """('rhel'|'debian'|'unknown', how it was decided) from /etc/os-release content: ID, else ID_LIKE, in a profile's
     families."""
     fields = os_release(text)
     ids = {fields.get("ID", "").lower(), *fields.get("ID_LIKE", "").lower().split()}
     how = f"os-release ID={fields.get('ID', '?')}" + (f" ID_LIKE={fields['ID_LIKE']!r}" if fields.get("ID_LIKE") else "")
-    for profile, family in family_ids().items():
-        if ids & family:
-            return profile, how
-    return "unknown", how
+    return profile_of(ids), how

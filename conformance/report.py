@@ -100,14 +100,13 @@ class Results:
         if report.when != "teardown":
             return None
         reports = self._pending.pop(key)
-        status, message = outcomes.classify(reports)
+        status, message, named = outcomes.classify(reports)
         message = redact(message)
         for phase in reports:  # the HTML row hook runs after this and shows the item's outcome
             phase.conformance.update(status=status, message=message)
         evidence = [e for r in reports for e in (getattr(r, "conformance", {}).get("evidence") or [])]
         if status != PASSED and (not evidence or status in (BLOCKED, NOT_APPLICABLE, ERROR)):
-            plain = message.startswith((outcomes.BLOCKED_PREFIX, outcomes.NOT_APPLICABLE_PREFIX))
-            reason = message if plain else f"{status}: {message}"
+            reason = message if named else f"{status}: {message}"
             evidence.append({"kind": "note", "text": reason})  # the reason is the evidence
         row = report.nodeid if any(r.when == "call" for r in reports) else f"{report.nodeid}::setup"
         self._record(data, status, message, redact(evidence), report.nodeid, row)

@@ -10,7 +10,7 @@ from conformance import audit as audits, cleanup, engine as engines, hostkeys, u
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
 from conformance.outcomes import ObserverError, TargetError, one_line
-from conformance.profiles import READ_OS_RELEASE, os_release, profile_from_os_release
+from conformance.profiles import READ_OS_RELEASE, os_release, profile_from_os_release, profile_of
 
 DEFAULT_PORTS = {"ssh": "22", "safe-ssh": "22", "paramiko": "22"}  # a port shown in a display name only when not these
 
@@ -210,7 +210,7 @@ class Target:
         # RHEL 6 and older have no os-release, only /etc/redhat-release.
         legacy = self.run("cat /etc/redhat-release", what="read /etc/redhat-release")
         if legacy.rc == 0 and legacy.stdout.strip():
-            return "rhel", f"auto: /etc/redhat-release says {legacy.stdout.strip()!r}"
+            return profile_of({"rhel"}), f"auto: /etc/redhat-release says {legacy.stdout.strip()!r}"
         return "unknown", "auto: neither /etc/os-release, /usr/lib/os-release nor /etc/redhat-release is readable"
 
     @property

@@ -2,7 +2,7 @@
 import pytest
 
 from conformance import ahead, outcomes
-from conformance.plugin import HOST_PARAM, RUN
+from conformance.plugin.state import HOST_PARAM, RUN
 
 GATE = "service.running"  # nothing connects to the engine before this is judged: a connection may start it
 

@@ -4,11 +4,11 @@ import pytest
 from conformance import ahead, probes
 from conformance.judges import install as judge
 from conformance.outcomes import not_applicable
-from conformance.profiles import OS_RELEASE, profiles
+from conformance.profiles import NAMES, OS_RELEASE, profiles
 
 PROFILES = profiles()
-PREREQUISITES = [(p, e) for p in ("rhel", "debian") for e in PROFILES[p]["prerequisite"]]
-LEGACY = [(p, name) for p in ("rhel", "debian") for name in PROFILES[p]["packages"]["legacy"]]
+PREREQUISITES = [(p, e) for p in NAMES for e in PROFILES[p]["prerequisite"]]
+LEGACY = [(p, name) for p in NAMES for name in PROFILES[p]["packages"]["legacy"]]
 UNIT = "docker.service"  # full unit name: testinfra's service.exists is a prefix match (pytest-testinfra #768)
 
 

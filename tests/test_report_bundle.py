@@ -115,7 +115,7 @@ def test_every_html_row_shows_its_evidence(run):
 
 def test_blocked_not_applicable_and_error_rows_show_their_reason_once_as_plain_text(run):
     """The row's Reason block holds the reason, escaped; its log repeats nothing of it (no pytest skip tuple
-    ('/.../plugin.py', 320, 'Skipped: ...'), no chained copy of an error)."""
+    ('/.../plugin/checks.py', 41, 'Skipped: ...'), no chained copy of an error)."""
     run_dir, _ = run
     data = json.loads((run_dir / "results.json").read_text())
     rows = [r for r in html_tests(run_dir) if r["status"] in ("blocked", "not-applicable", "error")]
@@ -127,7 +127,7 @@ def test_blocked_not_applicable_and_error_rows_show_their_reason_once_as_plain_t
         assert f"<pre>{html.escape(reason)}</pre>" in blocks[-1], (row["testId"], blocks)
         shown = html.unescape(row["log"] + "".join(blocks))
         assert shown.count(reason) == 1, (row["testId"], shown)
-        assert "Skipped:" not in shown and "plugin.py" not in shown and "During handling" not in shown, shown
+        assert "Skipped:" not in shown and "conformance/plugin/" not in shown and "During handling" not in shown, shown
 
 
 def test_html_summary_and_fleet_grid(run):

@@ -18,6 +18,9 @@ def test_reports_written_once_with_every_workers_results(tmp_path):
     assert {h: sorted(v["requirements"]) for h, v in data["hosts"].items()} == {
         "local://": sorted(IDS), UNREACHABLE: sorted(IDS)}
     assert data["hosts"]["local://"]["verdict"] == "conforms"
+    # a worker's typed outcome (not a skip text) reaches the controller: not applicable, with its reason
+    repo = data["hosts"]["local://"]["requirements"]["install.repo"]
+    assert (repo["status"], repo["message"].split(" (")[0]) == ("not-applicable", "not applicable: profile rhel")
     assert len(html_tests(run_dir)) == 12
     xml = junitparser.JUnitXml.fromfile(str(run_dir / "junit.xml"))
     assert len([case for suite in xml for case in suite]) == 12

@@ -62,7 +62,7 @@ def down(args):
 
 def status(args):
     ok = engine.answers()
-    print(f"engine:   {'answering' if ok else 'not answering'} on {engine.SOCKET}")
+    print(f"engine:   {'answering' if ok else 'not answering'} on {engine.LOCAL_SOCKET}")
     print(f"registry: {'answering' if registry.answers() else 'not answering'} on {mirror_url()}"
           + (f" ({', '.join(registry.catalog())})" if registry.answers() else ""))
     if ok:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import docker
 
+from conformance.engine import LOCAL_SOCKET  # this machine's engine, as the suite's local:// reaches it
 from conformance.lab import paths
 from conformance.lab.progress import LabError, exited, run, say, wait_for
 
 PACKAGES = ["docker.io", "docker-registry", "debootstrap", "rpm", "openssh-client", "gcc", "libc6-dev", "curl"]
-SOCKET = "unix:///var/run/docker.sock"
 PIDFILE = Path("/var/run/docker.pid")
 START_TIMEOUT = 60
 
@@ -39,7 +39,7 @@ def install_packages(names):
 
 def client(timeout=60):
     """A docker-py client for the local engine (explicit socket: never a CLI context); use in `with`."""
-    return closing(docker.DockerClient(base_url=SOCKET, timeout=timeout))
+    return closing(docker.DockerClient(base_url=LOCAL_SOCKET, timeout=timeout))
 
 
 def answers():
@@ -66,7 +66,7 @@ def start():
         if proc.returncode != 0:
             say("  the init script failed; starting dockerd directly")
             _spawn_dockerd()
-    wait_for(answers, what=f"the Docker engine did not answer on {SOCKET}", timeout=START_TIMEOUT)
+    wait_for(answers, what=f"the Docker engine did not answer on {LOCAL_SOCKET}", timeout=START_TIMEOUT)
 
 
 def restart():
@@ -76,7 +76,7 @@ def restart():
     else:
         stop()
         start()
-    wait_for(answers, what=f"the Docker engine did not answer on {SOCKET} after a restart", timeout=START_TIMEOUT)
+    wait_for(answers, what=f"the Docker engine did not answer on {LOCAL_SOCKET} after a restart", timeout=START_TIMEOUT)
 
 
 def stop():

@@ -15,11 +15,11 @@ from pathlib import Path
 from conformance import catalogue as catalogues
 from conformance.lab import paths, variants
 from conformance.lab.progress import LabError
-from conformance.profiles import profiles
+from conformance.outcomes import BLOCKED, ERROR, FAILED, NOT_APPLICABLE, PASSED, BlockedByState
+from conformance.profiles import NAMES as profile_names, profiles
 
 REPO = paths.FIXTURES.parents[1]
 VERDICTS = REPO / "fixtures" / "verdicts.toml"
-PASSED, FAILED, BLOCKED, NOT_APPLICABLE, ERROR = "passed", "failed", "blocked", "not-applicable", "error"
 # blocked by the target's state (outcomes.blocked_by_state: "blocked by state: ..."), not by a dependency
 BLOCKED_BY_STATE = "blocked-by-state"
 TARGET_KEYS = {"profile", "fail", "error", "blocked", "blocked_by_state", "policy", "spec", "after"}
@@ -59,6 +59,10 @@ def load(path: Path | None = None) -> tuple[dict, list[Case]]:
     known_ids = set(catalogue().ids())
     known_variants = variants.load()
     profile_table = data.get("profiles", {})
+    unknown = [p for p in profile_table if p not in profile_names]
+    if unknown:
+        raise LabError(f"{path}: [profiles] names {', '.join(unknown)}: a profile is one of {', '.join(profile_names)} "
+                       "(conformance/profiles.toml)")
     state = data.get("state", {})
     bad = [i for i in state if i not in known_ids]
     if bad:
@@ -106,7 +110,7 @@ def state_images(path: Path | None = None) -> dict[str, str]:
 
 def observed(status: str, message: str) -> str:
     """The status the matrix compares: blocked by the target's state is told apart from blocked by a dependency."""
-    return BLOCKED_BY_STATE if status == BLOCKED and message.startswith("blocked by state:") else status
+    return BLOCKED_BY_STATE if status == BLOCKED and BlockedByState.said_in(message) else status
 
 
 def applicable(req, profile: str, engine_package: str, profile_data: dict) -> bool:

@@ -189,14 +189,11 @@ class Factory:
         self._pulled = pulled
         self._made: list[tuple[str, object]] = []
 
-    def container(self, image: str, command=None, **create_kwargs):
-        """Start a detached, labelled container (pulling the image first if absent). It is created, tracked, then
-        started: one whose start fails is removed at cleanup too, before the image the run pulled for it (which
-        it holds). docker-py's containers.run would lose it (it raises before returning the container)."""
-        self.pull(image)
-        create_kwargs["labels"] = {**(create_kwargs.get("labels") or {}), **self.labels}
-        container = self.client.containers.create(image, command, **create_kwargs)
-        self._made.append(("container", container))
+    def container(self, image: str, command=None, **run_kwargs):
+        """Start a detached, labelled container (pulling the image first if absent). Created and started in two
+        steps, as `containers.run` does, so that a container the engine created but could not start (a runtime that
+        fails) is removed with the others, before the images the run pulled: it would keep them in use."""
+        container = self.created(image, command, detach=True, **run_kwargs)
         container.start()
         return container
 

@@ -153,11 +153,19 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
     return breaker
 
 
+# Every command runs in the C locale: the probes read the tools' English words ("No such file or directory",
+# "Permission denied"), which a login in another locale gets translated (zh_CN.UTF-8 from /etc/default/locale through
+# pam_env, or LANG sent by the runner's ssh: "没有那个文件或目录"). LC_ALL also overrides LANGUAGE (gettext ignores it in C).
+# Through env and sh, not an assignment: the login's own shell may be fish or csh, which have no `VAR=value;`.
+C_LOCALE = "env LC_ALL=C sh -c %s"
+
+
 def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     """Bound every testinfra command of a backend (testinfra has no command timeout; see the library notes).
 
     Pass conformance_bound=SECONDS to host.run for a longer command; testinfra hands extra keyword
-    arguments to the backend's run, which is wrapped here. Idempotent: testinfra caches hosts per process.
+    arguments to the backend's run, which is wrapped here. Each command runs in the C locale (C_LOCALE).
+    Idempotent: testinfra caches hosts per process.
     """
     existing = getattr(backend, "conformance_breaker", None)
     if existing is not None:
@@ -168,8 +176,9 @@ def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     def run(command, *args, conformance_bound: float | None = None, **kwargs):
         operation = f"{target_id}: run {one_line(command, 80)}"
         breaker.check(operation)
+        line = backend.quote(C_LOCALE, backend.quote(command, *args))
         try:
-            return bounded(lambda: plain(command, *args, **kwargs), conformance_bound or seconds, operation)
+            return bounded(lambda: plain(line, **kwargs), conformance_bound or seconds, operation)
         except TargetError as e:
             breaker.trip(e)
             raise

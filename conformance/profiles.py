@@ -17,6 +17,10 @@ def profiles() -> dict:
 
 
 DAEMON_JSON = profiles()["engine"]["daemon_json"]  # the engine's configuration file on a target
+# os-release(5): /etc/os-release, and only where it does not exist /usr/lib/os-release (the vendor's copy it usually
+# links to); READ_OS_RELEASE prints the first that is there.
+OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+READ_OS_RELEASE = "if [ -e {0} ]; then cat {0}; else cat {1}; fi".format(*OS_RELEASE)
 
 
 def family_ids() -> dict[str, set[str]]:

@@ -9,8 +9,8 @@ from typing import Any
 from conformance import audit as audits, cleanup, engine as engines, engine_kind, hostkeys, units as unit_states
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
-from conformance.outcomes import TargetError, one_line
-from conformance.profiles import os_release, profile_from_os_release, profile_of
+from conformance.outcomes import ObserverError, TargetError, one_line
+from conformance.profiles import READ_OS_RELEASE, os_release, profile_from_os_release, profile_of
 
 DEFAULT_PORTS = {"ssh": "22", "safe-ssh": "22", "paramiko": "22"}  # a port shown in a display name only when not these
 
@@ -27,11 +27,22 @@ def _once(method):
                 self.__dict__[name] = (False, e)
         ok, value = self.__dict__[name]
         if not ok:
-            raise TargetError(str(value))
+            raise type(value)(str(value))  # its own kind again (an ObserverError stays one)
         return value
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
     return wrapper
+
+
+def login_noise(stdout: str) -> str | None:
+    """What is wrong when `true` run through the target's login printed something (None: it printed nothing). The
+    login's shell prints it before every command (an echo in ~/.bashrc, which bash reads for ssh commands), so no
+    answer the checks parse can be told from it: every check is an error naming the text, never failed."""
+    if not stdout.strip():
+        return None
+    return (f"cannot observe: the login prints {one_line(stdout.strip(), 120)!r} on every command (`true` printed "
+            "it; its shell's startup files, e.g. ~/.bashrc, for non-interactive commands): the checks cannot tell "
+            "the target's answers from it; make the login print nothing unless interactive")
 
 
 def ssh_reason(stderr: str) -> str:
@@ -131,10 +142,14 @@ class Target:
 
     @_once
     def reachable(self) -> bool:
-        """Probe the target once with a trivial command."""
+        """Probe the target once with a trivial command: it must succeed and print nothing (a login that prints on
+        every command, e.g. an echo in ~/.bashrc, mixes its text into every answer the checks parse)."""
         result = self.run("true", what="run a command")
         if result.rc != 0:
             raise TargetError(f"{self.name}: run a command: rc={result.rc} {one_line(result.stderr)}")
+        noise = login_noise(result.stdout)
+        if noise:
+            raise ObserverError(f"{self.name}: {noise}")
         return True
 
     @_once
@@ -189,7 +204,7 @@ class Target:
         if self.settings.profile != "auto":
             return self.settings.profile, f"set by {self.settings.profile_source}"
         self.reachable()
-        result = self.run("cat /etc/os-release", what="read /etc/os-release")
+        result = self.run(READ_OS_RELEASE, what="read os-release")
         if result.rc == 0:
             profile, how = profile_from_os_release(result.stdout)
             return profile, f"auto: {how}"
@@ -197,7 +212,7 @@ class Target:
         legacy = self.run("cat /etc/redhat-release", what="read /etc/redhat-release")
         if legacy.rc == 0 and legacy.stdout.strip():
             return profile_of({"rhel"}), f"auto: /etc/redhat-release says {legacy.stdout.strip()!r}"
-        return "unknown", "auto: neither /etc/os-release nor /etc/redhat-release is readable"
+        return "unknown", "auto: neither /etc/os-release, /usr/lib/os-release nor /etc/redhat-release is readable"
 
     @property
     def make(self) -> cleanup.Factory:
@@ -265,8 +280,8 @@ def gather_host_facts(target: Target) -> dict[str, str]:
     facts: dict[str, str] = {}
     try:
         target.reachable()
-        fields = os_release(target.run("cat /etc/os-release", what="read /etc/os-release").stdout)
-        facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read /etc/os-release"
+        fields = os_release(target.run(READ_OS_RELEASE, what="read os-release").stdout)
+        facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read os-release"
         kernel = target.run("uname -r", what="uname -r")
         facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
         init = target.run("cat /proc/1/comm", what="read /proc/1/comm")

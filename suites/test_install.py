@@ -4,7 +4,7 @@ import pytest
 from conformance import ahead, probes
 from conformance.judges import install as judge
 from conformance.outcomes import not_applicable
-from conformance.profiles import NAMES, profiles
+from conformance.profiles import NAMES, OS_RELEASE, profiles
 
 PROFILES = profiles()
 PREREQUISITES = [(p, e) for p in NAMES for e in PROFILES[p]["prerequisite"]]
@@ -26,7 +26,9 @@ def profile_data(target):
 @pytest.mark.req("install.os-supported")
 def test_os_supported(host, evidence):
     """The OS family and version and the kernel are in the supported table."""
-    os_release = probes.read_file(host, evidence, "/etc/os-release")
+    os_release = probes.read_file(host, evidence, OS_RELEASE[0])
+    if os_release is None:  # os-release(5): the vendor's copy where /etc has none
+        os_release = probes.read_file(host, evidence, OS_RELEASE[1])
     redhat_release = None if os_release else probes.read_file(host, evidence, "/etc/redhat-release")
     kernel = evidence.cmd(host, "uname -r").stdout
     judge.os_supported(os_release, redhat_release, kernel, PROFILES["supported"]).check(evidence)
@@ -50,9 +52,10 @@ def test_docker_repo(host, target, evidence):
         if not any(packages.installed(name) for name in repo["needed_for"]):
             not_applicable(f"the engine is not {' or '.join(repo['needed_for'])} but the distribution's own package; "
                            f"no {repo['site']} source is needed")
-    if repo["kind"] == "yum":
-        path = repo["paths"][0]
-        judge.yum_repo(path, probes.read_file(host, evidence, path), repo["site"]).check(evidence)
+    if repo["kind"] == "yum":  # yum reads every *.repo file of its repos directory, whatever its name
+        listing = evidence.cmd(host, "find %s -maxdepth 1 -type f -name %s", *repo["paths"], "*.repo").stdout.split()
+        files = {f: probes.read_file(host, evidence, f) for f in sorted(listing)}
+        judge.yum_repos(repo["paths"][0], files, repo["site"]).check(evidence)
     else:
         listing = evidence.cmd(host, "find %s %s -maxdepth 1 -type f", *repo["paths"]).stdout.split()
         files = [f for f in listing if f.endswith((".list", ".sources")) or f in repo["paths"]]

@@ -337,3 +337,59 @@ def test_a_run_that_started_the_engine_fails_the_audit_also_when_it_never_opened
     quiet.start_units(units.parse(units_answer("inactive dead")))
     quiet.finish_units(UnitsTarget(units_answer("inactive dead")))
     assert quiet.status == "passed" and "the run never reached the engine; unchanged: docker.service inactive" in quiet.message
+
+
+def test_a_container_the_engine_created_but_could_not_start_is_removed_before_the_pulled_image():
+    # Recorded on lab host hunt-a with "userns-remap": "default" (runc cannot mount proc there): POST /start failed
+    # after the create; the container, unknown to the factory, kept nginx:latest (pulled by the run) in use, so its
+    # removal failed ("must force"), the image stayed and the audit said it appeared during the run.
+    import docker
+    removed, made = [], []
+
+    class Container:
+        def __init__(self, name):
+            self.name = name
+
+        def start(self):
+            raise docker.errors.APIError("failed to create shim task: OCI runtime create failed: ... mount proc:/proc")
+
+        def remove(self, **kwargs):
+            removed.append(self.name)
+
+    class Containers:
+        def create(self, image, command=None, **kwargs):
+            assert kwargs["labels"]["conformance.run"] == "r1" and kwargs["detach"] is True
+            made.append(Container(f"c{len(made)}"))
+            return made[-1]
+
+    pulled = SimpleNamespace(ensure=lambda image: None)
+    factory = cleanup.Factory(SimpleNamespace(containers=Containers()), "r1", pulled)
+    with pytest.raises(docker.errors.APIError, match="mount proc"):
+        factory.container("nginx:latest")
+    assert factory.cleanup() == [] and removed == ["c0"]
+
+
+def test_every_command_on_a_target_runs_in_the_c_locale():
+    # Recorded on lab host hunt-l with LANG=zh_CN.UTF-8 in /etc/default/locale (pam_env gives it to ssh commands):
+    # stat answered "stat: 对 '...' 调用 statx 失败: 没有那个文件或目录", which the probes did not read as "no such
+    # file", so image.rm-discards and image.commit-persists ended as errors on a conforming host.
+    import testinfra.backend.base
+    ran = []
+
+    class Backend:
+        quote = staticmethod(testinfra.backend.base.BaseBackend.quote)
+
+        def run(self, command, *args, **kwargs):
+            ran.append(self.quote(command, *args))
+            return SimpleNamespace(rc=0, stdout="", stderr="")
+
+    backend = Backend()
+    engines.guard_backend(backend, "root@h", 5)
+    backend.run("stat -c %%i -- %s", "/var/lib/docker/a b")
+    backend.run("for t in curl wget; do command -v $t; done")
+    assert ran == ["env LC_ALL=C sh -c 'stat -c %i -- '\"'\"'/var/lib/docker/a b'\"'\"''",
+                   "env LC_ALL=C sh -c 'for t in curl wget; do command -v $t; done'"]
+    answer = subprocess.run(["sh", "-c", ran[1].replace("command -v $t", "echo $LC_ALL $t")],
+                            env={"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN", "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True)
+    assert answer.stdout == "C curl\nC wget\n"

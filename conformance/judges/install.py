@@ -71,6 +71,22 @@ def legacy_absent(name: str, is_installed: bool) -> Verdict:
                    f"{name} is installed" if is_installed else f"{name} not installed")
 
 
+YUM_TRUE = ("1", "true", "yes", "on")  # yum's and dnf's boolean words for enabled=, any case
+
+
+def yum_repos(directory: str, files: dict[str, str | None], site: str) -> Verdict:
+    """Judge install.repo on RHEL from every .repo file yum reads in its repos directory: one of them has an enabled
+    section on site. yum-config-manager --add-repo names it docker-ce.repo; Ansible's yum_repository, Puppet and
+    hand-written files use other names (docker-ce-stable.repo, docker.repo), which yum reads all the same."""
+    expected = f"a .repo file in {directory} with an enabled section whose baseurl is on {site}"
+    if not files:
+        return Verdict(False, expected, f"no .repo file in {directory}")
+    verdicts = {path: yum_repo(path, content, site) for path, content in files.items()}
+    good = [path for path, v in verdicts.items() if v.ok]
+    shown = good or list(verdicts)
+    return Verdict(bool(good), expected, "; ".join(verdicts[path].found for path in shown))
+
+
 def yum_repo(path: str, content: str | None, site: str) -> Verdict:
     """Judge install.repo on RHEL: the .repo file has an enabled section whose baseurl is on site."""
     expected = f"{path} with an enabled section whose baseurl is on {site}"
@@ -85,7 +101,7 @@ def yum_repo(path: str, content: str | None, site: str) -> Verdict:
     sections = {name: {k: v or "" for k, v in parser.items(name)} for name in parser.sections()}
     good = [name for name, s in sections.items()
             if site in (s.get("baseurl", "") + s.get("mirrorlist", "") + s.get("metalink", ""))
-            and s.get("enabled", "1").strip() in ("1", "true", "yes")]
+            and s.get("enabled", "1").strip().lower() in YUM_TRUE]
     summary = ", ".join(f"[{n}] enabled={s.get('enabled', '1 (default)')} baseurl={s.get('baseurl', '-')}"
                         for n, s in sections.items()) or "no sections"
     return Verdict(bool(good), expected, f"{path}: {summary}")

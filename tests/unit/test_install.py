@@ -86,6 +86,26 @@ def test_yum_repo_read_as_yum_reads_it():
     assert "not a valid .repo file" in text and "no section headers" in text
 
 
+@pytest.mark.red("install.repo")
+def test_yum_repos_any_repo_file_name_counts_none_on_site_fails():
+    # Recorded on lab host hunt-c (centos7-sim) with docker-ce.repo renamed docker-ce-stable.repo, as Ansible's
+    # yum_repository names it: yum reads every *.repo file, so the source is configured; the judge read only
+    # docker-ce.repo before and failed it ("docker-ce.repo does not exist").
+    directory = "/etc/yum.repos.d"
+    renamed = {f"{directory}/CentOS-Base.repo": "[base]\nbaseurl=http://mirror.centos.org/centos/7/os/x86_64/\n",
+               f"{directory}/docker-ce-stable.repo": DOCKER_CE_REPO}
+    verdict = judge.yum_repos(directory, renamed, "download.docker.com")
+    assert verdict.ok and "docker-ce-stable.repo" in verdict.found and "CentOS-Base" not in verdict.found
+    assert "no .repo file in /etc/yum.repos.d" in message(judge.yum_repos(directory, {}, "download.docker.com"))
+    disabled = {f"{directory}/docker.repo": DOCKER_CE_REPO.replace("enabled=1", "enabled=0"),
+                f"{directory}/CentOS-Base.repo": renamed[f"{directory}/CentOS-Base.repo"]}
+    text = message(judge.yum_repos(directory, disabled, "download.docker.com"))
+    assert "docker.repo: [docker-ce-stable] enabled=0" in text and "CentOS-Base.repo" in text
+    # yum's boolean words, any case
+    assert judge.yum_repos(directory, {"/r.repo": DOCKER_CE_REPO.replace("enabled=1", "enabled=True")},
+                           "download.docker.com").ok
+
+
 def test_apt_source_commented_or_disabled_fails():
     line = "deb [arch=amd64] https://download.docker.com/linux/debian bookworm stable\n"
     assert judge.apt_source({"/etc/apt/sources.list.d/docker.list": line}, "download.docker.com").ok

@@ -137,3 +137,18 @@ def test_http_probe_sends_every_accepted_type_in_one_header():
     host = RecordedHost((DISCOVER, Result(0, "python3\n")), ("python3", CURL_200))
     probes.Http(host, Evidence("ssh://h", 10), 5).get("http://m/v2/library/hello-world/manifests/latest", ("a/x", "b/y"))
     assert "Accept: a/x, b/y" in host.ran[-1] and host.ran[-1].count("Accept:") == 1
+
+
+def test_a_login_that_prints_on_every_command_is_an_observer_error_not_a_finding():
+    # Recorded on lab host hunt-a (Debian 12): `echo BASHRC-NOISE` appended to /root/.bashrc, which bash reads for
+    # ssh commands; before this every answer started with that line (dpkg-query's too: install.package failed).
+    from conformance.targets import Target, login_noise
+    assert login_noise("") is None and login_noise("\n") is None
+    target = Target.__new__(Target)
+    target.name = "root@172.17.0.6"
+    target.run = lambda *args, **kwargs: Result(0, "BASHRC-NOISE\n")
+    with pytest.raises(ObserverError, match=r"root@172\.17\.0\.6: cannot observe: the login prints 'BASHRC-NOISE'"):
+        target.reachable()
+    quiet = Target.__new__(Target)
+    quiet.name, quiet.run = "root@h", lambda *args, **kwargs: Result(0, "")
+    assert quiet.reachable()

@@ -45,3 +45,16 @@ def test_every_profile_has_families_and_expectations():
     assert {"centos", "rhel"} <= families["rhel"] and {"debian", "ubuntu"} <= families["debian"]
     assert all("packages" in profiles.profiles()[p] and "repo" in profiles.profiles()[p] for p in families)
     assert profiles.DAEMON_JSON == "/etc/docker/daemon.json"
+
+
+def test_os_release_read_from_usr_lib_only_where_etc_has_none(tmp_path):
+    # Recorded on lab host hunt-u (Debian 12) after `rm /etc/os-release` (the link to ../usr/lib/os-release): the
+    # suite read nothing, failed install.os-supported ("not a supported OS family") and gave the host no profile.
+    import subprocess
+    etc, usr = tmp_path / "etc-os-release", tmp_path / "usr-lib-os-release"
+    usr.write_text('ID=debian\nVERSION_ID="12"\n')
+    script = profiles.READ_OS_RELEASE.replace(profiles.OS_RELEASE[0], str(etc)).replace(profiles.OS_RELEASE[1], str(usr))
+    read = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    assert read.returncode == 0 and profiles.profile_from_os_release(read.stdout)[0] == "debian"
+    etc.write_text("ID=centos\nVERSION_ID=7\n")  # /etc wins where it exists
+    assert subprocess.run(["sh", "-c", script], capture_output=True, text=True).stdout.startswith("ID=centos")

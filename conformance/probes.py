@@ -280,13 +280,16 @@ def _close(stream) -> None:
 
 
 HTTP_CLIENTS = ("curl", "wget", "python3", "busybox wget")  # tried in this order; the first found is used
-# python3's stand-in for `curl -i`: no proxy, no redirect followed, the answer printed as status line, headers, body.
+# python3's stand-in for `curl -i`: no proxy (or only the one given), no redirect followed, the answer printed as
+# status line, headers, body.
 PYTHON_GET = """import sys, urllib.request as u, urllib.error as e
 class Keep(u.HTTPRedirectHandler):
     def redirect_request(self, *a, **k): return None
-url, seconds, headers = sys.argv[1], float(sys.argv[2]), dict(h.split(': ', 1) for h in sys.argv[3:])
+url, seconds, proxy = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+headers = dict(h.split(': ', 1) for h in sys.argv[4:])
 try:
-    r = u.build_opener(u.ProxyHandler({}), Keep).open(u.Request(url, headers=headers), timeout=seconds)
+    r = u.build_opener(u.ProxyHandler({'http': proxy, 'https': proxy} if proxy else {}), Keep).open(
+        u.Request(url, headers=headers), timeout=seconds)
 except e.HTTPError as error:
     r = error
 except Exception as error:
@@ -298,16 +301,21 @@ sys.stdout.buffer.write(head.encode() + b'\\r\\n\\r\\n' + r.read())
 
 class Http:
     """GET from the target, ignoring any proxy of the login: requests on local://, otherwise the first HTTP client
-    the target has (HTTP_CLIENTS; bridge IPs are only reachable there). None of them: error naming the ones tried."""
+    the target has (HTTP_CLIENTS; bridge IPs are only reachable there). None of them: error naming the ones tried.
+    With proxy, through that proxy only (the one dockerd itself would use for the URL)."""
 
     def __init__(self, host, evidence, timeout: float):
         self.host, self.evidence, self.timeout = host, evidence, timeout
 
-    def get(self, url: str, accept: tuple[str, ...] = ()) -> tuple[int | None, dict[str, str], str]:
+    def get(self, url: str, accept: tuple[str, ...] = (), proxy: str | None = None
+            ) -> tuple[int | None, dict[str, str], str]:
         """(status or None when nothing answered, lower-cased headers, body)."""
+        if proxy:
+            self.evidence.note(f"GET {url} through {proxy}, the proxy dockerd uses for it (GET /info)")
         if is_local(self.host):
             session = requests.Session()
             session.trust_env = False  # not the runner's proxies: the target's own view of the URL
+            session.proxies = {"http": proxy, "https": proxy} if proxy else {}
             try:
                 r = session.get(url, headers={"Accept": ", ".join(accept)} if accept else {}, timeout=self.timeout)
                 status, headers, body = r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text
@@ -317,7 +325,7 @@ class Http:
         else:
             # One Accept header listing every type (as requests sends it): a client that keeps one header per name
             # (python3's urllib, wget) would otherwise send only the last, and the registry answer another manifest.
-            status, headers, body = self._remote(url, [f"Accept: {', '.join(accept)}"] if accept else [])
+            status, headers, body = self._remote(url, [f"Accept: {', '.join(accept)}"] if accept else [], proxy)
         self.evidence.http(url, status, page_title(body))
         return status, headers, body
 
@@ -339,16 +347,24 @@ class Http:
                                 f"(looked for {', '.join(HTTP_CLIENTS)})")
         return found
 
-    def _remote(self, url: str, headers: list[str]) -> tuple[int | None, dict[str, str], str]:
+    def _remote(self, url: str, headers: list[str], proxy: str | None) -> tuple[int | None, dict[str, str], str]:
         tool, seconds = self.client(), str(int(self.timeout))
         if tool == "curl":
-            command, args = "curl --noproxy '*' -sS -i -m %s " + "-H %s " * len(headers) + "%s", [seconds, *headers, url]
+            via, via_args = ("--noproxy '' --proxy %s", [proxy]) if proxy else ("--noproxy '*'", [])
+            command = f"curl {via} -sS -i -m %s " + "-H %s " * len(headers) + "%s"
+            args = [*via_args, seconds, *headers, url]
         elif tool == "python3":
-            command, args = "python3 -c %s %s %s" + " %s" * len(headers), [PYTHON_GET, url, seconds, *headers]
+            command, args = "python3 -c %s %s %s %s" + " %s" * len(headers), [PYTHON_GET, url, seconds, proxy or "",
+                                                                                *headers]
         else:  # GNU wget or busybox wget: the answer's head on stderr (-S), its body on stdout
-            own = "-nv --no-proxy --max-redirect=0 -t 1 --content-on-error" if tool == "wget" else "-q -Y off"
-            command = f"{tool} -S {own} -O - -T %s " + "--header %s " * len(headers) + "%s"
-            args = [seconds, *headers, url]
+            if proxy:  # only the proxy given: the login's no_proxy emptied (busybox reads the proxy from the env)
+                env, env_args = "env no_proxy= NO_PROXY= http_proxy=%s https_proxy=%s ", [proxy, proxy]
+            else:
+                env, env_args = "", []
+            own = ("-nv --max-redirect=0 -t 1 --content-on-error " + ("-e use_proxy=on" if proxy else "--no-proxy")
+                   if tool == "wget" else "-q " + ("-Y on" if proxy else "-Y off"))
+            command = f"{env}{tool} -S {own} -O - -T %s " + "--header %s " * len(headers) + "%s"
+            args = [*env_args, seconds, *headers, url]
         result = self.evidence.cmd(self.host, command, *args)
         problem = observer_problem(result.rc, result.stderr, tools=(tool.split()[0],))
         if problem:

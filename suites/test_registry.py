@@ -34,6 +34,22 @@ def daemon_mirrors(engine, evidence):
     return registry.get("Mirrors") or []
 
 
+def engine_proxies(engine, evidence):
+    """url -> the proxy dockerd sends its request for url through (None: direct), from GET /info. A proxy whose
+    credentials /info masks cannot be used by the suite: error, never a verdict from another path than dockerd's."""
+    info = engine.info()
+    evidence.api("GET /info", HttpProxy=info.get("HttpProxy"), HttpsProxy=info.get("HttpsProxy"),
+                 NoProxy=info.get("NoProxy"))
+
+    def proxy_for(url):
+        proxy = judge.engine_proxy(info, url)
+        if proxy and judge.MASKED in proxy:
+            raise outcomes.ObserverError(f"{evidence.target_id}: dockerd reaches {url} through a proxy with credentials, "
+                                "which GET /info masks: the suite cannot take the same path")
+        return proxy
+    return proxy_for
+
+
 def http(host, target, evidence):
     return probes.Http(host, evidence, timeout=min(10, target.settings.call_timeout))
 
@@ -68,14 +84,15 @@ def test_mirror_applied(host, engine, evidence):
 def test_mirror_reachable(host, target, engine, evidence):
     """Every mirror the daemon uses answers as a registry at the endpoint dockerd derives from it."""
     mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
-    get = http(host, target, evidence).get
+    get, proxies = http(host, target, evidence).get, engine_proxies(engine, evidence)
     results = {}
     for mirror in mirrors:
         base = judge.endpoint(mirror)
-        v2 = get(base + "v2/")
+        proxy = proxies(base)
+        v2 = get(base + "v2/", proxy=proxy)
         probe = None
         if not judge.speaks_registry(v2)[0]:
-            probe = get(f"{base}v2/conformance-probe-{target.run_id}/manifests/absent", MANIFEST_TYPES)
+            probe = get(f"{base}v2/conformance-probe-{target.run_id}/manifests/absent", MANIFEST_TYPES, proxy=proxy)
         results[mirror] = (base, *judge.speaks_registry(v2, probe))
     judge.mirror_reachable(results).check(evidence)
 
@@ -92,10 +109,10 @@ def test_mirror_serves_pulls(host, target, engine, make, evidence):
                                   "no pull to observe (the suite removes only images it pulled; remove it, "
                                   "or check a host without it)")
     mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
-    get = http(host, target, evidence).get
+    get, proxies = http(host, target, evidence).get, engine_proxies(engine, evidence)
     answers = {}
     for mirror in mirrors:
         url = f"{judge.endpoint(mirror)}v2/library/hello-world/manifests/latest"
-        status, headers, _ = get(url, MANIFEST_TYPES)
+        status, headers, _ = get(url, MANIFEST_TYPES, proxy=proxies(url))
         answers[url] = (status, headers.get("docker-content-digest"))
     judge.serves_pulls(answers, repo_digests).check(evidence)

@@ -7,6 +7,7 @@ derives from each configured string (daemon/pkg/registry/service_v2.go lookupV2E
 from __future__ import annotations
 
 import codecs
+import ipaddress
 import json
 import re
 from urllib.parse import urlsplit
@@ -129,6 +130,59 @@ def endpoint(mirror: str) -> str:
     'HTTP://h:5000/' becomes 'https://HTTP//h:5000/' (moby service_v2.go lookupV2Endpoints)."""
     base = mirror if mirror.startswith(("http://", "https://")) else "https://" + mirror
     return base.removesuffix("/") + "/"
+
+
+MASKED = "xxxxx:xxxxx"  # moby's /info masks a proxy's user and password so (daemon/info.go maskCredentials)
+
+
+def engine_proxy(info: dict, url: str) -> str | None:
+    """The proxy dockerd sends a request for url through, from GET /info's HttpProxy, HttpsProxy and NoProxy, chosen
+    as Go's net/http does (golang.org/x/net/http/httpproxy): by the URL's scheme; never for localhost or a loopback
+    IP; not when NoProxy is '*' or names the host (a domain matches it and its subdomains, '.d' and '*.d' only
+    subdomains, an IP or CIDR the address, an entry with a port only that port). None: dockerd goes direct."""
+    parts = urlsplit(url)
+    proxy = info.get("HttpsProxy" if parts.scheme == "https" else "HttpProxy") or ""
+    host = (parts.hostname or "").lower()
+    if not proxy or host == "localhost" or _loopback(host):
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for entry in (e.strip().lower() for e in (info.get("NoProxy") or "").split(",")):
+        if entry and _no_proxy_matches(entry, host, port):
+            return None
+    return proxy if "://" in proxy else "http://" + proxy
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _no_proxy_matches(entry: str, host: str, port: int) -> bool:
+    if entry == "*":
+        return True
+    try:
+        network = ipaddress.ip_network(entry, strict=False) if "/" in entry else None
+    except ValueError:
+        network = None
+    if network is not None:
+        try:
+            return ipaddress.ip_address(host) in network
+        except ValueError:
+            return False
+    name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+    if entry_port and entry_port != str(port):
+        return False
+    try:
+        return ipaddress.ip_address(name) == ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if name.startswith("*."):
+        name = name[1:]
+    if name.startswith("."):
+        return host.endswith(name)
+    return host == name or host.endswith("." + name)
 
 
 def url_equal(a: str, b: str) -> bool:

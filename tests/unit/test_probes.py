@@ -152,3 +152,17 @@ def test_a_login_that_prints_on_every_command_is_an_observer_error_not_a_finding
     quiet = Target.__new__(Target)
     quiet.name, quiet.run = "root@h", lambda *args, **kwargs: Result(0, "")
     assert quiet.reachable()
+
+
+def test_http_probe_through_the_engines_proxy_only():
+    curl = RecordedHost((DISCOVER, Result(0, "curl\n")), ("curl", CURL_200))
+    probes.Http(curl, Evidence("ssh://h", 10), 5).get("http://172.17.0.1:5000/v2/", proxy="http://127.0.0.1:3128")
+    assert "curl --noproxy " in curl.ran[-1] and " --proxy http://127.0.0.1:3128 -sS " in curl.ran[-1]  # login's
+    assert "'*'" not in curl.ran[-1]  # no_proxy emptied (--noproxy ''), never '*' (which would bypass the proxy)
+    python = RecordedHost((DISCOVER, Result(0, "python3\n")), ("python3", CURL_200))
+    probes.Http(python, Evidence("ssh://h", 10), 5).get("http://m/v2/", proxy="http://127.0.0.1:3128")
+    assert " http://m/v2/ 5 http://127.0.0.1:3128" in python.ran[-1]
+    busybox = RecordedHost((DISCOVER, Result(0, "busybox wget\n")), ("busybox", Result(0, "", "  HTTP/1.1 200 OK\n")))
+    probes.Http(busybox, Evidence("ssh://h", 10), 5).get("http://m/v2/", proxy="http://127.0.0.1:3128")
+    assert "env no_proxy= NO_PROXY= http_proxy=http://127.0.0.1:3128 " in busybox.ran[-1]
+    assert " -Y on " in busybox.ran[-1]

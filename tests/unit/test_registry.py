@@ -229,3 +229,25 @@ def test_podman_compat_info_passes_engine_info():
     catalogue says so (by_construction); its red is a recorded answer without them (tests/unit/test_install.py)."""
     from conformance.judges import install
     assert install.engine_info(PODMAN_INFO).ok
+
+
+# GET /info of a 20.10 engine whose docker.service drop-in sets HTTP_PROXY, HTTPS_PROXY and NO_PROXY.
+BEHIND_PROXY = {"HttpProxy": "http://127.0.0.1:3128", "HttpsProxy": "proxy.corp:8443",
+                "NoProxy": "localhost, .internal.corp,registry.example:5000,10.0.0.0/8,192.168.1.7,*.lan"}
+
+
+def test_engine_proxy_chooses_as_gos_net_http_does():
+    def via(url):
+        return judge.engine_proxy(BEHIND_PROXY, url)
+    assert via("http://172.17.0.1:5000/v2/") == "http://127.0.0.1:3128"
+    assert via("https://mirror.example/v2/") == "http://proxy.corp:8443"  # no scheme: Go assumes http://
+    assert via("http://127.0.0.1:5000/v2/") is None and via("http://localhost:5000/v2/") is None  # never proxied
+    assert via("https://a.internal.corp/v2/") is None and via("https://internal.corp/v2/") == "http://proxy.corp:8443"
+    assert via("https://registry.example:5000/v2/") is None and via("https://registry.example/v2/") is not None
+    assert via("https://sub.registry.example:5000/v2/") is None  # a domain matches its subdomains too
+    assert via("http://10.1.2.3:5000/v2/") is None and via("http://192.168.1.7/v2/") is None
+    assert via("http://192.168.1.8/v2/") == "http://127.0.0.1:3128"
+    assert via("http://box.lan/v2/") is None and via("http://lan/v2/") is not None  # *.lan: subdomains only
+    assert judge.engine_proxy({**BEHIND_PROXY, "NoProxy": "*"}, "http://172.17.0.1:5000/v2/") is None
+    assert judge.engine_proxy({"HttpsProxy": "http://p:1"}, "http://172.17.0.1:5000/v2/") is None  # http: HttpProxy
+    assert judge.engine_proxy({}, "https://mirror.example/v2/") is None

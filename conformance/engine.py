@@ -88,10 +88,15 @@ def _timed_out(error: BaseException) -> bool:
 CHANNEL_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
 
 
+CHANNEL_NOT_OPENED = "Unable to open channel."  # paramiko's SSHException when the sshd closed the open without a reason
+
+
 def _channel_refused(error: BaseException) -> bool:
-    """sshd refused a new session (MaxSessions, default 10, until closed ones are reaped): nothing was sent."""
+    """sshd refused a new session (MaxSessions, default 10, until closed ones are reaped; paramiko's ChannelException,
+    or its SSHException 'Unable to open channel.' when no reason came): nothing was sent."""
     while error is not None:
-        if type(error).__name__ == "ChannelException" or "ChannelException(" in repr(error):
+        if (type(error).__name__ == "ChannelException" or "ChannelException(" in repr(error)
+                or CHANNEL_NOT_OPENED in str(error)):
             return True  # urllib3 wraps it in ProtocolError's args, not as a cause
         error = error.__cause__ or error.__context__
     return False

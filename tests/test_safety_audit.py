@@ -102,6 +102,20 @@ def test_a_channel_refused_for_good_ends_after_a_bounded_number_of_tries(monkeyp
     assert len(calls) == 3
 
 
+def test_a_channel_opened_without_a_reason_is_tried_again(monkeypatch):
+    # fleet of 8 lab hosts, -n 8, work ahead over ssh: POST /containers/<id>/attach raised paramiko's
+    # SSHException('Unable to open channel.') (the sshd closed the open without a reason code)
+    monkeypatch.setattr(engines, "CHANNEL_RETRY_PAUSES", (0, 0))
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 2:
+            raise ConnectionError(("Connection aborted.", Exception("Unable to open channel.")))
+        return "answer"
+    assert engines._retry_refused_channel(flaky) == "answer" and len(calls) == 2
+
+
 def test_other_failures_are_not_retried():
     calls = []
 

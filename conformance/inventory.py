@@ -19,7 +19,7 @@ BACKENDS = ("ssh", "paramiko", "safe-ssh")
 SETTINGS = {"profile": "profile", "mirrors": "mirror", "min_engine_version": "min-engine-version",
             "edition": "edition", "start_budget_ms": "start-budget-ms", "call_timeout": "call-timeout",
             "check_timeout": "check-timeout", "engine_url": "engine-url", "skip_host_key_check": "skip-host-key-check",
-            "skip_volume_hashing": "skip-volume-hashing"}
+            "skip_volume_hashing": "skip-volume-hashing", "ssh_work_ahead": "ssh-work-ahead"}
 CONNECTION = ("spec", "address", "backend", "user", "port", "key", "ssh_config", "sudo")
 HOST_KEYS = (*CONNECTION, *SETTINGS, "groups", "labels")
 EXAMPLE = "see README, 'Fleets: many hosts in one run'"

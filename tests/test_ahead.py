@@ -13,10 +13,10 @@ from conformance.outcomes import TargetError, expect
 class FakeTarget:
     """What ahead uses of a Target; connection 'local' runs work in the background, 'paramiko' inline."""
 
-    def __init__(self, connection="local", call_timeout=5.0):
+    def __init__(self, connection="local", call_timeout=5.0, ssh_work_ahead=True):
         self.id, self.name, self.run_id = f"{connection}://fake", "fake", "r1"
         self.host = SimpleNamespace(backend=SimpleNamespace(get_connection_type=lambda: connection))
-        self.settings = SimpleNamespace(call_timeout=call_timeout)
+        self.settings = SimpleNamespace(call_timeout=call_timeout, ssh_work_ahead=ssh_work_ahead)
         self.engine, self.pulled_images, self.make = object(), object(), None
         self.shared, self.teardowns = {}, []
 
@@ -187,3 +187,5 @@ def test_ssh_targets_work_ahead_with_fewer_threads(registered):
     made = ahead.of(FakeTarget("ssh"))
     assert made.workers == ahead.SSH_WORKERS < ahead.WORKERS
     assert not ahead.works_ahead(FakeTarget("docker"))
+    assert not ahead.works_ahead(FakeTarget("ssh", ssh_work_ahead=False))  # the default: inline over ssh
+    assert ahead.works_ahead(FakeTarget("local", ssh_work_ahead=False))

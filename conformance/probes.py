@@ -347,7 +347,7 @@ class Http:
                                 f"(looked for {', '.join(HTTP_CLIENTS)})")
         return found
 
-    def _remote(self, url: str, headers: list[str], proxy: str | None) -> tuple[int | None, dict[str, str], str]:
+    def _remote(self, url: str, headers: list[str], proxy: str | None = None) -> tuple[int | None, dict[str, str], str]:
         tool, seconds = self.client(), str(int(self.timeout))
         if tool == "curl":
             via, via_args = ("--noproxy '' --proxy %s", [proxy]) if proxy else ("--noproxy '*'", [])

@@ -70,9 +70,17 @@ def start_suite(cwd: Path, spec: str, *args: str, command: tuple[str, ...] = ("-
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
 
 
+# pytest's own race, not the suite's: an interrupt that lands inside pluggy while it enters the capture plugin's
+# wrapper leaves that generator unfinished; Python finalizes it at exit, after Ctrl-C stopped the capture, and
+# prints its AssertionError ("Exception ignored in: <generator object CaptureManager...>"); seen once in a selftest.
+PYTEST_CAPTURE_RACE = re.compile(r"Exception ignored in: <generator object CaptureManager\.\w+ at 0x[0-9a-f]+>\n"
+                                 r"Traceback \(most recent call last\):\n(?:  .*\n)*?AssertionError: ?\n?")
+
+
 def finish(proc: Watched, limit: float = RUN_LIMIT_S) -> str:
     out = proc.finish(limit)
-    assert "Traceback" not in out and "INTERNALERROR" not in out, out[-3000:]
+    ours = PYTEST_CAPTURE_RACE.sub("", out)
+    assert "Traceback" not in ours and "INTERNALERROR" not in ours, out[-3000:]
     return out
 
 

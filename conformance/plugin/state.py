@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import config as configs, interrupts, outcomes, report as reports
+from conformance import config as configs, interrupts, report as reports
 from conformance.catalogue import Catalogue, Requirement
 from conformance.evidence import Evidence
+from conformance.outcomes import Outcomes
 from conformance.targets import Target, Targets
 
 HOST_PARAM = "_testinfra_host"  # testinfra's indirect, module-scoped parameter behind `host`
@@ -24,7 +25,7 @@ class Run:
     started: datetime.datetime
     suites_dir: Path
     targets: Targets
-    outcomes: outcomes.Outcomes
+    outcomes: Outcomes
     results: reports.Results
     run_dir: Path | None = None
     exit_status: int | None = None

@@ -9,15 +9,19 @@ import base64
 import binascii
 import dataclasses
 import re
+import ssl
 import urllib.parse
 
 import docker
 import requests
+import requests.adapters
+import urllib3
 
 from conformance import units
 from conformance.engine import bounded
 from conformance.evidence import trim
 from conformance.judges import page_title
+from conformance.judges.registry import TlsTrust
 from conformance.targets import is_local
 from conformance.outcomes import ObserverError, TargetError, expect
 from conformance.masking import clip
@@ -114,6 +118,19 @@ def sha256(host, evidence, path: str) -> str | None:
     found = result.stdout.split(" ")[0].strip() if result.rc == 0 else None
     evidence.note(f"sha256 of {path}: {found or 'none (no such file)'}")
     return found
+
+
+def list_dir(host, evidence, path: str) -> list[str]:
+    """The names in a directory ([] when it does not exist); unreadable is an ObserverError."""
+    result = observe(host, evidence, "ls -1A -- %s", path, tools=("ls",), paths=(path,), doing=f"list {path}")
+    names = result.stdout.split("\n") if result.rc == 0 else []
+    return [name for name in names if name]
+
+
+def addresses(host, evidence, name: str) -> list[str]:
+    """The addresses a host name resolves to on the target (getent ahosts: the resolver order of nsswitch.conf)."""
+    result = observe(host, evidence, "getent ahosts %s", name, tools=("getent",), doing=f"resolve {name}")
+    return sorted({line.split()[0] for line in result.stdout.splitlines() if line.split()})
 
 
 def exists(host, evidence, path: str) -> bool:
@@ -280,16 +297,22 @@ def _close(stream) -> None:
 
 
 HTTP_CLIENTS = ("curl", "wget", "python3", "busybox wget")  # tried in this order; the first found is used
-# python3's stand-in for `curl -i`: no proxy (or only the one given), no redirect followed, the answer printed as
-# status line, headers, body.
-PYTHON_GET = """import sys, urllib.request as u, urllib.error as e
+# python3's stand-in for `curl -i`: no proxy (or only the one given), no redirect followed, TLS trusted as told
+# ("on"/"off", then "ca=FILE" and "cert=CERT KEY" lines), the answer printed as status line, headers, body.
+PYTHON_GET = """import ssl, sys, urllib.request as u, urllib.error as e
 class Keep(u.HTTPRedirectHandler):
     def redirect_request(self, *a, **k): return None
-url, seconds, proxy = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-headers = dict(h.split(': ', 1) for h in sys.argv[4:])
+url, seconds, proxy, tls = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4].split('\\n')
+headers = dict(h.split(': ', 1) for h in sys.argv[5:])
+context = ssl.create_default_context()
+if tls[0] == 'off':
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+for ca in tls[1:]:
+    if ca.startswith('ca='): context.load_verify_locations(ca[3:])
+    else: context.load_cert_chain(*ca[5:].split(' ', 1))
 try:
-    r = u.build_opener(u.ProxyHandler({'http': proxy, 'https': proxy} if proxy else {}), Keep).open(
-        u.Request(url, headers=headers), timeout=seconds)
+    r = u.build_opener(u.ProxyHandler({'http': proxy, 'https': proxy} if proxy else {}), u.HTTPSHandler(context=context),
+                       Keep).open(u.Request(url, headers=headers), timeout=seconds)
 except e.HTTPError as error:
     r = error
 except Exception as error:
@@ -307,15 +330,20 @@ class Http:
     def __init__(self, host, evidence, timeout: float):
         self.host, self.evidence, self.timeout = host, evidence, timeout
 
-    def get(self, url: str, accept: tuple[str, ...] = (), proxy: str | None = None
+    def get(self, url: str, accept: tuple[str, ...] = (), proxy: str | None = None, tls: TlsTrust | None = None
             ) -> tuple[int | None, dict[str, str], str]:
-        """(status or None when nothing answered, lower-cased headers, body)."""
+        """(status or None when nothing answered, lower-cased headers, body). tls: how to trust an https answer
+        (default: the system's roots, as any client)."""
         if proxy:
             self.evidence.note(f"GET {url} through {proxy}, the proxy dockerd uses for it (GET /info)")
+        if tls is not None:
+            self.evidence.note(tls.why)
         if is_local(self.host):
             session = requests.Session()
             session.trust_env = False  # not the runner's proxies: the target's own view of the URL
             session.proxies = {"http": proxy, "https": proxy} if proxy else {}
+            if tls is not None:
+                _trust_in_session(session, tls)
             try:
                 r = session.get(url, headers={"Accept": ", ".join(accept)} if accept else {}, timeout=self.timeout)
                 status, headers, body = r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text
@@ -325,7 +353,7 @@ class Http:
         else:
             # One Accept header listing every type (as requests sends it): a client that keeps one header per name
             # (python3's urllib, wget) would otherwise send only the last, and the registry answer another manifest.
-            status, headers, body = self._remote(url, [f"Accept: {', '.join(accept)}"] if accept else [], proxy)
+            status, headers, body = self._remote(url, [f"Accept: {', '.join(accept)}"] if accept else [], proxy, tls)
         self.evidence.http(url, status, page_title(body))
         return status, headers, body
 
@@ -347,26 +375,23 @@ class Http:
                                 f"(looked for {', '.join(HTTP_CLIENTS)})")
         return found
 
-    def _remote(self, url: str, headers: list[str], proxy: str | None = None) -> tuple[int | None, dict[str, str], str]:
-        tool, seconds = self.client(), str(int(self.timeout))
-        if tool == "curl":
-            via, via_args = ("--noproxy '' --proxy %s", [proxy]) if proxy else ("--noproxy '*'", [])
-            command = f"curl {via} -sS -i -m %s " + "-H %s " * len(headers) + "%s"
-            args = [*via_args, seconds, *headers, url]
-        elif tool == "python3":
-            command, args = "python3 -c %s %s %s %s" + " %s" * len(headers), [PYTHON_GET, url, seconds, proxy or "",
-                                                                                *headers]
-        else:  # GNU wget or busybox wget: the answer's head on stderr (-S), its body on stdout
-            if proxy:  # only the proxy given: the login's no_proxy emptied (busybox reads the proxy from the env)
-                env, env_args = "env no_proxy= NO_PROXY= http_proxy=%s https_proxy=%s ", [proxy, proxy]
-            else:
-                env, env_args = "", []
-            own = ("-nv --max-redirect=0 -t 1 --content-on-error " + ("-e use_proxy=on" if proxy else "--no-proxy")
-                   if tool == "wget" else "-q " + ("-Y on" if proxy else "-Y off"))
-            command = f"{env}{tool} -S {own} -O - -T %s " + "--header %s " * len(headers) + "%s"
-            args = [*env_args, seconds, *headers, url]
-        result = self.evidence.cmd(self.host, command, *args)
-        problem = observer_problem(result.rc, result.stderr, tools=(tool.split()[0],))
+    def _remote(self, url: str, headers: list[str], proxy: str | None = None, tls: TlsTrust | None = None
+                ) -> tuple[int | None, dict[str, str], str]:
+        """One GET with the target's client. curl and wget take one CA file per call: with several certs.d CAs each
+        is tried in turn while the answer is a verification failure (a chain ends in one root, so some call
+        verifies it exactly when dockerd's pool of them all does)."""
+        tool = self.client()
+        if tls is not None and tool == "busybox wget":
+            raise ObserverError(f"{self.evidence.target_id}: cannot probe {url} as dockerd does: busybox wget, the "
+                                "only HTTP client on the target, does not verify TLS certificates")
+        ca_files = (tls.ca_files if tls is not None and tls.verify and tool != "python3" else ()) or (None,)
+        for ca_file in ca_files:
+            command, args = self._command(tool, url, headers, proxy, tls, ca_file)
+            result = self.evidence.cmd(self.host, command, *args)
+            if result.rc != TLS_VERIFY_FAILED.get(tool):
+                break
+        problem = observer_problem(result.rc, result.stderr, tools=(tool.split()[0],),
+                                   paths=tls.client_pair if tls is not None and tls.client_pair else ())
         if problem:
             raise observer_error(self.host, self.evidence, problem, f"probe HTTP with {tool}")
         if tool.endswith("wget"):
@@ -374,6 +399,70 @@ class Http:
             starts = [i for i, line in enumerate(head) if line.startswith("HTTP/")]  # the last answer's head
             return parse_http("\n".join(head[starts[-1]:]) + "\n\n" + result.stdout) if starts else (None, {}, "")
         return parse_http(result.stdout)
+
+
+    def _command(self, tool: str, url: str, headers: list[str], proxy: str | None, tls: TlsTrust | None,
+                 ca_file: str | None) -> tuple[str, list[str]]:
+        seconds = str(int(self.timeout))
+        pair = list(tls.client_pair) if tls is not None and tls.client_pair else []
+        if tool == "curl":
+            via, via_args = ("--noproxy '' --proxy %s", [proxy]) if proxy else ("--noproxy '*'", [])
+            trust, trust_args = ("-k ", []) if tls is not None and not tls.verify else ("", [])
+            if ca_file:  # --cacert replaces the default roots: --capath keeps the system's
+                trust, trust_args = "--cacert %s --capath /etc/ssl/certs ", [ca_file]
+            if pair:
+                trust, trust_args = trust + "--cert %s --key %s ", [*trust_args, *pair]
+            command = f"curl {via} {trust}-sS -i -m %s " + "-H %s " * len(headers) + "%s"
+            return command, [*via_args, *trust_args, seconds, *headers, url]
+        if tool == "python3":
+            lines = ["off" if tls is not None and not tls.verify else "on"]
+            lines += [f"ca={ca}" for ca in (tls.ca_files if tls is not None and tls.verify else ())]
+            lines += [f"cert={pair[0]} {pair[1]}"] if pair else []
+            return ("python3 -c %s %s %s %s %s" + " %s" * len(headers),
+                    [PYTHON_GET, url, seconds, proxy or "", "\n".join(lines), *headers])
+        # GNU wget or busybox wget: the answer's head on stderr (-S), its body on stdout
+        if proxy:  # only the proxy given: the login's no_proxy emptied (busybox reads the proxy from the env)
+            env, env_args = "env no_proxy= NO_PROXY= http_proxy=%s https_proxy=%s ", [proxy, proxy]
+        else:
+            env, env_args = "", []
+        own = ("-nv --max-redirect=0 -t 1 --content-on-error " + ("-e use_proxy=on" if proxy else "--no-proxy")
+               if tool == "wget" else "-q " + ("-Y on" if proxy else "-Y off"))
+        trust, trust_args = ("--no-check-certificate ", []) if tls is not None and not tls.verify else ("", [])
+        if ca_file:
+            trust, trust_args = "--ca-certificate=%s --ca-directory=/etc/ssl/certs ", [ca_file]
+        if pair:
+            trust, trust_args = trust + "--certificate=%s --private-key=%s ", [*trust_args, *pair]
+        command = f"{env}{tool} -S {own} {trust}-O - -T %s " + "--header %s " * len(headers) + "%s"
+        return command, [*env_args, *trust_args, seconds, *headers, url]
+
+
+TLS_VERIFY_FAILED = {"curl": 60, "wget": 5}  # their exit status when the peer's certificate did not verify
+
+
+def _trust_in_session(session: requests.Session, tls: TlsTrust) -> None:
+    """A requests session that trusts as tls says: no verification, or the system's roots plus its CA files."""
+    if not tls.verify:
+        session.verify = False
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    elif tls.ca_files:
+        context = ssl.create_default_context()
+        for ca in tls.ca_files:
+            context.load_verify_locations(ca)
+        session.mount("https://", _ContextAdapter(context))
+    if tls.client_pair:
+        session.cert = tls.client_pair
+
+
+class _ContextAdapter(requests.adapters.HTTPAdapter):
+    """An HTTPAdapter whose connections verify with the given ssl context."""
+
+    def __init__(self, context: ssl.SSLContext):
+        self.context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = self.context
+        return super().init_poolmanager(*args, **kwargs)
 
 
 def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:

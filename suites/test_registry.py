@@ -1,4 +1,6 @@
 """Seed 1.3 docker镜像从哪里来: Docker Hub by default, a registry mirror in /etc/docker/daemon.json."""
+from urllib.parse import urlsplit
+
 import pytest
 
 from conformance import outcomes, probes
@@ -50,6 +52,23 @@ def engine_proxies(engine, evidence):
     return proxy_for
 
 
+def engine_tls(host, engine, evidence):
+    """url -> how dockerd trusts the certificate of an https url (None: plain http), from GET /info's registry
+    configuration and the target's certs.d directory for that host[:port]."""
+    info = engine.info()
+    config = info.get("RegistryConfig") or {}
+    evidence.api("GET /info", IndexConfigs=config.get("IndexConfigs"),
+                 InsecureRegistryCIDRs=config.get("InsecureRegistryCIDRs"))
+
+    def trust_for(url):
+        if not url.startswith("https://"):
+            return None
+        files = probes.list_dir(host, evidence, f"{judge.CERTS_DIR}/{judge.host_port(url)}")
+        resolved = probes.addresses(host, evidence, urlsplit(url).hostname) if judge.needs_addresses(info, url) else []
+        return judge.tls_trust(info, url, files, resolved)
+    return trust_for
+
+
 def http(host, target, evidence):
     return probes.Http(host, evidence, timeout=min(10, target.settings.call_timeout))
 
@@ -84,15 +103,17 @@ def test_mirror_applied(host, engine, evidence):
 def test_mirror_reachable(host, target, engine, evidence):
     """Every mirror the daemon uses answers as a registry at the endpoint dockerd derives from it."""
     mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
-    get, proxies = http(host, target, evidence).get, engine_proxies(engine, evidence)
+    get = http(host, target, evidence).get
+    proxies, trust = engine_proxies(engine, evidence), engine_tls(host, engine, evidence)
     results = {}
     for mirror in mirrors:
         base = judge.endpoint(mirror)
-        proxy = proxies(base)
-        v2 = get(base + "v2/", proxy=proxy)
+        proxy, tls = proxies(base), trust(base)
+        v2 = get(base + "v2/", proxy=proxy, tls=tls)
         probe = None
         if not judge.speaks_registry(v2)[0]:
-            probe = get(f"{base}v2/conformance-probe-{target.run_id}/manifests/absent", MANIFEST_TYPES, proxy=proxy)
+            probe = get(f"{base}v2/conformance-probe-{target.run_id}/manifests/absent", MANIFEST_TYPES, proxy=proxy,
+                        tls=tls)
         results[mirror] = (base, *judge.speaks_registry(v2, probe))
     judge.mirror_reachable(results).check(evidence)
 
@@ -109,10 +130,11 @@ def test_mirror_serves_pulls(host, target, engine, make, evidence):
                                   "no pull to observe (the suite removes only images it pulled; remove it, "
                                   "or check a host without it)")
     mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
-    get, proxies = http(host, target, evidence).get, engine_proxies(engine, evidence)
+    get = http(host, target, evidence).get
+    proxies, trust = engine_proxies(engine, evidence), engine_tls(host, engine, evidence)
     answers = {}
     for mirror in mirrors:
         url = f"{judge.endpoint(mirror)}v2/library/hello-world/manifests/latest"
-        status, headers, _ = get(url, MANIFEST_TYPES, proxy=proxies(url))
+        status, headers, _ = get(url, MANIFEST_TYPES, proxy=proxies(url), tls=trust(url))
         answers[url] = (status, headers.get("docker-content-digest"))
     judge.serves_pulls(answers, repo_digests).check(evidence)

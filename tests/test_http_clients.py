@@ -2,6 +2,8 @@
 and none of them goes through the login's proxy."""
 import http.server
 import shutil
+import ssl
+import subprocess
 import threading
 
 import pytest
@@ -9,6 +11,8 @@ import testinfra
 
 from conformance import probes
 from conformance.evidence import Evidence
+from conformance.judges.registry import TlsTrust
+from conformance.outcomes import ObserverError
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -55,5 +59,62 @@ def test_each_client_gives_the_same_answer_without_the_logins_proxy(server, tool
         # whose own address nothing listens on; the login's dead proxy is not used
         status, headers, body = http._remote("http://127.0.0.1:9/v2/", [], proxy=server)
         assert (status, body) == (200, "{}")
+    finally:
+        del host.backend.conformance_http_client
+
+
+# ---- https: each client trusts the certificate as dockerd would (system roots + certs.d CAs, or not at all) ----
+
+def self_signed(directory, name):
+    """A self-signed certificate for 127.0.0.1 (its own CA) and its key, made with openssl."""
+    crt, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True, timeout=60)
+    return crt, key
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """(https URL, the CA that signed it, another CA) of a local server answering as a registry over TLS."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not on this machine")
+    directory = tmp_path_factory.mktemp("tls")
+    crt, key = self_signed(directory, "mirror")
+    other, _ = self_signed(directory, "other")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(crt, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", str(crt), str(other)
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("tool", ["requests", *probes.HTTP_CLIENTS])
+def test_each_client_trusts_a_mirror_certificate_as_dockerd_does(tls_server, tool):
+    url, ca, other = tls_server
+    if tool != "requests" and not shutil.which(tool.split()[0]):
+        pytest.skip(f"{tool.split()[0]} is not on this machine")
+    host = testinfra.get_host("local://")
+    probe = probes.Http(host, Evidence("local://", 10), 5)
+
+    def get(tls):
+        if tool == "requests":  # the local:// path
+            return probe.get(f"{url}/v2/", tls=tls)[0]
+        return probe._remote(f"{url}/v2/", [], tls=tls)[0]
+
+    host.backend.conformance_http_client = tool
+    try:
+        if tool == "busybox wget":  # it cannot verify: no verdict from it
+            with pytest.raises(ObserverError, match="does not verify TLS certificates"):
+                get(TlsTrust(True, "verified", (ca,)))
+            return
+        assert get(None) is None  # its certificate is in no system store: nothing trusted answered
+        assert get(TlsTrust(True, "verified", (ca,))) == 200
+        assert get(TlsTrust(True, "verified", (other, ca))) == 200  # the CA that signed it among others
+        assert get(TlsTrust(True, "verified", (other,))) is None
+        assert get(TlsTrust(False, "insecure registry")) == 200
     finally:
         del host.backend.conformance_http_client

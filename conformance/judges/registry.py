@@ -2,11 +2,13 @@
 
 The configuration is read as dockerd reads it (moby daemon/config/config.go getConflictFreeConfiguration, and
 daemon/pkg/registry/config.go ValidateMirror and loadMirrors); the mirrors are probed at the endpoint dockerd
-derives from each configured string (daemon/pkg/registry/service_v2.go lookupV2Endpoints).
+derives from each configured string (daemon/pkg/registry/service_v2.go lookupV2Endpoints), trusting its TLS
+certificate as dockerd does (registry.go newTLSConfig, config.go isSecureIndex).
 """
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import ipaddress
 import json
 import re
@@ -150,6 +152,73 @@ def engine_proxy(info: dict, url: str) -> str | None:
         if entry and _no_proxy_matches(entry, host, port):
             return None
     return proxy if "://" in proxy else "http://" + proxy
+
+
+CERTS_DIR = "/etc/docker/certs.d"  # dockerd's (rootful) per-registry TLS files: <dir>/<host[:port]>/
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsTrust:
+    """How dockerd's TLS client treats an https registry endpoint: verified against the system's roots plus the
+    *.crt files of its certs.d directory, presenting the first *.cert/*.key pair there; or not verified at all
+    (an insecure registry). why: said in evidence."""
+    verify: bool
+    why: str
+    ca_files: tuple[str, ...] = ()
+    client_pair: tuple[str, str] | None = None
+
+
+def host_port(url: str) -> str:
+    """The URL's host[:port] as dockerd keys IndexConfigs and certs.d directories by it (url.URL.Host)."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def needs_addresses(info: dict, url: str) -> bool:
+    """Whether tls_trust must know the addresses the URL's host name resolves to on the target: an https URL whose
+    host is neither an IP nor named in IndexConfigs, while dockerd has insecure CIDRs to match them against."""
+    parts = urlsplit(url)
+    config = info.get("RegistryConfig") or {}
+    return (parts.scheme == "https" and host_port(url) not in (config.get("IndexConfigs") or {})
+            and _ip(parts.hostname or "") is None and bool(config.get("InsecureRegistryCIDRs")))
+
+
+def tls_trust(info: dict, url: str, certs_files: list[str], addresses: list[str] = ()) -> TlsTrust | None:
+    """dockerd's TLS trust for url (None: plain http). Insecure when IndexConfigs names its host[:port] not secure,
+    or, not named there, when its IP (or an address its name resolves to) is in InsecureRegistryCIDRs (127.0.0.0/8
+    by default); else verified, with the certs.d files certs_files (names in CERTS_DIR/<host[:port]>/)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return None
+    name = host_port(url)
+    config = info.get("RegistryConfig") or {}
+    index = (config.get("IndexConfigs") or {}).get(name)
+    if index is not None and not index.get("Secure", True):
+        return TlsTrust(False, f"dockerd does not verify {name}'s certificate: an insecure registry (GET /info "
+                               "RegistryConfig.IndexConfigs)")
+    if index is None:
+        ips = [ip for ip in (_ip(a) for a in ([parts.hostname or ""] if _ip(parts.hostname or "") else addresses)) if ip]
+        for cidr in config.get("InsecureRegistryCIDRs") or []:
+            try:
+                network = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                continue
+            hit = next((ip for ip in ips if ip in network), None)
+            if hit is not None:
+                return TlsTrust(False, f"dockerd does not verify {name}'s certificate: {hit} is in its insecure "
+                                       f"registry range {cidr} (GET /info RegistryConfig.InsecureRegistryCIDRs)")
+    directory = f"{CERTS_DIR}/{name}"
+    cas = tuple(f"{directory}/{f}" for f in sorted(certs_files) if f.endswith(".crt"))
+    cert = next((f for f in sorted(certs_files) if f.endswith(".cert")), None)
+    pair = (f"{directory}/{cert}", f"{directory}/{cert.removesuffix('.cert')}.key") if cert else None
+    extra = (f" plus {', '.join(cas)}" if cas else "") + (f", presenting {pair[0]}" if pair else "")
+    return TlsTrust(True, f"dockerd verifies {name}'s certificate against the system's roots{extra}", cas, pair)
+
+
+def _ip(text: str):
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
 
 
 def _loopback(host: str) -> bool:

@@ -251,3 +251,43 @@ def test_engine_proxy_chooses_as_gos_net_http_does():
     assert judge.engine_proxy({**BEHIND_PROXY, "NoProxy": "*"}, "http://172.17.0.1:5000/v2/") is None
     assert judge.engine_proxy({"HttpsProxy": "http://p:1"}, "http://172.17.0.1:5000/v2/") is None  # http: HttpProxy
     assert judge.engine_proxy({}, "https://mirror.example/v2/") is None
+
+
+# ---- how dockerd trusts an https mirror's certificate (moby registry.go newTLSConfig, config.go isSecureIndex) ----
+
+INFO_TLS = {"RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"],
+                               "IndexConfigs": {"docker.io": {"Name": "docker.io", "Secure": True, "Official": True},
+                                                "mirror.corp:5443": {"Name": "mirror.corp:5443", "Secure": False}}}}
+
+
+def test_plain_http_has_no_tls_trust():
+    assert judge.tls_trust(INFO_TLS, "http://10.0.0.5:5000/", ["ca.crt"]) is None
+    assert not judge.needs_addresses(INFO_TLS, "http://mirror.example/")
+
+
+def test_insecure_registries_are_not_verified():
+    named = judge.tls_trust(INFO_TLS, "https://mirror.corp:5443/", ["ca.crt"])
+    assert not named.verify and "IndexConfigs" in named.why
+    loopback_ip = judge.tls_trust(INFO_TLS, "https://127.0.0.1:5443/", [])
+    assert not loopback_ip.verify and "127.0.0.0/8" in loopback_ip.why
+    resolved = judge.tls_trust(INFO_TLS, "https://localhost:5443/", [], ["127.0.0.1", "::1"])
+    assert not resolved.verify and "127.0.0.1" in resolved.why
+
+
+def test_a_secure_registry_is_verified_with_its_certs_d_files():
+    trust = judge.tls_trust(INFO_TLS, "https://mirror.example:5443/", ["b.crt", "a.crt", "client.cert", "client.key",
+                                                                       "README"], ["10.1.2.3"])
+    assert trust.verify
+    assert trust.ca_files == ("/etc/docker/certs.d/mirror.example:5443/a.crt",
+                              "/etc/docker/certs.d/mirror.example:5443/b.crt")
+    assert trust.client_pair == ("/etc/docker/certs.d/mirror.example:5443/client.cert",
+                                 "/etc/docker/certs.d/mirror.example:5443/client.key")
+    plain = judge.tls_trust(INFO_TLS, "https://mirror.example/", [])
+    assert plain.verify and plain.ca_files == () and plain.client_pair is None and "system's roots" in plain.why
+
+
+def test_addresses_are_needed_only_for_names_dockerd_would_match_against_insecure_ranges():
+    assert judge.needs_addresses(INFO_TLS, "https://mirror.example/")
+    assert not judge.needs_addresses(INFO_TLS, "https://10.0.0.5/")  # an IP is matched as it is
+    assert not judge.needs_addresses(INFO_TLS, "https://mirror.corp:5443/")  # named in IndexConfigs
+    assert not judge.needs_addresses({"RegistryConfig": {"InsecureRegistryCIDRs": []}}, "https://mirror.example/")

@@ -9,6 +9,7 @@ from typing import Any
 from conformance import audit as audits, cleanup, engine as engines, engine_kind, hostkeys, units as unit_states
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
+from conformance.masking import clip
 from conformance.outcomes import ObserverError, TargetError, one_line
 from conformance.profiles import READ_OS_RELEASE, os_release, profile_from_os_release, profile_of
 
@@ -176,7 +177,15 @@ class Target:
     def _engine(self):
         self.units()  # never connect before the service state is read: the connection may start the service
         url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)  # its message names the spec
-        client = engines.connect(self.name, url, self.settings.call_timeout, self.host_keys)
+        try:
+            client = engines.connect(self.name, url, self.settings.call_timeout, self.host_keys)
+        except TargetError as e:
+            said = self._dial_stdio_says(url)
+            if not said:
+                raise
+            head = f"{self.name}: connect to engine {url}: "
+            raise TargetError(f"{head}the login's `docker system dial-stdio` says: {said} "
+                              f"(docker-py: {str(e).removeprefix(head)})") from e
         breaker = engines.guard_client(client, self.name, self.settings.call_timeout)
         self.on_teardown(client.close)
         # Registered right after the client, so they run last before close, after every shared teardown:
@@ -185,6 +194,18 @@ class Target:
         self.on_teardown(lambda: (breaker.reset(), cleanup.sweep(client, self.run_id, self._released()))[1])
         self.audit.start(self, client)
         return client
+
+    def _dial_stdio_says(self, url: str) -> str:
+        """Over ssh:// docker-py talks through the login's own `docker system dial-stdio` and drops what it prints:
+        when that CLI reaches no engine (the login's DOCKER_HOST or docker context names another, no permission on
+        the socket) its first line on stderr says why ('' if nothing). Asked only after the connection failed."""
+        if not url.startswith("ssh://"):
+            return ""
+        try:
+            result = self.run("docker system dial-stdio < /dev/null", what="ask the login's docker CLI")
+        except TargetError:
+            return ""
+        return clip(next((line.strip() for line in result.stderr.splitlines() if line.strip()), ""), 300)
 
     def _released(self) -> dict[str, str]:
         """What became of the images the run pulled (the sweep adds those it removes once their containers went)."""

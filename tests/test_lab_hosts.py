@@ -275,3 +275,18 @@ def test_each_login_gets_its_own_master_connection(ssh_home):
         paths_by_user[user] = re.search(r"(?m)^controlpath (.+)$", shown).group(1)
     assert paths_by_user == {u: str(sshconf.control_path(u, "172.17.0.9", "22")) for u in ("root", "hunter")}
     assert "%r" in (ssh_home / "config").read_text()
+
+
+@pytest.mark.lab
+def test_a_login_whose_docker_cli_reaches_no_engine_is_an_error_saying_what_the_cli_said(lab_host, tmp_path):
+    """Over ssh:// docker-py talks through the login's `docker system dial-stdio`, which follows the login's
+    DOCKER_HOST: the engine checks end as error quoting that CLI, not docker-py's bare 'connection aborted'."""
+    _, spec = lab_host("login-docker-host-elsewhere")
+    subprocess.run([sys.executable, "-m", "pytest", str(REPO / "suites"), f"--hosts={spec}", "-q",
+                    "-p", "no:cacheprovider", "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml")],
+                   cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    found = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())["hosts"][spec]
+    info = found["requirements"]["engine.info"]
+    assert info["status"] == "error", info
+    assert "the login's `docker system dial-stdio` says:" in info["message"], info
+    assert "127.0.0.1:2375" in info["message"], info

@@ -56,21 +56,42 @@ def process_cmd(image_config: dict, path: str, args: list[str], processes: list[
                 inits: tuple[str, ...] = ENGINE_INITS) -> Verdict:
     """Judge image.config-applied (CMD): the container runs Entrypoint+Cmd, and that program is PID 1, or the only
     child of PID 1 when PID 1 is the engine's init (`"init": true`, `docker run --init`)."""
-    want = list(image_config.get("Entrypoint") or []) + list(image_config.get("Cmd") or [])
-    have = [path, *args]
-    program = posixpath.basename(want[0])[:15] if want else ""  # comm holds 15 characters
+    entrypoint, cmd = list(image_config.get("Entrypoint") or []), list(image_config.get("Cmd") or [])
+    want, have = entrypoint + cmd, [path, *args]
+    programs = started_programs(entrypoint, cmd)
     names = {pid: name for pid, _, name in processes}
     pid1 = names.get(1, "")
     children = [name for _, parent, name in processes if parent == 1]
     if pid1 in inits:
-        runs = children == [program]
+        runs = len(children) == 1 and children[0] in programs
         seen = f"PID 1 {pid1!r} (the engine's init), its children {children}"
     else:
-        runs = pid1 == program
+        runs = pid1 in programs
         seen = f"PID 1 {pid1!r}"
+    named = " or ".join(repr(p) for p in programs) or "''"
     return Verdict(bool(want) and want == have and runs,
-                   f"process {want} (PID 1 {program!r}, or the only child of the engine's init {'/'.join(inits)})",
+                   f"process {want} (PID 1 {named}, or the only child of the engine's init {'/'.join(inits)})",
                    f"process {have} ({seen})")
+
+
+SHELLS = ("sh", "bash", "dash", "ash")
+
+
+def started_programs(entrypoint: list[str], cmd: list[str]) -> tuple[str, ...]:
+    """The names (comm, 15 characters) the process started from Entrypoint+Cmd may have by the time it is looked at:
+    its first program; with an Entrypoint, also Cmd's first program (an entrypoint script that ends in `exec "$@"`,
+    as Docker's official images do); for `sh -c "STRING"`, also STRING's first program (a shell execs a last simple
+    command in place)."""
+    want = entrypoint + cmd
+    firsts = [want[0]] if want else []
+    if entrypoint and cmd:
+        firsts.append(cmd[0])
+    for argv in (want, cmd if entrypoint else []):
+        words = argv[2].split() if len(argv) >= 3 and posixpath.basename(argv[0]) in SHELLS and argv[1] == "-c" else []
+        words = words[1:] if words[:1] == ["exec"] else words
+        if words:
+            firsts.append(words[0])
+    return tuple(dict.fromkeys(posixpath.basename(f)[:15] for f in firsts))
 
 
 def process_env(image_env: list[str], container_env: list[str], inside_env: str) -> Verdict:

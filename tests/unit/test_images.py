@@ -169,3 +169,20 @@ def test_commit_without_new_layer_or_change_fails():
     assert "1 layer(s) on top" in message(judge.commit_persists(LAYERS, LAYERS, True))
     assert "change visible: False" in message(judge.commit_persists(LAYERS, LAYERS + ["sha256:c0"], False))
     assert "not based on the base's" in message(judge.commit_persists(LAYERS, ["sha256:x", "sha256:c0"], True))
+
+
+# Docker Hub's nginx: an entrypoint script that ends in `exec "$@"`, so PID 1 is nginx once it has run
+HUB_NGINX = {"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["nginx", "-g", "daemon off;"]}
+
+
+@pytest.mark.red("image.config-applied")
+def test_an_entrypoint_that_execs_its_cmd_runs_the_image_config():
+    argv = ("/docker-entrypoint.sh", ["nginx", "-g", "daemon off;"])
+    for table in ("1 0 nginx\n29 1 nginx\n", "1 0 docker-entrypoi\n"):  # after its exec, or still in the script
+        assert judge.process_cmd(HUB_NGINX, *argv, judge.process_table(table), INITS).ok, table
+    assert judge.process_cmd(HUB_NGINX, *argv, judge.process_table("1 0 docker-init\n7 1 nginx\n"), INITS).ok
+    # a program neither of them names is not the image's process
+    verdict = judge.process_cmd(HUB_NGINX, *argv, judge.process_table("1 0 sleep\n"), INITS)
+    assert not verdict.ok and "PID 1 'docker-entrypoi' or 'nginx'" in message(verdict)
+    assert judge.started_programs(["sh", "-c", "exec nginx -g 'daemon off;'"], []) == ("sh", "nginx")
+    assert judge.started_programs([], ["/bin/sh", "-c", "nginx -g 'daemon off;'"]) == ("sh", "nginx")

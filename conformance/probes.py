@@ -412,7 +412,8 @@ class Http:
                 trust, trust_args = "--cacert %s --capath /etc/ssl/certs ", [ca_file]
             if pair:
                 trust, trust_args = trust + "--cert %s --key %s ", [*trust_args, *pair]
-            command = f"curl {via} {trust}-sS -i -m %s " + "-H %s " * len(headers) + "%s"
+            # -q first: not the login's ~/.curlrc (an `insecure` or `fail` there would change the answer)
+            command = f"curl -q {via} {trust}-sS -i -m %s " + "-H %s " * len(headers) + "%s"
             return command, [*via_args, *trust_args, seconds, *headers, url]
         if tool == "python3":
             lines = ["off" if tls is not None and not tls.verify else "on"]
@@ -427,9 +428,12 @@ class Http:
             env, env_args = "", []
         own = ("-nv --max-redirect=0 -t 1 --content-on-error " + ("-e use_proxy=on" if proxy else "--no-proxy")
                if tool == "wget" else "-q " + ("-Y on" if proxy else "-Y off"))
-        trust, trust_args = ("--no-check-certificate ", []) if tls is not None and not tls.verify else ("", [])
+        # GNU wget: certificate checking said on the command line, over any check_certificate of a wgetrc
+        verify = "off" if tls is not None and not tls.verify else "on"
+        trust, trust_args = (f"-e check_certificate={verify} " if tool == "wget" else
+                             "--no-check-certificate " if verify == "off" else ""), []
         if ca_file:
-            trust, trust_args = "--ca-certificate=%s --ca-directory=/etc/ssl/certs ", [ca_file]
+            trust, trust_args = trust + "--ca-certificate=%s --ca-directory=/etc/ssl/certs ", [ca_file]
         if pair:
             trust, trust_args = trust + "--certificate=%s --private-key=%s ", [*trust_args, *pair]
         command = f"{env}{tool} -S {own} {trust}-O - -T %s " + "--header %s " * len(headers) + "%s"

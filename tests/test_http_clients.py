@@ -93,10 +93,14 @@ def tls_server(tmp_path_factory):
 
 
 @pytest.mark.parametrize("tool", ["requests", *probes.HTTP_CLIENTS])
-def test_each_client_trusts_a_mirror_certificate_as_dockerd_does(tls_server, tool):
+def test_each_client_trusts_a_mirror_certificate_as_dockerd_does(tls_server, tool, tmp_path, monkeypatch):
     url, ca, other = tls_server
     if tool != "requests" and not shutil.which(tool.split()[0]):
         pytest.skip(f"{tool.split()[0]} is not on this machine")
+    # a login whose own settings would trust anything (or hide a non-2xx answer): not the probe's
+    (tmp_path / ".curlrc").write_text("insecure\nfail\n")
+    (tmp_path / ".wgetrc").write_text("check_certificate = off\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
     host = testinfra.get_host("local://")
     probe = probes.Http(host, Evidence("local://", 10), 5)
 

@@ -53,14 +53,14 @@ def test_docker_repo(host, target, evidence):
             not_applicable(f"the engine is not {' or '.join(repo['needed_for'])} but the distribution's own package; "
                            f"no {repo['site']} source is needed")
     if repo["kind"] == "yum":  # yum reads every *.repo file of its repos directory, whatever its name
-        listing = evidence.cmd(host, "find %s -maxdepth 1 -type f -name %s", *repo["paths"], "*.repo").stdout.split()
+        listing = evidence.cmd(host, "find -L %s -maxdepth 1 -type f -name %s", *repo["paths"], "*.repo").stdout.split()
         files = {f: probes.read_file(host, evidence, f) for f in sorted(listing)}
-        judge.yum_repos(repo["paths"][0], files, repo["site"]).check(evidence)
-    else:
-        listing = evidence.cmd(host, "find %s %s -maxdepth 1 -type f", *repo["paths"]).stdout.split()
+        judge.yum_repos(repo["paths"][0], files, repo["site"], repo["mirror_path"]).check(evidence)
+    else:  # apt reads sources.list and every *.list / *.sources in sources.list.d, links to files included
+        listing = evidence.cmd(host, "find -L %s %s -maxdepth 1 -type f", *repo["paths"]).stdout.split()
         files = [f for f in listing if f.endswith((".list", ".sources")) or f in repo["paths"]]
         sources = {f: probes.read_file(host, evidence, f) or "" for f in files}
-        judge.apt_source(sources, repo["site"]).check(evidence)
+        judge.apt_source(sources, repo["site"], repo["mirror_path"]).check(evidence)
 
 
 @pytest.mark.req("install.package")

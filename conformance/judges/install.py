@@ -4,6 +4,7 @@ from __future__ import annotations
 import configparser
 import json
 import re
+from urllib.parse import urlsplit
 
 from conformance.judges import Verdict, version_tuple
 from conformance.profiles import os_release
@@ -74,22 +75,37 @@ def legacy_absent(name: str, is_installed: bool) -> Verdict:
 YUM_TRUE = ("1", "true", "yes", "on")  # yum's and dnf's boolean words for enabled=, any case
 
 
-def yum_repos(directory: str, files: dict[str, str | None], site: str) -> Verdict:
+def docker_source(urls: str, site: str, mirror_path: str) -> str | None:
+    """The first of the URLs (separated by spaces or commas) that serves Docker's packages: on site, or on a mirror
+    of site's tree (its path holds mirror_path, as https://mirrors.aliyun.com/docker-ce/linux/centos/... does:
+    get.docker.com --mirror and the Chinese CentOS guides use such mirrors). None if none does."""
+    for url in re.split(r"[\s,]+", urls.strip()):
+        parts = urlsplit(url)
+        if parts.hostname == site or (mirror_path and mirror_path in parts.path):
+            return url
+    return None
+
+
+def _on_site(site: str, mirror_path: str) -> str:
+    return f"{site}" + (f" (or a mirror of its tree: a path with {mirror_path})" if mirror_path else "")
+
+
+def yum_repos(directory: str, files: dict[str, str | None], site: str, mirror_path: str = "") -> Verdict:
     """Judge install.repo on RHEL from every .repo file yum reads in its repos directory: one of them has an enabled
     section on site. yum-config-manager --add-repo names it docker-ce.repo; Ansible's yum_repository, Puppet and
     hand-written files use other names (docker-ce-stable.repo, docker.repo), which yum reads all the same."""
-    expected = f"a .repo file in {directory} with an enabled section whose baseurl is on {site}"
+    expected = f"a .repo file in {directory} with an enabled section whose baseurl is on {_on_site(site, mirror_path)}"
     if not files:
         return Verdict(False, expected, f"no .repo file in {directory}")
-    verdicts = {path: yum_repo(path, content, site) for path, content in files.items()}
+    verdicts = {path: yum_repo(path, content, site, mirror_path) for path, content in files.items()}
     good = [path for path, v in verdicts.items() if v.ok]
     shown = good or list(verdicts)
     return Verdict(bool(good), expected, "; ".join(verdicts[path].found for path in shown))
 
 
-def yum_repo(path: str, content: str | None, site: str) -> Verdict:
+def yum_repo(path: str, content: str | None, site: str, mirror_path: str = "") -> Verdict:
     """Judge install.repo on RHEL: the .repo file has an enabled section whose baseurl is on site."""
-    expected = f"{path} with an enabled section whose baseurl is on {site}"
+    expected = f"{path} with an enabled section whose baseurl is on {_on_site(site, mirror_path)}"
     if content is None:
         return Verdict(False, expected, f"{path} does not exist or cannot be read")
     # yum reads .repo files as INI files; keys are case-insensitive, values may continue on indented lines
@@ -100,24 +116,55 @@ def yum_repo(path: str, content: str | None, site: str) -> Verdict:
         return Verdict(False, expected, f"{path} is not a valid .repo file: {' '.join(str(e).split())}")
     sections = {name: {k: v or "" for k, v in parser.items(name)} for name in parser.sections()}
     good = [name for name, s in sections.items()
-            if site in (s.get("baseurl", "") + s.get("mirrorlist", "") + s.get("metalink", ""))
+            if docker_source(" ".join((s.get("baseurl", ""), s.get("mirrorlist", ""), s.get("metalink", ""))),
+                             site, mirror_path)
             and s.get("enabled", "1").strip().lower() in YUM_TRUE]
     summary = ", ".join(f"[{n}] enabled={s.get('enabled', '1 (default)')} baseurl={s.get('baseurl', '-')}"
                         for n, s in sections.items()) or "no sections"
     return Verdict(bool(good), expected, f"{path}: {summary}")
 
 
-def apt_source(sources: dict[str, str], site: str) -> Verdict:
-    """Judge install.repo on Debian with docker-ce: an active apt source on site (one-line or deb822 format)."""
-    active = []
-    for path, content in sources.items():
-        deb822_disabled = re.search(r"(?im)^Enabled:\s*no\b", content)
+APT_FALSE = ("no", "false", "without", "off", "disable")  # apt's StringToBool words for false, any case
+
+
+def apt_entries(path: str, content: str) -> list[tuple[str, bool, str]]:
+    """(URI, enabled, how it reads) of every binary-package (deb) source in an apt sources file: one-line format
+    (`deb [options] URI suite ...`) or, for *.sources, deb822 stanzas (Types, URIs, Enabled; each stanza apart)."""
+    entries = []
+    if not path.endswith(".sources"):
         for line in content.splitlines():
-            line = line.strip()
-            if site in line and not line.startswith("#") and not (path.endswith(".sources") and deb822_disabled):
-                active.append(f"{path}: {line}")
-    return Verdict(bool(active), f"an active apt source on {site}",
-                   "; ".join(active) if active else f"no active line mentions {site} in {', '.join(sources) or 'no files'}")
+            match = re.match(r"\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
+            if match:
+                entries.append((match.group(1), True, f"{path}: {line.strip()}"))
+        return entries
+    for stanza in re.split(r"\n[ \t]*\n", content):
+        fields, key = {}, None
+        for line in stanza.splitlines():
+            if line.startswith("#"):
+                continue
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += " " + line.strip()
+                continue
+            name, sep, value = line.partition(":")
+            if sep:
+                key = name.strip().lower()
+                fields[key] = value.strip()
+        if "deb" not in fields.get("types", "").split():
+            continue
+        enabled = fields.get("enabled", "yes").strip().lower() not in APT_FALSE
+        for uri in fields.get("uris", "").split():
+            entries.append((uri, enabled, f"{path}: URIs {uri} (Enabled: {fields.get('enabled', 'yes (default)')})"))
+    return entries
+
+
+def apt_source(sources: dict[str, str], site: str, mirror_path: str = "") -> Verdict:
+    """Judge install.repo on Debian with docker-ce: an enabled binary-package source on site (one-line or deb822)."""
+    seen = [(enabled, shown) for path, content in sources.items() for uri, enabled, shown in apt_entries(path, content)
+            if docker_source(uri, site, mirror_path)]
+    active = [shown for enabled, shown in seen if enabled]
+    found = "; ".join(active) or "; ".join(shown for _, shown in seen) or (
+        f"no deb source on {site} in {', '.join(sources) or 'no files'}")
+    return Verdict(bool(active), f"an enabled apt source on {_on_site(site, mirror_path)}", found)
 
 
 # systemctl is-enabled words that say, by themselves, that the unit does not start at boot (systemctl(1)).

@@ -109,7 +109,7 @@ def test_yum_repos_any_repo_file_name_counts_none_on_site_fails():
 def test_apt_source_commented_or_disabled_fails():
     line = "deb [arch=amd64] https://download.docker.com/linux/debian bookworm stable\n"
     assert judge.apt_source({"/etc/apt/sources.list.d/docker.list": line}, "download.docker.com").ok
-    assert "no active line" in message(judge.apt_source({"/etc/apt/sources.list.d/docker.list": "# " + line},
+    assert "no deb source on" in message(judge.apt_source({"/etc/apt/sources.list.d/docker.list": "# " + line},
                                                          "download.docker.com"))
     deb822 = "Types: deb\nURIs: https://download.docker.com/linux/debian\nSuites: bookworm\nEnabled: no\n"
     assert not judge.apt_source({"/etc/apt/sources.list.d/docker.sources": deb822}, "download.docker.com").ok
@@ -280,3 +280,31 @@ def test_hello_world_without_greeting_or_exit_fails():
     assert judge.hello_world(0, "\nHello from Docker!\nThis message shows ...").ok
     assert "exit code 1" in message(judge.hello_world(1, "exec /hello: exec format error"))
     assert "did not exit in time" in message(judge.hello_world(None, ""))
+
+
+@pytest.mark.red("install.repo")
+def test_a_mirror_of_dockers_tree_is_dockers_source_another_site_is_not():
+    site, tree = "download.docker.com", "/docker-ce/linux/"
+    path = "/etc/yum.repos.d/docker-ce.repo"
+    aliyun = DOCKER_CE_REPO.replace("https://download.docker.com", "https://mirrors.aliyun.com/docker-ce")
+    assert judge.yum_repo(path, aliyun, site, tree).ok
+    assert not judge.yum_repo(path, aliyun, site).ok  # without the mirror rule, as before
+    lookalike = DOCKER_CE_REPO.replace("download.docker.com", "download.docker.com.example.org")
+    assert not judge.yum_repo(path, lookalike, site, tree).ok  # the site is a host name, not a substring
+    line = "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://mirrors.aliyun.com/docker-ce/linux/debian bookworm stable\n"
+    assert judge.apt_source({"/etc/apt/sources.list.d/docker.list": line}, site, tree).ok
+
+
+@pytest.mark.red("install.repo")
+def test_deb822_stanzas_are_enabled_each_on_its_own():
+    site, tree, path = "download.docker.com", "/docker-ce/linux/", "/etc/apt/sources.list.d/docker.sources"
+    stable = "Types: deb\nURIs: https://download.docker.com/linux/debian\nSuites: bookworm\nComponents: stable\n"
+    other = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nEnabled: no\n"
+    assert judge.apt_source({path: stable + "\n" + other}, site, tree).ok  # another stanza's Enabled: no
+    assert judge.apt_source({path: "# Docker\n" + stable + "Signed-By: /etc/apt/keyrings/docker.asc\n"}, site, tree).ok
+    for word in ("no", "false", "Off"):  # apt's false words
+        verdict = judge.apt_source({path: stable + f"Enabled: {word}\n"}, site, tree)
+        assert not verdict.ok and f"Enabled: {word}" in message(verdict)
+    assert not judge.apt_source({path: stable.replace("Types: deb", "Types: deb-src")}, site, tree).ok
+    assert not judge.apt_source({"/etc/apt/sources.list": "deb-src https://download.docker.com/linux/debian bookworm stable\n"},
+                                site, tree).ok

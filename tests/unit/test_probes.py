@@ -104,7 +104,7 @@ def test_http_probe_no_answer_is_the_hosts_finding():
     host = RecordedHost((DISCOVER, Result(0, "curl\npython3\n")),
                         ("curl", Result(7, stderr="curl: (7) Failed to connect to 172.18.0.2 port 80\n")))
     assert probes.Http(host, Evidence("ssh://h", 10), 5).get("http://172.18.0.2/") == (None, {}, "")
-    assert "curl --noproxy " in host.ran[-1]  # a login's http_proxy (pam_env) must not stand between
+    assert "curl -q --noproxy " in host.ran[-1]  # a login's http_proxy (pam_env) must not stand between
 
 
 def test_http_probe_without_a_client_is_an_error_naming_the_tools():
@@ -157,7 +157,7 @@ def test_a_login_that_prints_on_every_command_is_an_observer_error_not_a_finding
 def test_http_probe_through_the_engines_proxy_only():
     curl = RecordedHost((DISCOVER, Result(0, "curl\n")), ("curl", CURL_200))
     probes.Http(curl, Evidence("ssh://h", 10), 5).get("http://172.17.0.1:5000/v2/", proxy="http://127.0.0.1:3128")
-    assert "curl --noproxy " in curl.ran[-1] and " --proxy http://127.0.0.1:3128 -sS " in curl.ran[-1]  # login's
+    assert "curl -q --noproxy " in curl.ran[-1] and " --proxy http://127.0.0.1:3128 -sS " in curl.ran[-1]  # login's
     assert "'*'" not in curl.ran[-1]  # no_proxy emptied (--noproxy ''), never '*' (which would bypass the proxy)
     python = RecordedHost((DISCOVER, Result(0, "python3\n")), ("python3", CURL_200))
     probes.Http(python, Evidence("ssh://h", 10), 5).get("http://m/v2/", proxy="http://127.0.0.1:3128")

@@ -110,6 +110,17 @@ def read_file(host, evidence, path: str) -> str | None:
     return content
 
 
+def read_proc(host, evidence, pid: int | str, name: str) -> str | None:
+    """/proc/<pid>/<name>, or None when there is no such process. A /proc that hides other users' processes from
+    the login (mounted hidepid=2, "invisible") makes every root process look gone: when PID 1 is not visible
+    either, that is an ObserverError (the login cannot look), never a finding that the process is absent."""
+    content = read_file(host, evidence, f"/proc/{pid}/{name}")
+    if content is None and not exists(host, evidence, "/proc/1"):
+        raise ObserverError(f"{evidence.target_id}: cannot read /proc/{pid}/{name}: /proc hides other users' "
+                            f"processes from this login (not even PID 1 is visible: mounted with hidepid); {NEEDS_ROOT}")
+    return content
+
+
 def sha256(host, evidence, path: str) -> str | None:
     """The file's sha256, or None when there is no such file; unreadable is an ObserverError.
     Not host.file(path).sha256sum: its `sha256sum | cut` pipeline answers nothing alike for both."""

@@ -28,7 +28,7 @@ def test_pid_isolation(host, target, evidence):
     _, inside = probes.run_in(container, ["sh", "-c", "cat /proc/1/comm; readlink /proc/1/ns/pid"], evidence,
                               prints=True)
     inside_pid1, container_ns = (inside.splitlines() + ["", ""])[:2]
-    comm = probes.read_file(host, evidence, f"/proc/{pid}/comm") or ""
+    comm = probes.read_proc(host, evidence, pid, "comm") or ""
     host_ns = probes.observe(host, evidence, "readlink /proc/self/ns/pid", tools=("readlink",),
                              paths=("/proc/self/ns/pid",), doing="read the observer's PID namespace").stdout.strip()
     judge.pid_isolation(inside_pid1, pid, top_pids, comm, container_ns, host_ns).check(evidence)

@@ -54,7 +54,13 @@ def layers_of(host, container, evidence):
     graph = judge.storage_of(container.attrs)
     evidence.api(f"GET /containers/{container.short_id}/json", GraphDriver=container.attrs.get("GraphDriver"),
                  **({"Storage": container.attrs["Storage"]} if "Storage" in container.attrs else {}))
-    mountinfo = probes.read_file(host, evidence, f"/proc/{container.attrs['State']['Pid']}/mountinfo") or ""
+    try:
+        mountinfo = probes.read_proc(host, evidence, container.attrs["State"]["Pid"], "mountinfo") or ""
+    except ObserverError as e:
+        if not (graph.get("Data") or {}).get("UpperDir"):
+            raise  # the containerd store names its dirs only in the mount
+        evidence.note(f"root mount not read ({e}); GraphDriver.Data names the dirs")
+        mountinfo = ""
     fstype, options = judge.root_mount(mountinfo)
     lower, upper = judge.layer_dirs(graph, fstype, options)
     return lower, upper, fstype

@@ -90,7 +90,7 @@ def test_service_running(host, target, evidence):
     pid = comm = None
     if not snapshot.systemd_pid1:
         pid = (probes.read_file(host, evidence, "/var/run/docker.pid") or "").strip() or None
-        comm = (probes.read_file(host, evidence, f"/proc/{int(pid)}/comm") or "").strip() if pid and pid.isdigit() else None
+        comm = (probes.read_proc(host, evidence, int(pid), "comm") or "").strip() if pid and pid.isdigit() else None
     judge.service_running(snapshot, pid, comm).check(evidence)
 
 

@@ -500,13 +500,18 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
 
 
 # The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
-# namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line, then
-# the version of the binary that reads the configuration at its next start.
+# namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line (from
+# /proc, else, where /proc hides root's processes from the login (hidepid), the argv systemd started it with),
+# then the version of the binary that reads the configuration at its next start.
 DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
 case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
 echo "pid=$pid"; exe=dockerd
-if [ -n "$pid" ]; then echo "--- argv"; tr '\0' '\n' < /proc/$pid/cmdline; echo; exe=$(tr '\0' '\n' < /proc/$pid/cmdline | head -n 1); fi
-echo "--- version"; PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" "$exe" --version 2>&1"""
+if [ -n "$pid" ]; then
+  argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
+  [ -n "$argv" ] || argv=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
+  echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1)
+fi
+echo "--- version"; PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" "${exe:-dockerd}" --version 2>&1"""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -88,8 +88,8 @@ def _daemon_json(target) -> str:
 def volume_contents(target, volumes: list[dict], busy: dict[str, str], skip: bool = False) -> dict[str, str]:
     """name -> sha256 of the files of each volume (read on the target in one bounded command), or why not.
 
-    Not compared: every volume under --skip-volume-hashing (skip: nothing is read), a volume a running container
-    mounts (its content changes as that container works), one of another driver or with driver options (nfs, bind:
+    Not compared: every volume under --skip-volume-hashing (skip: nothing is read), a volume a running or
+    restarting container mounts (its content changes as that container works; busy: see busy_volumes), one of another driver or with driver options (nfs, bind:
     the files are elsewhere), one above VOLUME_LIMIT_KIB.
     """
     found, pairs = {}, []
@@ -98,7 +98,7 @@ def volume_contents(target, volumes: list[dict], busy: dict[str, str], skip: boo
         if skip:
             found[name] = "not compared: --skip-volume-hashing"
         elif name in busy:
-            found[name] = f"not compared: mounted by running container {busy[name]}"
+            found[name] = f"not compared: mounted by {busy[name]}"
         elif volume.get("Driver") != "local" or volume.get("Options") or not volume.get("Mountpoint"):
             # the options themselves are not shown: a cifs volume's options hold its password
             elsewhere = " with options (nfs, bind, ...): its files are elsewhere" if volume.get("Options") else ""
@@ -117,6 +117,18 @@ def volume_contents(target, volumes: list[dict], busy: dict[str, str], skip: boo
     for name in pairs[::2]:
         found[name] = lines.get(name) or f"not read: rc={result.rc} {one_line(result.stderr)}"
     return found
+
+
+WORKING_STATES = ("running", "restarting")  # a container in these may write to its volumes during the run
+
+
+def busy_volumes(listed: list[dict]) -> dict[str, str]:
+    """volume name -> the container that may be writing to it (GET /containers/json?all=1 entries): a running one,
+    or one its restart policy keeps restarting (a crash loop is "restarting" between its runs)."""
+    return {m["Name"]: f"{c.get('State')} container " + (",".join(n.lstrip("/") for n in c.get("Names") or [])
+                                                        or c["Id"][:12])
+            for c in listed if c.get("State") in WORKING_STATES
+            for m in c.get("Mounts") or [] if m.get("Type") == "volume"}
 
 
 def snapshot(target, client, content_of: set[str] | None = None) -> Snapshot:
@@ -138,8 +150,7 @@ def snapshot(target, client, content_of: set[str] | None = None) -> Snapshot:
     listed = api.containers(all=True)
     containers = {c["Id"]: f"{','.join(n.lstrip('/') for n in c.get('Names') or [])} image {c.get('ImageID', '?')[:19]}"
                   for c in listed if keep("container " + c["Id"], c.get("Labels"))}
-    busy = {m["Name"]: ",".join(n.lstrip("/") for n in c.get("Names") or []) or c["Id"][:12]
-            for c in listed if c.get("State") == "running" for m in c.get("Mounts") or [] if m.get("Type") == "volume"}
+    busy = busy_volumes(listed)
     images = {i["Id"]: tags(i) for i in api.images() if keep("image " + i["Id"], i.get("Labels"), tags(i))}
     networks = {n["Id"]: f"{n.get('Name')} ({n.get('Driver')})"
                 for n in api.networks() if keep("network " + n["Id"], n.get("Labels"))}

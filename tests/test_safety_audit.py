@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from conformance import audit, cleanup, engine as engines, units
-from conformance.audit import Snapshot, differences, volume_contents
+from conformance.audit import Snapshot, busy_volumes, differences, volume_contents
 from conformance.outcomes import TargetError
 from conformance.targets import ssh_reason
 
@@ -176,11 +176,20 @@ def test_volumes_whose_content_is_not_compared_say_why(volumes, tmp_path, monkey
     (other / "big").write_bytes(b"x" * 64 * 1024)
     found = volume_contents(LocalShell(), [volume(uservol), volume(other), volume(tmp_path / "gone"),
                                            volume(tmp_path / "nfs", Options={"type": "nfs", "o": "addr=x,password=s"})],
-                            {"uservol": "db"})
+                            {"uservol": "running container db"})
     assert found["uservol"] == "not compared: mounted by running container db"
     assert re.fullmatch(r"not compared: \d+ KiB, above the 8 KiB limit", found["other"]), found
     assert found["gone"].startswith("not read: du: cannot access"), found
     assert found["nfs"] == "not compared: driver local with options (nfs, bind, ...): its files are elsewhere"
+
+
+def test_a_volume_a_running_or_crash_looping_container_mounts_is_busy():
+    mount = {"Type": "volume", "Name": "loopvol"}
+    listed = [{"Id": "a" * 64, "Names": ["/loop"], "State": "restarting", "Mounts": [mount]},
+              {"Id": "b" * 64, "Names": ["/db"], "State": "running", "Mounts": [{"Type": "volume", "Name": "dbvol"}]},
+              {"Id": "c" * 64, "Names": ["/old"], "State": "exited", "Mounts": [{"Type": "volume", "Name": "kept"}]},
+              {"Id": "d" * 64, "Names": ["/web"], "State": "running", "Mounts": [{"Type": "bind", "Name": ""}]}]
+    assert busy_volumes(listed) == {"loopvol": "restarting container loop", "dbvol": "running container db"}
 
 
 def test_changed_volume_content_is_a_difference_and_an_uncompared_one_is_not():

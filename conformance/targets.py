@@ -310,9 +310,10 @@ def gather_host_facts(target: Target) -> dict[str, str]:
         facts["observer"] = observer(target)
         sock = target.run("readlink -e /var/run/docker.sock", what="readlink -e /var/run/docker.sock")
         facts["engine socket"] = engine_kind.socket_fact(sock.stdout.strip())
+        facts["engine route"] = engine_route(target)
     except TargetError as e:
         facts["OS"] = facts["kernel"] = facts["init (PID 1)"] = facts["observer"] = facts["engine socket"] = \
-            f"could not read: {e}"
+            facts["engine route"] = f"could not read: {e}"
     try:
         service = target.units().service
         facts["docker.service"] = (service.state or "not read (systemd is not PID 1)") + \
@@ -320,6 +321,22 @@ def gather_host_facts(target: Target) -> dict[str, str]:
     except TargetError as e:
         facts["docker.service"] = f"could not read: {e}"
     return facts
+
+
+def engine_route(target: Target) -> str:
+    """Which engine the checks talk to: --engine-url or the runner's, else over ssh:// the one the login's docker CLI
+    reaches (docker-py runs its `docker system dial-stdio`: the login's DOCKER_HOST or docker context decides)."""
+    url = engines.url_for(target.id, target.host.backend, target.settings.engine_url)
+    if target.settings.engine_url or not url.startswith("ssh://"):
+        return url
+    found = target.run("docker context inspect --format %s", "{{.Name}} {{.Endpoints.docker.Host}}",
+                       what="read the login's docker context")
+    name, _, host = found.stdout.strip().partition(" ")
+    if found.rc != 0 or not host:
+        return f"{url}, through the login's docker CLI (its context not read: rc={found.rc} {one_line(found.stderr)})"
+    usual = host in ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
+    return (f"{url}, through the login's docker CLI: context {name}, {host}"
+            + ("" if usual else " (not the system socket /var/run/docker.sock: the engine checks judge that engine)"))
 
 
 def observer(target: Target) -> str:

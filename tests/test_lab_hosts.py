@@ -281,7 +281,7 @@ def test_each_login_gets_its_own_master_connection(ssh_home):
 def test_a_login_whose_docker_cli_reaches_no_engine_is_an_error_saying_what_the_cli_said(lab_host, tmp_path):
     """Over ssh:// docker-py talks through the login's `docker system dial-stdio`, which follows the login's
     DOCKER_HOST: the engine checks end as error quoting that CLI, not docker-py's bare 'connection aborted'."""
-    _, spec = lab_host("login-docker-host-elsewhere")
+    _, spec = lab_host("login-docker-host-elsewhere", name=f"selftest-route-{RUN}")
     subprocess.run([sys.executable, "-m", "pytest", str(REPO / "suites"), f"--hosts={spec}", "-q",
                     "-p", "no:cacheprovider", "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml")],
                    cwd=tmp_path, capture_output=True, text=True, timeout=240)
@@ -290,3 +290,5 @@ def test_a_login_whose_docker_cli_reaches_no_engine_is_an_error_saying_what_the_
     assert info["status"] == "error", info
     assert "the login's `docker system dial-stdio` says:" in info["message"], info
     assert "127.0.0.1:2375" in info["message"], info
+    route = found["facts"]["engine route"]  # the report says which engine the login's CLI picked, and why it matters
+    assert "context default, tcp://127.0.0.1:2375 (not the system socket" in route, route

@@ -4,9 +4,9 @@ from __future__ import annotations
 import secrets
 
 import docker
-import requests
 
-from conformance.outcomes import TargetError, one_line
+from conformance import engine as engines
+from conformance.outcomes import one_line
 
 SUITE = "docker-host-conformance"
 RUN_LABEL = "conformance.run"
@@ -70,12 +70,8 @@ class PulledImages:
         if found is not None:
             return found
         repository, _, tag = ref.rpartition(":") if "@" not in ref else (ref, "", None)
-        try:
+        with engines.reading(f"pull {ref}"):  # an APIError (the engine answered) is the check's finding
             return self.client.images.pull(repository, tag=tag or None)
-        except docker.errors.APIError:
-            raise  # the engine answered: a failed pull is the check's finding, not a transport error
-        except requests.exceptions.RequestException as e:  # the progress stream stalled or broke
-            raise TargetError(f"pull {ref}: {one_line(str(e) or type(e).__name__)}") from e
 
     def pulled_by_run(self, image: str) -> bool:
         """Whether this run pulled the image: it was absent when the run first needed it."""

@@ -10,6 +10,8 @@ cannot name the key it refused.
 """
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import threading
 import time
@@ -21,6 +23,7 @@ import docker
 import docker.auth
 import paramiko
 import requests
+import urllib3
 from docker.constants import DEFAULT_MAX_POOL_SIZE, DEFAULT_NUM_POOLS_SSH, MINIMUM_DOCKER_API_VERSION
 from docker.transport import SSHHTTPAdapter
 from docker.utils import parse_host
@@ -156,6 +159,33 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
 
     api.request = request
     return breaker
+
+
+class StreamBroken(TargetError):
+    """An answer's body could not be read to its end: the engine died or the link was cut while it was sent."""
+
+
+# What a connection that breaks or stalls while docker-py reads an answer's body raises: requests' wrappers where
+# requests reads (ChunkedEncodingError, ConnectionError), urllib3's where docker-py reads response.raw itself (a pull's
+# progress: ProtocolError 'Connection broken: IncompleteRead', ReadTimeoutError), http.client's, and the socket's or
+# the ssh channel's (an attach reads the bare socket: ConnectionResetError).
+BROKEN_STREAM = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+                 ConnectionError, paramiko.SSHException)
+
+
+@contextlib.contextmanager
+def reading(operation: str):
+    """Read an answer's body (a pull's progress, an attach's output, an export's error text): a connection that broke
+    or stalled meanwhile becomes StreamBroken naming the operation and what happened. guard_client bounds and names
+    the request itself; its body is read later, by the caller, outside that guard."""
+    try:
+        yield
+    except docker.errors.APIError:
+        raise  # the engine answered (APIError is a requests HTTPError): the caller's finding
+    except BROKEN_STREAM as e:
+        what = ("stopped sending mid-answer (engine frozen or link stalled)" if _timed_out(e)
+                else "connection broke mid-answer (engine stopped or link cut)")
+        raise StreamBroken(f"{operation}: {what}: {one_line(str(e) or type(e).__name__)}") from e
 
 
 # Every command runs in the C locale: the probes read the tools' English words ("No such file or directory",

@@ -15,6 +15,7 @@ import docker
 import requests
 
 from conformance import units
+from conformance import engine as engines
 from conformance.engine import bounded
 from conformance.evidence import trim
 from conformance.judges import page_title
@@ -184,9 +185,10 @@ def image_export(client, image: str, evidence, seconds: float) -> tuple[int | No
     body (the image's tar) is never read: the response is closed once the status is known."""
     api = client.api
     url = f"{api.base_url}/v{api.api_version}/images/{urllib.parse.quote(image, safe='')}/get"
-    with api.get(url, stream=True, timeout=seconds) as response:  # requests.Session.get: docker-py's own session
+    with engines.reading(f"{evidence.target_id}: engine API GET /images/{image}/get"), \
+            api.get(url, stream=True, timeout=seconds) as response:  # requests.Session.get: docker-py's own session
         status = response.status_code
-        message = "" if status == 200 else _engine_message(response)
+        message = "" if status == 200 else _engine_message(response)  # reads the body: the engine may die meanwhile
     evidence.api(f"GET /images/{image}/get", status=status, message=message,
                  read="the status only; the response closed unread")
     return status, message
@@ -257,9 +259,13 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
         evidence.api(f"POST /containers/{container.short_id}/start", error=str(e.explanation or e))
         expect(False, f"{image} started", f"{type(e).__name__}: {e.explanation or e}")
     chunks: list[bytes] = []
+    reading = f"{evidence.target_id}: read the output of container {container.short_id}"
     try:
-        bounded(lambda: chunks.extend(stream), seconds, f"read the output of container {container.short_id}")
+        with engines.reading(reading):
+            bounded(lambda: chunks.extend(stream), seconds, reading)
         exited = True
+    except engines.StreamBroken:
+        raise  # the engine or the link went away: nothing to judge
     except TargetError:
         exited = False  # still running after `seconds` (e.g. a tag that names a server): not exited, as wait_exit says
     finally:

@@ -106,6 +106,7 @@ def _channel_refused(error: BaseException) -> bool:
 
 
 channel_refused = _channel_refused  # conformance.ahead: work ahead over ssh degrades to inline on a refusal
+timed_out = _timed_out  # conformance.unfinished_pulls: a silent event stream ends by the read timeout
 
 
 def _retry_refused_channel(call: Callable[[], T]) -> T:
@@ -186,6 +187,15 @@ def reading(operation: str):
         what = ("stopped sending mid-answer (engine frozen or link stalled)" if _timed_out(e)
                 else "connection broke mid-answer (engine stopped or link cut)")
         raise StreamBroken(f"{operation}: {what}: {one_line(str(e) or type(e).__name__)}") from e
+
+
+def close_stream(stream) -> None:
+    """Close a stream docker-py returned (attach, events); docker-py refuses to over ssh:// (DockerException), where
+    the response is closed."""
+    try:
+        stream.close()
+    except docker.errors.DockerException:
+        stream._response.close()
 
 
 # Every command runs in the C locale: the probes read the tools' English words ("No such file or directory",

@@ -255,7 +255,7 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
     try:
         container.start()
     except docker.errors.APIError as e:
-        _close(stream)
+        engines.close_stream(stream)
         evidence.api(f"POST /containers/{container.short_id}/start", error=str(e.explanation or e))
         expect(False, f"{image} started", f"{type(e).__name__}: {e.explanation or e}")
     chunks: list[bytes] = []
@@ -269,20 +269,12 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
     except TargetError:
         exited = False  # still running after `seconds` (e.g. a tag that names a server): not exited, as wait_exit says
     finally:
-        _close(stream)
+        engines.close_stream(stream)
     output = text(b"".join(chunks))
     code = wait_exit(container, evidence, seconds) if exited else None
     evidence.api(f"POST /containers/{container.short_id}/attach?stream=1&stdout=1&stderr=1 (before its start)",
                  image=image, cmd=command, exit_code=code, output=output[-2000:])
     return code, output
-
-
-def _close(stream) -> None:
-    """Close an attach stream; docker-py refuses to over ssh:// (DockerException), where the response is closed."""
-    try:
-        stream.close()
-    except docker.errors.DockerException:
-        stream._response.close()
 
 
 HTTP_CLIENTS = ("curl", "wget", "python3", "busybox wget")  # tried in this order; the first found is used

@@ -14,7 +14,7 @@ import urllib.parse
 import docker
 import requests
 
-from conformance import units
+from conformance import rootless, units
 from conformance import engine as engines
 from conformance.engine import bounded
 from conformance.evidence import trim
@@ -399,7 +399,9 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
 DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
 case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
 echo "pid=$pid"; exe=dockerd
-if [ -n "$pid" ]; then echo "--- argv"; tr '\0' '\n' < /proc/$pid/cmdline; echo; exe=$(tr '\0' '\n' < /proc/$pid/cmdline | head -n 1); fi
+if [ -n "$pid" ]; then echo "--- argv"; tr '\0' '\n' < /proc/$pid/cmdline; echo; exe=$(tr '\0' '\n' < /proc/$pid/cmdline | head -n 1)
+""" + rootless.PROCESS + r"""
+fi
 echo "--- version"; PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" "$exe" --version 2>&1"""
 
 
@@ -430,17 +432,38 @@ def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
     head, _, version = stdout.partition("--- version\n")
     pid_line, _, argv = head.partition("--- argv\n")
     pid = pid_line.strip().removeprefix("pid=")
+    argv = argv.partition("--- process\n")[0]
     return pid, tuple(a for a in argv.splitlines() if a), version.strip()
+
+
+def parse_dockerd_process(stdout: str) -> rootless.Dockerd | None:
+    """The dockerd process (owner, the environment that places its configuration) from DOCKERD's output."""
+    pid = parse_dockerd(stdout)[0]
+    section = stdout.partition("--- version\n")[0].partition("--- process\n")[2]
+    return rootless.parse(pid, section) if pid else None
+
+
+def dockerd(host, evidence) -> rootless.Dockerd | None:
+    """The running dockerd (see DOCKERD), read without a connection to the engine; None when none runs."""
+    return parse_dockerd_process(evidence.cmd(host, DOCKERD).stdout)
 
 
 def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
-    pid, argv, version_text = parse_dockerd(evidence.cmd(host, DOCKERD).stdout)
-    path = (flag_values(argv, "--config-file") or [default_path])[-1]
+    stdout = evidence.cmd(host, DOCKERD).stdout
+    pid, argv, version_text = parse_dockerd(stdout)
+    process = parse_dockerd_process(stdout)
+    try:
+        default = process.config_path(default_path) if process else default_path
+    except ValueError as e:
+        raise ObserverError(f"{evidence.target_id}: {e}") from None
+    path = (flag_values(argv, "--config-file") or [default])[-1]
     mirrors = tuple(flag_values(argv, "--registry-mirror"))
     evidence.note(f"dockerd {'pid ' + pid if pid else 'not running'}: reads {path}"
-                  + (" (--config-file)" if path != default_path else " (the default; no --config-file)")
+                  + (" (--config-file)" if flag_values(argv, "--config-file") else
+                     f" (rootless: its user's default, not {default_path}; no --config-file)" if default != default_path
+                     else " (the default; no --config-file)")
                   + (f"; --registry-mirror {list(mirrors)}" if mirrors else "") + f"; {version_text or 'version unknown'}")
 
     def decoded(stdout):

@@ -14,7 +14,7 @@ import pytest
 
 from conformance.lab import hosts, paths
 from conformance.targets import display_name
-from lab_shell import inside, wait_for_labelled_container
+from lab_shell import HOST_PREFIX, inside, wait_for_labelled_container
 from watched import RESULT, Watched
 
 pytestmark = pytest.mark.lab
@@ -22,8 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The suite of this tree, also when another copy of the package is installed (editable or not).
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
        "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
-# CONFORMANCE_LAB_HOST_PREFIX: a prefix of this module's lab host names (people sharing one lab keep theirs apart)
-TAG = f"{os.environ.get('CONFORMANCE_LAB_HOST_PREFIX', '')}safety-{int(time.time()) % 100000}"
+TAG = f"{HOST_PREFIX}safety-{int(time.time()) % 100000}"
 CALL_TIMEOUT = 3
 RUN_LIMIT_S = 240  # a whole run; a hung run fails the test instead of hanging it
 # Everything the leak audit compares, read with the host's own docker CLI (not through the suite's code).

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 import docker
-import requests
 
-from conformance.outcomes import TargetError, one_line
+from conformance import engine as engines, unfinished_pulls
+from conformance.outcomes import one_line
 
 SUITE = "docker-host-conformance"
 RUN_LABEL = "conformance.run"
@@ -53,6 +54,9 @@ class PulledImages:
         self.run_id = run_id
         self.used: set[str] = set()
         self.pulling: set[str] = set()
+        # ref -> time.monotonic() when its pull was asked for, while its progress was not read to the end (an
+        # interrupt, a broken connection): the engine may still be pulling it
+        self.unfinished: dict[str, float] = {}
         self.released: dict[str, str] = {}  # ref -> what became of it at the end (for the leak audit)
 
     def ensure(self, image: str):
@@ -70,20 +74,26 @@ class PulledImages:
         if found is not None:
             return found
         repository, _, tag = ref.rpartition(":") if "@" not in ref else (ref, "", None)
+        self.unfinished[ref] = time.monotonic()  # until its progress is read to the end
         try:
-            return self.client.images.pull(repository, tag=tag or None)
+            with engines.reading(f"pull {ref}"):  # an APIError (the engine answered) is the check's finding
+                image = self.client.images.pull(repository, tag=tag or None)
         except docker.errors.APIError:
-            raise  # the engine answered: a failed pull is the check's finding, not a transport error
-        except requests.exceptions.RequestException as e:  # the progress stream stalled or broke
-            raise TargetError(f"pull {ref}: {one_line(str(e) or type(e).__name__)}") from e
+            self.unfinished.pop(ref, None)  # the engine ended the pull itself
+            raise
+        self.unfinished.pop(ref, None)
+        return image
 
     def pulled_by_run(self, image: str) -> bool:
         """Whether this run pulled the image: it was absent when the run first needed it."""
         return image_ref(image) in self.pulling
 
     def remove_pulled(self) -> list[str]:
-        """Remove the images this run pulled, unless another run still uses them (then it inherits them)."""
-        problems = release_images(self.client, self.run_id, self.released, final=False)
+        """Remove the images this run pulled, unless another run still uses them (then it inherits them); first wait,
+        bounded, for the pulls the run left unfinished (the engine may finish them after the client left)."""
+        bound = min(unfinished_pulls.WAIT_S, self.client.api.timeout)
+        problems = unfinished_pulls.wait(self.client, self.unfinished, bound)
+        problems += release_images(self.client, self.run_id, self.released, final=False)
         self.used.clear()
         self.pulling.clear()
         return problems

@@ -10,6 +10,8 @@ cannot name the key it refused.
 """
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import threading
 import time
@@ -21,6 +23,7 @@ import docker
 import docker.auth
 import paramiko
 import requests
+import urllib3
 from docker.constants import DEFAULT_MAX_POOL_SIZE, DEFAULT_NUM_POOLS_SSH, MINIMUM_DOCKER_API_VERSION
 from docker.transport import SSHHTTPAdapter
 from docker.utils import parse_host
@@ -103,6 +106,7 @@ def _channel_refused(error: BaseException) -> bool:
 
 
 channel_refused = _channel_refused  # conformance.ahead: work ahead over ssh degrades to inline on a refusal
+timed_out = _timed_out  # conformance.unfinished_pulls: a silent event stream ends by the read timeout
 
 
 def _retry_refused_channel(call: Callable[[], T]) -> T:
@@ -156,6 +160,42 @@ def guard_client(client: docker.DockerClient, target_id: str, seconds: float) ->
 
     api.request = request
     return breaker
+
+
+class StreamBroken(TargetError):
+    """An answer's body could not be read to its end: the engine died or the link was cut while it was sent."""
+
+
+# What a connection that breaks or stalls while docker-py reads an answer's body raises: requests' wrappers where
+# requests reads (ChunkedEncodingError, ConnectionError), urllib3's where docker-py reads response.raw itself (a pull's
+# progress: ProtocolError 'Connection broken: IncompleteRead', ReadTimeoutError), http.client's, and the socket's or
+# the ssh channel's (an attach reads the bare socket: ConnectionResetError).
+BROKEN_STREAM = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+                 ConnectionError, paramiko.SSHException)
+
+
+@contextlib.contextmanager
+def reading(operation: str):
+    """Read an answer's body (a pull's progress, an attach's output, an export's error text): a connection that broke
+    or stalled meanwhile becomes StreamBroken naming the operation and what happened. guard_client bounds and names
+    the request itself; its body is read later, by the caller, outside that guard."""
+    try:
+        yield
+    except docker.errors.APIError:
+        raise  # the engine answered (APIError is a requests HTTPError): the caller's finding
+    except BROKEN_STREAM as e:
+        what = ("stopped sending mid-answer (engine frozen or link stalled)" if _timed_out(e)
+                else "connection broke mid-answer (engine stopped or link cut)")
+        raise StreamBroken(f"{operation}: {what}: {one_line(str(e) or type(e).__name__)}") from e
+
+
+def close_stream(stream) -> None:
+    """Close a stream docker-py returned (attach, events); docker-py refuses to over ssh:// (DockerException), where
+    the response is closed."""
+    try:
+        stream.close()
+    except docker.errors.DockerException:
+        stream._response.close()
 
 
 # Every command runs in the C locale: the probes read the tools' English words ("No such file or directory",

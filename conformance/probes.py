@@ -17,7 +17,8 @@ import requests
 import requests.adapters
 import urllib3
 
-from conformance import units
+from conformance import rootless, units
+from conformance import engine as engines
 from conformance.engine import bounded
 from conformance.evidence import trim
 from conformance.judges import page_title
@@ -212,9 +213,10 @@ def image_export(client, image: str, evidence, seconds: float) -> tuple[int | No
     body (the image's tar) is never read: the response is closed once the status is known."""
     api = client.api
     url = f"{api.base_url}/v{api.api_version}/images/{urllib.parse.quote(image, safe='')}/get"
-    with api.get(url, stream=True, timeout=seconds) as response:  # requests.Session.get: docker-py's own session
+    with engines.reading(f"{evidence.target_id}: engine API GET /images/{image}/get"), \
+            api.get(url, stream=True, timeout=seconds) as response:  # requests.Session.get: docker-py's own session
         status = response.status_code
-        message = "" if status == 200 else _engine_message(response)
+        message = "" if status == 200 else _engine_message(response)  # reads the body: the engine may die meanwhile
     evidence.api(f"GET /images/{image}/get", status=status, message=message,
                  read="the status only; the response closed unread")
     return status, message
@@ -281,30 +283,26 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
     try:
         container.start()
     except docker.errors.APIError as e:
-        _close(stream)
+        engines.close_stream(stream)
         evidence.api(f"POST /containers/{container.short_id}/start", error=str(e.explanation or e))
         expect(False, f"{image} started", f"{type(e).__name__}: {e.explanation or e}")
     chunks: list[bytes] = []
+    reading = f"{evidence.target_id}: read the output of container {container.short_id}"
     try:
-        bounded(lambda: chunks.extend(stream), seconds, f"read the output of container {container.short_id}")
+        with engines.reading(reading):
+            bounded(lambda: chunks.extend(stream), seconds, reading)
         exited = True
+    except engines.StreamBroken:
+        raise  # the engine or the link went away: nothing to judge
     except TargetError:
         exited = False  # still running after `seconds` (e.g. a tag that names a server): not exited, as wait_exit says
     finally:
-        _close(stream)
+        engines.close_stream(stream)
     output = text(b"".join(chunks))
     code = wait_exit(container, evidence, seconds) if exited else None
     evidence.api(f"POST /containers/{container.short_id}/attach?stream=1&stdout=1&stderr=1 (before its start)",
                  image=image, cmd=command, exit_code=code, output=output[-2000:])
     return code, output
-
-
-def _close(stream) -> None:
-    """Close an attach stream; docker-py refuses to over ssh:// (DockerException), where the response is closed."""
-    try:
-        stream.close()
-    except docker.errors.DockerException:
-        stream._response.close()
 
 
 HTTP_CLIENTS = ("curl", "wget", "python3", "busybox wget")  # tried in this order; the first found is used
@@ -510,6 +508,7 @@ if [ -n "$pid" ]; then
   argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
   [ -n "$argv" ] || argv=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
   echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1)
+""" + rootless.PROCESS + r"""
 fi
 echo "--- version"; PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" "${exe:-dockerd}" --version 2>&1"""
 
@@ -541,17 +540,38 @@ def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
     head, _, version = stdout.partition("--- version\n")
     pid_line, _, argv = head.partition("--- argv\n")
     pid = pid_line.strip().removeprefix("pid=")
+    argv = argv.partition("--- process\n")[0]
     return pid, tuple(a for a in argv.splitlines() if a), version.strip()
+
+
+def parse_dockerd_process(stdout: str) -> rootless.Dockerd | None:
+    """The dockerd process (owner, the environment that places its configuration) from DOCKERD's output."""
+    pid = parse_dockerd(stdout)[0]
+    section = stdout.partition("--- version\n")[0].partition("--- process\n")[2]
+    return rootless.parse(pid, section) if pid else None
+
+
+def dockerd(host, evidence) -> rootless.Dockerd | None:
+    """The running dockerd (see DOCKERD), read without a connection to the engine; None when none runs."""
+    return parse_dockerd_process(evidence.cmd(host, DOCKERD).stdout)
 
 
 def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
-    pid, argv, version_text = parse_dockerd(evidence.cmd(host, DOCKERD).stdout)
-    path = (flag_values(argv, "--config-file") or [default_path])[-1]
+    stdout = evidence.cmd(host, DOCKERD).stdout
+    pid, argv, version_text = parse_dockerd(stdout)
+    process = parse_dockerd_process(stdout)
+    try:
+        default = process.config_path(default_path) if process else default_path
+    except ValueError as e:
+        raise ObserverError(f"{evidence.target_id}: {e}") from None
+    path = (flag_values(argv, "--config-file") or [default])[-1]
     mirrors = tuple(flag_values(argv, "--registry-mirror"))
     evidence.note(f"dockerd {'pid ' + pid if pid else 'not running'}: reads {path}"
-                  + (" (--config-file)" if path != default_path else " (the default; no --config-file)")
+                  + (" (--config-file)" if flag_values(argv, "--config-file") else
+                     f" (rootless: its user's default, not {default_path}; no --config-file)" if default != default_path
+                     else " (the default; no --config-file)")
                   + (f"; --registry-mirror {list(mirrors)}" if mirrors else "") + f"; {version_text or 'version unknown'}")
 
     def decoded(stdout):

@@ -3,7 +3,7 @@ import pytest
 
 from conformance import ahead, probes
 from conformance.judges import install as judge
-from conformance.outcomes import not_applicable
+from conformance.outcomes import TargetError, not_applicable
 from conformance.profiles import NAMES, OS_RELEASE, profiles
 
 PROFILES = profiles()
@@ -91,7 +91,10 @@ def test_service_running(host, target, evidence):
     if not snapshot.systemd_pid1:
         pid = (probes.read_file(host, evidence, "/var/run/docker.pid") or "").strip() or None
         comm = (probes.read_proc(host, evidence, int(pid), "comm") or "").strip() if pid and pid.isdigit() else None
-    judge.service_running(snapshot, pid, comm).check(evidence)
+    verdict = judge.service_running(snapshot, pid, comm)
+    if not verdict.ok:
+        not_a_rootless_engine(host, evidence)
+    verdict.check(evidence)
 
 
 @pytest.mark.req("service.enabled")
@@ -109,7 +112,16 @@ def test_service_enabled(host, target, evidence):
     if snapshot.systemctl and word in judge.BOOT_WORDS_CLOSURE:
         closure = probes.in_boot_transaction(host, evidence, UNIT) if snapshot.systemd_pid1 else None
         links = probes.persistent_wants_links(host, evidence, UNIT)
+    not_a_rootless_engine(host, evidence)  # a system unit left enabled would pass for a rootless engine
     judge.service_enabled(snapshot, closure, links or "", sysv, alias).check(evidence)
+
+
+def not_a_rootless_engine(host, evidence) -> None:
+    """The system's docker.service says nothing about the engine when the dockerd that runs is rootless: its service
+    is a user unit (`systemctl --user`), which the suite does not read; then the check ends as error."""
+    process = probes.dockerd(host, evidence)  # the process, read without a connection to the engine
+    if process is not None and process.rootless:
+        raise TargetError(f"{evidence.target_id}: {process.unit_reason(UNIT)}")
 
 
 @pytest.mark.req("engine.info")

@@ -1,5 +1,9 @@
 """Commands in a lab host's own root shell (through the lab engine, not SSH), for tests that set up or watch it."""
+import os
 import time
+
+# A prefix of the lab host names these self-tests start (people sharing one lab keep their hosts apart), e.g. e2-.
+HOST_PREFIX = os.environ.get("CONFORMANCE_LAB_HOST_PREFIX", "")
 
 
 def inside(client, container: str, command: str, check: bool = True) -> str:

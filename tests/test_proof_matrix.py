@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import lab_shell
 from conformance.lab import engine, hosts, images, proof, rpms, variants
 from conformance.lab.progress import LabError
 
@@ -26,7 +27,7 @@ CASES = [c for c in CASES if c.name in ONLY] if ONLY else CASES
 WORKERS = int(os.environ.get("CONFORMANCE_PROOF_WORKERS", "4"))
 SUITE_TIMEOUT = 600
 MATRIX_START_BUDGET_MS = 20000
-HOST_PREFIX = f"pm{os.getpid()}-"  # unique per run: a parallel run never replaces our hosts
+HOST_PREFIX = f"{lab_shell.HOST_PREFIX}pm{os.getpid()}-"  # unique per run: a parallel run never replaces our hosts
 REPORTS = proof.REPO / "reports"
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from conformance.lab import hosts, paths
 from conformance.targets import display_name
-from lab_shell import inside, wait_for_labelled_container
+from lab_shell import HOST_PREFIX, inside, wait_for_labelled_container
 from watched import RESULT, Watched
 
 pytestmark = pytest.mark.lab
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The suite of this tree, also when another copy of the package is installed (editable or not).
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
        "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
-TAG = f"safety-{int(time.time()) % 100000}"
+TAG = f"{HOST_PREFIX}safety-{int(time.time()) % 100000}"
 CALL_TIMEOUT = 3
 RUN_LIMIT_S = 240  # a whole run; a hung run fails the test instead of hanging it
 # Everything the leak audit compares, read with the host's own docker CLI (not through the suite's code).
@@ -203,6 +203,34 @@ def test_run_killed_at_a_random_point_leaves_host_clean(tmp_path, client, good, 
         audit = f"run.leak-audit on {display_name(spec)}: "
         assert audit in out and f"{audit}failed" not in out, out[-2000:]
     assert state(client, container) == before
+
+
+# The run's record of an image it is pulling (written just before the pull) while that image is not there yet.
+NGINX_PULL_UNDER_WAY = ("docker volume ls -q --filter label=conformance.image=nginx:latest "
+                        "--filter label=conformance.pulled=yes | grep -q . && ! docker image inspect nginx:latest "
+                        ">/dev/null 2>&1")
+PULL_CALL_TIMEOUT = 20  # above the cleanup's wait for a pull left unfinished (10 s); nginx takes about 5 s here
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda v: v.name)
+def test_run_interrupted_mid_pull_leaves_no_image_behind(tmp_path, client, lab_host, sig):
+    """The interrupt lands while the engine pulls nginx for the run (its record is written, the image not there
+    yet). An engine that finishes the pull after the client left has the cleanup wait for it (its pull event), then
+    remove it; one that cancels it (Docker 20.10 here, once the client's connection closed) costs the wait's bound."""
+    container, spec = lab_host(f"mid-pull-{sig.name.lower()}")  # no images: the run pulls nginx (about 5 s)
+    before = state(client, container)
+    proc = start_suite(tmp_path, spec, f"--call-timeout={PULL_CALL_TIMEOUT}")
+    deadline = time.monotonic() + 120
+    while inside(client, container, f"{NGINX_PULL_UNDER_WAY} || echo no", check=False).strip():
+        assert time.monotonic() < deadline and proc.returncode is None, "the run never started pulling nginx"
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    mid_pull = inside(client, container, f"{NGINX_PULL_UNDER_WAY} && echo yes || echo no").strip() == "yes"
+    out = finish(proc, 120)
+    assert mid_pull, "the interrupt came after the pull had ended: not the case under test"
+    assert proc.returncode in (pytest.ExitCode.INTERRUPTED, 0, 1), out[-2000:]
+    assert f"run.leak-audit on {display_name(spec)}: passed" in out, out[-2000:]
+    assert state(client, container) == before, out[-2000:]
 
 
 def local_state() -> str:

@@ -1,8 +1,10 @@
 """The whole suite over ssh:// on one debian lab host, with and without --ssh-work-ahead (issue #17).
 
-Starts lab host <prefix>bench-ssh, runs one warm-up (work ahead) and then the two modes alternately, --runs times
-each, so a change of the machine's load falls on both; before each run the ControlMaster to the host is closed, so
-every run opens (and pays for) its own connections. Records wall time, the runner's CPU seconds (bench/runner.py),
+Starts lab host <prefix>bench-ssh (prefix: $CONFORMANCE_BENCH_HOST_PREFIX), runs one warm-up (work ahead, cold:
+the host pulls nginx and hello-world from the mirror; --keep-pulled-images leaves them there, so the timed runs
+find the images present, as the local:// bench does) and then the two modes alternately, --runs times each, so a
+change of the machine's load falls on both; before each run the ControlMaster to the host is closed, so every run
+opens (and pays for) its own connections. Records wall time, the runner's CPU seconds (bench/runner.py),
 the load before each run, and writes them under "ssh" in reports/bench.json; stops the host.
 
     python bench/ssh.py [--runs 3] [--out reports/bench.json] [--keep-host]
@@ -23,9 +25,9 @@ from conformance.lab import engine, hosts, registry, sshconf  # noqa: E402
 MODES = {"work ahead": "--ssh-work-ahead=true", "inline": "--ssh-work-ahead=false"}
 
 
-def command(spec: str, mirror: str, mode: str, report_dir: Path) -> list[str]:
+def command(spec: str, mirror: str, mode: str, report_dir: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--hosts={spec}", f"--mirror={mirror}",
-            MODES[mode], f"--report-dir={report_dir}", "suites"]
+            MODES[mode], f"--report-dir={report_dir}", *extra, "suites"]
 
 
 def main(argv=None) -> int:
@@ -45,13 +47,14 @@ def main(argv=None) -> int:
             spec = hosts.start(client, name, "debian")
             ip = urllib.parse.urlsplit(spec).hostname
 
-            def once(mode: str) -> dict:
+            def once(mode: str, *extra: str) -> dict:
                 sshconf.close_master(ip)
-                row = runner.measure(command(spec, mirror, mode, out.parent / "bench-ssh-runs"), figures.ROOT, env)
+                row = runner.measure(command(spec, mirror, mode, out.parent / "bench-ssh-runs", *extra), figures.ROOT,
+                                     env)
                 print(f"ssh ({mode}): {row['wall_s']} s, runner CPU {row['runner_cpu_s']} s, load "
                       f"{row['load_before']}, exit {row['exit']}: {row['last_line']}", flush=True)
                 return row
-            warm = once("work ahead")
+            warm = once("work ahead", "--keep-pulled-images")
             for _ in range(args.runs):
                 for mode in MODES:
                     runs[mode].append(once(mode))
@@ -63,7 +66,8 @@ def main(argv=None) -> int:
         print(failed[0]["output"], file=sys.stderr)
     result = {"host": f"{name} (debian lab host)", "runs": args.runs, "started_by": "bench/ssh.py",
               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
+              "load_before": [round(x, 2) for x in load_before],
+              "cold_first_run": {k: warm[k] for k in ("wall_s", "runner_cpu_s", "load_before", "exit", "last_line")}, "load_after": [round(x, 2) for x in os.getloadavg()],
               "modes": {mode: {"wall_s": figures.summary([r["wall_s"] for r in rows]),
                                "runner_cpu_s": figures.summary([r["runner_cpu_s"] for r in rows]),
                                "runs_s": [r["wall_s"] for r in rows], "loads": [r["load_before"] for r in rows],

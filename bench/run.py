@@ -110,7 +110,7 @@ def main() -> int:
         print(f"{name:<10} {w['median']:>9.2f} {w['min']:>7.2f} {w['max']:>7.2f} {f['peak_rss_mib']:>13.1f}  {f['outcome']}")
     print(f"suite / bare (medians): {ratio}   goals: suite <= {GOALS['suite_s']} s, ratio <= {GOALS['ratio']}, "
           f"collect <= {GOALS['collect_s']} s; met: {report['goals_met']}")
-    print(f"written: {out.relative_to(ROOT)}")
+    print(f"written: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0
 
 

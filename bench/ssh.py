@@ -3,7 +3,8 @@
 Starts lab host <prefix>bench-ssh (prefix: $CONFORMANCE_BENCH_HOST_PREFIX), runs one warm-up (work ahead, cold:
 the host pulls nginx and hello-world from the mirror; --keep-pulled-images leaves them there, so the timed runs
 find the images present, as the local:// bench does) and then the two modes alternately, --runs times each, so a
-change of the machine's load falls on both; before each run the ControlMaster to the host is closed, so every run
+change of the machine's load falls on both, each round also with a local:// run (bench/run.py's), so that the
+ssh/local ratio compares runs made at the same load; before each run the ControlMaster to the host is closed, so every run
 opens (and pays for) its own connections. Records wall time, the runner's CPU seconds (bench/runner.py),
 the load before each run, and writes them under "ssh" in reports/bench.json; stops the host.
 
@@ -23,9 +24,12 @@ from bench import figures, runner  # noqa: E402
 from conformance.lab import engine, hosts, registry, sshconf  # noqa: E402
 
 MODES = {"work ahead": "--ssh-work-ahead=true", "inline": "--ssh-work-ahead=false"}
+LOCAL = "local:// (same rounds)"  # bench/run.py's suite run, in the same rounds: the ssh/local ratio at one load
 
 
 def command(spec: str, mirror: str, mode: str, report_dir: Path, *extra: str) -> list[str]:
+    if mode == LOCAL:
+        return [sys.executable, "-m", "pytest", "-q", "suites"]
     return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--hosts={spec}", f"--mirror={mirror}",
             MODES[mode], f"--report-dir={report_dir}", *extra, "suites"]
 
@@ -39,7 +43,7 @@ def main(argv=None) -> int:
     runner.become_subreaper()
     name, out = f"{figures.HOST_PREFIX}bench-ssh", Path(args.out)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    runs: dict[str, list[dict]] = {mode: [] for mode in [LOCAL, *MODES]}
     load_before = os.getloadavg()
     with engine.client(timeout=120) as client:
         mirror = registry.url(hosts.bridge_gateway(client))
@@ -51,23 +55,24 @@ def main(argv=None) -> int:
                 sshconf.close_master(ip)
                 row = runner.measure(command(spec, mirror, mode, out.parent / "bench-ssh-runs", *extra), figures.ROOT,
                                      env)
-                print(f"ssh ({mode}): {row['wall_s']} s, runner CPU {row['runner_cpu_s']} s, load "
+                print(f"{mode}: {row['wall_s']} s, runner CPU {row['runner_cpu_s']} s, load "
                       f"{row['load_before']}, exit {row['exit']}: {row['last_line']}", flush=True)
                 return row
             warm = once("work ahead", "--keep-pulled-images")
             for _ in range(args.runs):
-                for mode in MODES:
+                for mode in runs:
                     runs[mode].append(once(mode))
         finally:
             if not args.keep_host:
                 hosts.stop(client, name)
-    failed = [r for r in [warm, *runs["work ahead"], *runs["inline"]] if r["exit"] != 0]
+    failed = [r for r in [warm, *(r for rows in runs.values() for r in rows)] if r["exit"] != 0]
     if failed:
         print(failed[0]["output"], file=sys.stderr)
     result = {"host": f"{name} (debian lab host)", "runs": args.runs, "started_by": "bench/ssh.py",
               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "load_before": [round(x, 2) for x in load_before],
-              "cold_first_run": {k: warm[k] for k in ("wall_s", "runner_cpu_s", "load_before", "exit", "last_line")}, "load_after": [round(x, 2) for x in os.getloadavg()],
+              "load_after": [round(x, 2) for x in os.getloadavg()],
+              "cold_first_run": {k: warm[k] for k in ("wall_s", "runner_cpu_s", "load_before", "exit", "last_line")},
               "modes": {mode: {"wall_s": figures.summary([r["wall_s"] for r in rows]),
                                "runner_cpu_s": figures.summary([r["runner_cpu_s"] for r in rows]),
                                "runs_s": [r["wall_s"] for r in rows], "loads": [r["load_before"] for r in rows],

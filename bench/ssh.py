@@ -1,12 +1,12 @@
 """The whole suite over ssh:// on one debian lab host, with and without --ssh-work-ahead (issue #17).
 
-Starts lab host <prefix>bench-ssh (prefix: $CONFORMANCE_BENCH_HOST_PREFIX), runs one warm-up (work ahead, cold:
-the host pulls nginx and hello-world from the mirror; --keep-pulled-images leaves them there, so the timed runs
-find the images present, as the local:// bench does) and then the two modes alternately, --runs times each, so a
-change of the machine's load falls on both, each round also with a local:// run (bench/run.py's), so that the
-ssh/local ratio compares runs made at the same load; before each run the ControlMaster to the host is closed, so every run
-opens (and pays for) its own connections. Records wall time, the runner's CPU seconds (bench/runner.py),
-the load before each run, and writes them under "ssh" in reports/bench.json; stops the host.
+Starts lab host <prefix>bench-ssh (prefix: $CONFORMANCE_BENCH_HOST_PREFIX) and runs one warm-up (work ahead,
+cold: the host pulls nginx and hello-world from the mirror; --keep-pulled-images leaves them there, so the timed
+runs find the images present, as the local:// bench does). Then --runs rounds of: the local:// suite (bench/run.py's
+command), work ahead, inline; alternating, so that a change of the machine's load falls on all three and the
+ssh/local ratio compares runs made at the same load. Before each run the ControlMaster to the host is closed, so
+every run opens (and pays for) its own connections. Records wall time, the runner's CPU seconds (bench/runner.py)
+and the load before each run under "ssh" in reports/bench.json; stops the host.
 
     python bench/ssh.py [--runs 3] [--out reports/bench.json] [--keep-host]
 """

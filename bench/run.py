@@ -1,4 +1,4 @@
-"""`tox -e bench`: wall time of the suite on a warm local:// target against the bare script, and collection time.
+"""`tox -e bench`, first part: wall time of the suite on a warm local:// target against the bare script, and collection time.
 
 Each measurement runs in a subprocess (one warm-up run first, not counted), several times; the table and
 reports/bench.json give median, min and max, the peak RSS of the process (wait4's ru_maxrss), and the load of
@@ -41,6 +41,7 @@ def timed(argv: list[str]) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     lines = [line for line in output.splitlines() if line.strip()]
     return {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "exit": proc.returncode, "last_line": lines[-1] if lines else "", "output": output}
 
 
@@ -87,6 +88,7 @@ def main() -> int:
             return 1
     figures = {name: {"wall_s": summary([r["wall_s"] for r in runs]),
                       "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+                      "cpu_s": summary([r["cpu_s"] for r in runs]),
                       "runs_s": [r["wall_s"] for r in runs], "outcome": runs[-1]["last_line"]}
                for name, runs in results.items()}
     ratio = round(figures["suite"]["wall_s"]["median"] / figures["bare"]["wall_s"]["median"], 2)
@@ -108,7 +110,7 @@ def main() -> int:
         print(f"{name:<10} {w['median']:>9.2f} {w['min']:>7.2f} {w['max']:>7.2f} {f['peak_rss_mib']:>13.1f}  {f['outcome']}")
     print(f"suite / bare (medians): {ratio}   goals: suite <= {GOALS['suite_s']} s, ratio <= {GOALS['ratio']}, "
           f"collect <= {GOALS['collect_s']} s; met: {report['goals_met']}")
-    print(f"written: {out.relative_to(ROOT)}")
+    print(f"written: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0
 
 

@@ -337,6 +337,9 @@ class TargetAPIClient(docker.APIClient):
         return api_versions.negotiate(answer)
 
 
+ENGINE_POOL = "http+docker://ssh/"  # the pool key of every request over ssh:// (_CheckedSSHAdapter.get_connection)
+
+
 class _CheckedSSHAdapter(SSHHTTPAdapter):
     """docker-py's ssh:// transport (settings from ~/.ssh/config) whose host key a hostkeys.Policy checks."""
 
@@ -352,6 +355,13 @@ class _CheckedSSHAdapter(SSHHTTPAdapter):
     def _connect(self) -> None:
         if self.ssh_client:
             self.host_keys.connect(self.ssh_client, **self.ssh_params)
+
+    def get_connection(self, url, proxies=None):
+        """The one pool of the engine's connections. docker-py (7.1, 7.2) keys its ssh pools by the whole request URL,
+        path and query included, so nearly every request made a pool of its own: a new ssh channel and a new
+        `docker system dial-stdio` on the target for each (123 of a run's 164 requests), and up to 9 pools holding
+        idle channels against the sshd's MaxSessions (10). Every request goes to the same engine."""
+        return super().get_connection(ENGINE_POOL, proxies)
 
 
 class TargetClient(docker.DockerClient):

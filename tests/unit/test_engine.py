@@ -4,7 +4,7 @@ import shutil
 import pytest
 import testinfra
 
-from conformance import api_versions, engine
+from conformance import api_versions, engine, hostkeys
 from conformance.outcomes import TargetError
 
 
@@ -85,3 +85,13 @@ def test_a_target_whose_engine_speaks_no_common_api_version_is_an_error(monkeypa
         engine.connect("web1", "unix:///nonexistent.sock", 5)
     assert "web1: connect to engine unix:///nonexistent.sock: the engine's API is too new" in str(failure.value)
     assert "speaks API 1.60 to 1.70" in str(failure.value) and "speaks API 1.24 to 1.52" in str(failure.value)
+
+
+def test_every_request_over_ssh_shares_one_pool_of_engine_connections(monkeypatch):
+    """docker-py keys its ssh pools by the whole URL: each path then opened a channel and a dial-stdio of its own."""
+    monkeypatch.setattr(engine._CheckedSSHAdapter, "_connect", lambda self: None)  # no sshd here: nothing connects
+    adapter = engine._CheckedSSHAdapter("ssh://root@web1", 5, max_pool_size=2, host_keys=hostkeys.Policy())
+    urls = ["http+docker://ssh/v1.41/containers/json", "http+docker://ssh/v1.41/containers/0123abcd/json?size=1",
+            "http+docker://ssh/v1.41/images/nginx:latest/json", "http+docker://ssh/v1.41/exec/4567/start"]
+    pools = {id(adapter.get_connection(url)) for url in urls}
+    assert len(pools) == 1 and len(adapter.pools) == 1

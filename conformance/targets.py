@@ -1,6 +1,7 @@
 """Per-target state for the whole session: probe, engine client, profile, facts, shared resources."""
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -323,17 +324,43 @@ def gather_host_facts(target: Target) -> dict[str, str]:
     return facts
 
 
+# The login's docker CLI settings that choose its engine, read from its environment and files only: any docker
+# command, `docker context inspect` too, pings the engine first, and a ping starts a socket-activated docker.service.
+# Only currentContext is taken from config.json (the rest may hold credentials).
+CLI_ROUTE = r"""cfg="${DOCKER_CONFIG:-$HOME/.docker}"
+printf 'DOCKER_HOST=%s\nDOCKER_CONTEXT=%s\n' "${DOCKER_HOST-}" "${DOCKER_CONTEXT-}"
+grep -o '"currentContext"[^,}]*' "$cfg/config.json" 2>/dev/null
+for meta in "$cfg"/contexts/meta/*/meta.json; do [ -f "$meta" ] && { cat "$meta"; echo; }; done; true"""
+
+
+def cli_route(output: str) -> tuple[str, str]:
+    """(context, engine host) the login's docker CLI uses, from CLI_ROUTE's output, as the CLI resolves them:
+    DOCKER_HOST, else DOCKER_CONTEXT, else config.json's currentContext, else the default context; a named context's
+    host from its meta.json (contexts/meta/<sha256 of the name>/meta.json: matched here by its Name field)."""
+    env = dict(line.split("=", 1) for line in output.splitlines()[:2] if "=" in line)
+    if env.get("DOCKER_HOST"):
+        return "default (DOCKER_HOST)", env["DOCKER_HOST"]
+    current = re.search(r'"currentContext"\s*:\s*"([^"]*)"', output)
+    name = env.get("DOCKER_CONTEXT") or (current.group(1) if current else "") or "default"
+    if name == "default":
+        return name, "unix:///var/run/docker.sock"
+    for line in output.splitlines():
+        try:
+            meta = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(meta, dict) and meta.get("Name") == name:
+            return name, str(((meta.get("Endpoints") or {}).get("docker") or {}).get("Host") or "?")
+    return name, "? (no meta.json names it)"
+
+
 def engine_route(target: Target) -> str:
     """Which engine the checks talk to: --engine-url or the runner's, else over ssh:// the one the login's docker CLI
     reaches (docker-py runs its `docker system dial-stdio`: the login's DOCKER_HOST or docker context decides)."""
     url = engines.url_for(target.id, target.host.backend, target.settings.engine_url)
     if target.settings.engine_url or not url.startswith("ssh://"):
         return url
-    found = target.run("docker context inspect --format %s", "{{.Name}} {{.Endpoints.docker.Host}}",
-                       what="read the login's docker context")
-    name, _, host = found.stdout.strip().partition(" ")
-    if found.rc != 0 or not host:
-        return f"{url}, through the login's docker CLI (its context not read: rc={found.rc} {one_line(found.stderr)})"
+    name, host = cli_route(target.run(CLI_ROUTE, what="read the login's docker context").stdout)
     usual = host in ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
     return (f"{url}, through the login's docker CLI: context {name}, {host}"
             + ("" if usual else " (not the system socket /var/run/docker.sock: the engine checks judge that engine)"))

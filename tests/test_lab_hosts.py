@@ -291,4 +291,4 @@ def test_a_login_whose_docker_cli_reaches_no_engine_is_an_error_saying_what_the_
     assert "the login's `docker system dial-stdio` says:" in info["message"], info
     assert "127.0.0.1:2375" in info["message"], info
     route = found["facts"]["engine route"]  # the report says which engine the login's CLI picked, and why it matters
-    assert "context default, tcp://127.0.0.1:2375 (not the system socket" in route, route
+    assert "context default (DOCKER_HOST), tcp://127.0.0.1:2375 (not the system socket" in route, route

@@ -1,6 +1,7 @@
-"""Rehearse the README's first command on a brand-new machine: a Debian 12 container with Python and git but no
-engine, no lab state and no Debian packages of the lab, into which this tree is copied; inside it,
-`pip install tox && tox -e lab` runs as a newcomer types it (apt branch, engine start, images, lab hosts, suite).
+"""Rehearse the README's first command (with --both, its two) on a brand-new machine: a Debian 12 container with
+Python and git but no engine, no lab state and no Debian packages of the lab, into which this tree is copied; inside
+it, `pip install tox && tox -e lab` runs as a newcomer types it (apt branch, engine start, images, lab hosts, suite),
+and with --both `pip install tox && tox -e selftest` after it (what .ci/run calls).
 
 The container stands for this machine kind (root, systemd installed but not PID 1, the machine's own certificate authorities
 from /usr/local/share/ca-certificates, through which its package mirrors are reached). Two differences, both said in
@@ -29,6 +30,7 @@ NAME = hosts.PREFIX + "fresh"
 ROLE = "fresh"
 REPO = Path(__file__).resolve().parents[2]
 FIRST_COMMAND = "pip install tox && tox -e lab"
+BOTH_COMMANDS = FIRST_COMMAND + " && pip install tox && tox -e selftest"  # the README's two, one after the other
 ENV = {"PIP_BREAK_SYSTEM_PACKAGES": "1", "PIP_DEFAULT_TIMEOUT": "180", "DEBIAN_FRONTEND": "noninteractive",
        "PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"}
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
@@ -62,7 +64,7 @@ def remove(client) -> None:
         v.remove(force=True)
 
 
-def rehearse(client, log: Path, limit: float) -> int:
+def rehearse(client, log: Path, limit: float, command: str = FIRST_COMMAND) -> int:
     image = images.ensure_built(client, FRESH)
     remove(client)
     labels = {paths.LABEL: ROLE}
@@ -78,17 +80,17 @@ def rehearse(client, log: Path, limit: float) -> int:
         code, out = container.exec_run(["update-ca-certificates"])
         if code != 0:
             raise LabError(f"update-ca-certificates in {NAME}: exit {code}: {out.decode(errors='replace')[-500:]}")
-        say(f"in {NAME} (Debian 12, no engine, no lab state): cd /src && {FIRST_COMMAND}; output in {log}")
+        say(f"in {NAME} (Debian 12, no engine, no lab state): cd /src && {command}; output in {log}")
         began = time.monotonic()
         exec_id = client.api.exec_create(container.id, ["timeout", str(int(limit)), "sh", "-c",
-                                                        f"cd /src && {FIRST_COMMAND}"])["Id"]
-        with open(log, "wb") as out, heartbeat(FIRST_COMMAND, every=30):
+                                                        f"cd /src && {command}"])["Id"]
+        with open(log, "wb") as out, heartbeat(command, every=30):
             for chunk in client.api.exec_start(exec_id, stream=True):
                 out.write(chunk)
                 out.flush()
         took = time.monotonic() - began
         code = client.api.exec_inspect(exec_id)["ExitCode"]
-        say(f"`{FIRST_COMMAND}` on a fresh machine: exit {code} in {took / 60:.1f} min (see {log})")
+        say(f"`{command}` on a fresh machine: exit {code} in {took / 60:.1f} min (see {log})")
         if code != 0:
             print("".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:]), flush=True)
         return code
@@ -100,6 +102,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m conformance.lab.fresh", description=__doc__)
     p.add_argument("--limit", type=float, default=2400, help="Seconds the first command may take")
     p.add_argument("--log", type=Path, default=paths.LOGS / "fresh.log", help="Where its output goes")
+    p.add_argument("--both", action="store_true", help="Run the README's second command (tox -e selftest) after it")
     args = p.parse_args(argv)
     say("fresh-machine rehearsal: Debian's python3 stands for the machine's Python (PIP_BREAK_SYSTEM_PACKAGES=1); "
         "the inner engine keeps its data on a volume")
@@ -108,7 +111,8 @@ def main(argv=None) -> int:
     try:
         args.log.parent.mkdir(parents=True, exist_ok=True)
         with engine.client(timeout=300) as client:
-            return 0 if rehearse(client, args.log, args.limit) == 0 else 1
+            command = BOTH_COMMANDS if args.both else FIRST_COMMAND
+            return 0 if rehearse(client, args.log, args.limit, command) == 0 else 1
     except LabError as e:
         return fail(str(e))
 

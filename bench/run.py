@@ -14,13 +14,14 @@ import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench import figures as figures_mod  # noqa: E402 - the bench's one summary and bench.json
 GOALS = {"suite_s": 4.0, "ratio": 1.5, "collect_s": 1.0}
 MEASURES = {
     "suite": [sys.executable, "-m", "pytest", "-q", "suites"],
@@ -43,10 +44,6 @@ def timed(argv: list[str]) -> dict:
     return {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "exit": proc.returncode, "last_line": lines[-1] if lines else "", "output": output}
-
-
-def summary(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
 
 
 def machine() -> dict:
@@ -86,9 +83,9 @@ def main() -> int:
             print(failed[0]["output"], file=sys.stderr)
             print(f"bench: a {name} run failed (exit {failed[0]['exit']})", file=sys.stderr)
             return 1
-    figures = {name: {"wall_s": summary([r["wall_s"] for r in runs]),
+    figures = {name: {"wall_s": figures_mod.summary([r["wall_s"] for r in runs]),
                       "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-                      "cpu_s": summary([r["cpu_s"] for r in runs]),
+                      "cpu_s": figures_mod.summary([r["cpu_s"] for r in runs]),
                       "runs_s": [r["wall_s"] for r in runs], "outcome": runs[-1]["last_line"]}
                for name, runs in results.items()}
     ratio = round(figures["suite"]["wall_s"]["median"] / figures["bare"]["wall_s"]["median"], 2)

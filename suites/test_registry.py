@@ -30,16 +30,16 @@ def configured_mirrors(host, evidence) -> tuple[str, list[str]]:
         return config.path, []
 
 
-def daemon_mirrors(engine, evidence):
-    registry = engine.info().get("RegistryConfig") or {}
+def daemon_mirrors(info, evidence):
+    """The mirrors the running daemon uses, from its GET /info answer."""
+    registry = info.get("RegistryConfig") or {}
     evidence.api("GET /info", RegistryConfig_Mirrors=registry.get("Mirrors"))
     return registry.get("Mirrors") or []
 
 
-def engine_proxies(engine, evidence):
+def engine_proxies(info, evidence):
     """url -> the proxy dockerd sends its request for url through (None: direct), from GET /info. A proxy whose
     credentials /info masks cannot be used by the suite: error, never a verdict from another path than dockerd's."""
-    info = engine.info()
     evidence.api("GET /info", HttpProxy=info.get("HttpProxy"), HttpsProxy=info.get("HttpsProxy"),
                  NoProxy=info.get("NoProxy"))
 
@@ -52,10 +52,9 @@ def engine_proxies(engine, evidence):
     return proxy_for
 
 
-def engine_tls(host, engine, evidence):
+def engine_tls(host, info, evidence):
     """url -> how dockerd trusts the certificate of an https url (None: plain http), from GET /info's registry
     configuration and the target's certs.d directory for that host[:port]."""
-    info = engine.info()
     config = info.get("RegistryConfig") or {}
     evidence.api("GET /info", IndexConfigs=config.get("IndexConfigs"),
                  InsecureRegistryCIDRs=config.get("InsecureRegistryCIDRs"))
@@ -96,15 +95,16 @@ def test_mirror_configured(host, target, evidence):
 def test_mirror_applied(host, engine, evidence):
     """The running daemon uses exactly the mirrors its configuration lists, in order."""
     path, configured = configured_mirrors(host, evidence)
-    judge.mirror_applied(path, configured, daemon_mirrors(engine, evidence)).check(evidence)
+    judge.mirror_applied(path, configured, daemon_mirrors(engine.info(), evidence)).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-reachable")
 def test_mirror_reachable(host, target, engine, evidence):
     """Every mirror the daemon uses answers as a registry at the endpoint dockerd derives from it."""
-    mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
+    info = engine.info()  # one answer for the mirrors, dockerd's proxies and its TLS trust
+    mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(host, evidence)[1])
     get = http(host, target, evidence).get
-    proxies, trust = engine_proxies(engine, evidence), engine_tls(host, engine, evidence)
+    proxies, trust = engine_proxies(info, evidence), engine_tls(host, info, evidence)
     results = {}
     for mirror in mirrors:
         base = judge.endpoint(mirror)
@@ -129,9 +129,10 @@ def test_mirror_serves_pulls(host, target, engine, make, evidence):
         outcomes.blocked_by_state(f"{probes.HELLO_WORLD} was on {target.id} before the run ({image.short_id}): "
                                   "no pull to observe (the suite removes only images it pulled; remove it, "
                                   "or check a host without it)")
-    mirrors = judge.mirrors_in_use(daemon_mirrors(engine, evidence), configured_mirrors(host, evidence)[1])
+    info = engine.info()  # one answer for the mirrors, dockerd's proxies and its TLS trust
+    mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(host, evidence)[1])
     get = http(host, target, evidence).get
-    proxies, trust = engine_proxies(engine, evidence), engine_tls(host, engine, evidence)
+    proxies, trust = engine_proxies(info, evidence), engine_tls(host, info, evidence)
     answers = {}
     for mirror in mirrors:
         url = f"{judge.endpoint(mirror)}v2/library/hello-world/manifests/latest"

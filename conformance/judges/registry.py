@@ -196,7 +196,8 @@ def tls_trust(info: dict, url: str, certs_files: list[str], addresses: list[str]
         return TlsTrust(False, f"dockerd does not verify {name}'s certificate: an insecure registry (GET /info "
                                "RegistryConfig.IndexConfigs)")
     if index is None:
-        ips = [ip for ip in (_ip(a) for a in ([parts.hostname or ""] if _ip(parts.hostname or "") else addresses)) if ip]
+        literal = _ip(parts.hostname or "")
+        ips = [literal] if literal else [ip for ip in map(_ip, addresses) if ip]
         for cidr in config.get("InsecureRegistryCIDRs") or []:
             try:
                 network = ipaddress.ip_network(cidr, strict=False)
@@ -222,10 +223,8 @@ def _ip(text: str):
 
 
 def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    ip = _ip(host)
+    return ip is not None and ip.is_loopback
 
 
 def _no_proxy_matches(entry: str, host: str, port: int) -> bool:

@@ -40,6 +40,10 @@ LONG_POLLS = ("/wait", "/attach", "/events")  # API paths that answer only when 
 T = TypeVar("T")
 
 
+class NoAnswer(TargetError):
+    """A call bounded() gave up on: the target did not answer in time."""
+
+
 def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
     """Run call in a daemon thread and give up after seconds (for libraries without a timeout)."""
     box: dict[str, object] = {}
@@ -54,7 +58,7 @@ def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise TargetError(f"{what}: no answer within {seconds:g} s")
+        raise NoAnswer(f"{what}: no answer within {seconds:g} s")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]

@@ -390,10 +390,11 @@ class Http:
         is tried in turn while the answer is a verification failure (a chain ends in one root, so some call
         verifies it exactly when dockerd's pool of them all does)."""
         tool = self.client()
-        if tls is not None and tool == "busybox wget":
+        if tls is not None and tls.verify and tool == "busybox wget":
             raise ObserverError(f"{self.evidence.target_id}: cannot probe {url} as dockerd does: busybox wget, the "
                                 "only HTTP client on the target, does not verify TLS certificates")
-        ca_files = (tls.ca_files if tls is not None and tls.verify and tool != "python3" else ()) or (None,)
+        # then the client's own roots (None): --capath /etc/ssl/certs holds no hashed roots on RHEL
+        ca_files = (*tls.ca_files, None) if tls is not None and tls.verify and tool != "python3" else (None,)
         for ca_file in ca_files:
             command, args = self._command(tool, url, headers, proxy, tls, ca_file)
             result = self.evidence.cmd(self.host, command, *args)
@@ -428,7 +429,8 @@ class Http:
             lines = ["off" if tls is not None and not tls.verify else "on"]
             lines += [f"ca={ca}" for ca in (tls.ca_files if tls is not None and tls.verify else ())]
             lines += [f"cert={pair[0]} {pair[1]}"] if pair else []
-            return ("python3 -c %s %s %s %s %s" + " %s" * len(headers),
+            # urllib skips the given proxy for hosts in the login's no_proxy: emptied, as for wget
+            return (("env no_proxy= NO_PROXY= " if proxy else "") + "python3 -c %s %s %s %s %s" + " %s" * len(headers),
                     [PYTHON_GET, url, seconds, proxy or "", "\n".join(lines), *headers])
         # GNU wget or busybox wget: the answer's head on stderr (-S), its body on stdout
         if proxy:  # only the proxy given: the login's no_proxy emptied (busybox reads the proxy from the env)

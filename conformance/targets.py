@@ -181,7 +181,8 @@ class Target:
         try:
             client = engines.connect(self.name, url, self.settings.call_timeout, self.host_keys)
         except TargetError as e:
-            said = self._dial_stdio_says(url)
+            # a frozen engine: dial-stdio would hang as long again and say nothing more
+            said = "" if isinstance(e, engines.NoAnswer) or engines.timed_out(e) else self._dial_stdio_says(url)
             if not said:
                 raise
             head = f"{self.name}: connect to engine {url}: "

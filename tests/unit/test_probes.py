@@ -166,3 +166,53 @@ def test_http_probe_through_the_engines_proxy_only():
     probes.Http(busybox, Evidence("ssh://h", 10), 5).get("http://m/v2/", proxy="http://127.0.0.1:3128")
     assert "env no_proxy= NO_PROXY= http_proxy=http://127.0.0.1:3128 " in busybox.ran[-1]
     assert " -Y on " in busybox.ran[-1]
+
+
+def test_python3_through_a_proxy_ignores_the_logins_no_proxy():
+    # urllib's ProxyHandler skips the proxy it is given for hosts in no_proxy: the login's must not decide
+    python = RecordedHost((DISCOVER, Result(0, "python3\n")), ("python3", CURL_200))
+    probes.Http(python, Evidence("ssh://h", 10), 5).get("http://m/v2/", proxy="http://127.0.0.1:3128")
+    assert "sh -c 'env no_proxy= NO_PROXY= python3 -c " in python.ran[-1]
+    probes.Http(python, Evidence("ssh://h", 10), 5).get("http://m/v2/")
+    assert "sh -c 'python3 -c " in python.ran[-1]
+
+
+def test_tls_trust_of_each_client_as_dockerd_has_it():
+    from conformance.judges.registry import TlsTrust
+    insecure = TlsTrust(False, "an insecure registry")
+    busybox = RecordedHost((DISCOVER, Result(0, "busybox wget\n")), ("busybox", Result(0, "", "  HTTP/1.1 200 OK\n")))
+    probes.Http(busybox, Evidence("ssh://h", 10), 5).get("https://m:5443/v2/", tls=insecure)  # nothing to verify
+    assert " --no-check-certificate " in busybox.ran[-1]
+    with pytest.raises(ObserverError, match="busybox wget, the only HTTP client on the target, does not verify"):
+        probes.Http(busybox, Evidence("ssh://h", 10), 5).get("https://m:5443/v2/", tls=TlsTrust(True, "verified"))
+    # certs.d CAs first, then the client's own roots: dockerd's pool holds both (a publicly signed mirror with a
+    # certs.d file beside it verifies through the system's roots, which --capath may not hold: RHEL)
+    curl = RecordedHost((DISCOVER, Result(0, "curl\n")), ("--cacert", Result(60, "", "curl: (60) SSL certificate problem")),
+                        ("curl", CURL_200))
+    status = probes.Http(curl, Evidence("ssh://h", 10), 5).get(
+        "https://m/v2/", tls=TlsTrust(True, "verified", ("/etc/docker/certs.d/m/a.crt", "/etc/docker/certs.d/m/b.crt")))[0]
+    assert status == 200
+    assert ["--cacert" in c for c in curl.ran[1:]] == [True, True, False]
+
+
+def test_a_frozen_engine_is_not_asked_twice_through_dial_stdio(monkeypatch):
+    from conformance import engine as engines
+    from conformance.targets import Target
+    target = Target.__new__(Target)
+    target.name = target.id = "root@h"
+    target.settings = type("Settings", (), {"engine_url": "ssh://root@h", "call_timeout": 3})()
+    target.host_keys, target.host = None, RecordedHost()
+    target.units = lambda: None
+    asked = []
+    target._dial_stdio_says = lambda url: asked.append(url) or "said"
+    monkeypatch.setattr(engines, "connect", lambda *a: (_ for _ in ()).throw(
+        engines.NoAnswer("root@h: connect to engine ssh://root@h: no answer within 3 s")))
+    with pytest.raises(engines.TargetError, match="no answer within 3 s"):
+        target._engine()
+    assert asked == []
+    monkeypatch.setattr(engines, "connect", lambda *a: (_ for _ in ()).throw(
+        engines.TargetError("root@h: connect to engine ssh://root@h: Connection aborted.")))
+    del target.__dict__["_cached__engine"]
+    with pytest.raises(engines.TargetError, match="dial-stdio` says: said"):
+        target._engine()
+    assert asked == ["ssh://root@h"]

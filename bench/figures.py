@@ -1,4 +1,5 @@
-"""reports/bench.json: each bench script writes its own key (local, ssh, fleet) beside the others' figures."""
+"""reports/bench.json: bench/run.py's local:// figures at the top level, bench/ssh.py's and bench/fleet.py's under their
+own keys (ssh, fleet); each script keeps the others' figures."""
 from __future__ import annotations
 
 import json

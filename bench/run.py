@@ -97,7 +97,7 @@ def main() -> int:
                             "collect_s": figures["collect"]["wall_s"]["median"] <= GOALS["collect_s"]}}
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.write_text(json.dumps({**figures_mod.load(out), **report}, indent=2) + "\n")  # ssh and fleet's keys kept
     m = report["machine"]
     print(f"\n{m['os']}, {m['cores']} cores, {m['mem_gib']} GiB, kernel {m['kernel']}, engine {m['engine']}, "
           f"Python {m['python']}; load average before {report['load_before']}, after {report['load_after']}")

@@ -49,9 +49,10 @@ class PulledImages:
     what a dead run pulled, and a concurrent run can see that another one still uses an image.
     """
 
-    def __init__(self, client: docker.DockerClient, run_id: str):
+    def __init__(self, client: docker.DockerClient, run_id: str, target_id: str):
         self.client = client
         self.run_id = run_id
+        self.target_id = target_id  # names the target in a broken pull's error, as guard_client names each request
         self.used: set[str] = set()
         self.pulling: set[str] = set()
         # ref -> time.monotonic() when its pull was asked for, while its progress was not read to the end (an
@@ -76,7 +77,7 @@ class PulledImages:
         repository, _, tag = ref.rpartition(":") if "@" not in ref else (ref, "", None)
         self.unfinished[ref] = time.monotonic()  # until its progress is read to the end
         try:
-            with engines.reading(f"pull {ref}"):  # an APIError (the engine answered) is the check's finding
+            with engines.reading(f"{self.target_id}: pull {ref}"):  # an APIError (the engine answered) is the check's finding
                 image = self.client.images.pull(repository, tag=tag or None)
         except docker.errors.APIError:
             self.unfinished.pop(ref, None)  # the engine ended the pull itself

@@ -138,10 +138,11 @@ def one_line(text: object, limit: int = 300) -> str:
 
 
 def _failure_text(report: pytest.TestReport) -> str:
-    """The failure's own message (the last exception of a chain), without its exception type."""
+    """The failure's own message (the last exception of a chain), without its exception type (the suite's own,
+    e.g. conformance.engine.StreamBroken, or pytest's AssertionError/Failed)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return re.sub(rf"^{re.escape(TargetError.__module__)}\.\w+Error: ", "",
+        return re.sub(r"^conformance(\.\w+)+: ", "",
                       crash.message.removeprefix("AssertionError: ").removeprefix("Failed: "))
     return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed"
 

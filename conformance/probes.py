@@ -235,7 +235,8 @@ def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bo
     # Over ssh:// docker-py now and then returns exit 0 with no output (docker/docker-py#3332, #2042);
     # a read-only command that must print is asked again, at most twice, and every attempt is evidence.
     for _ in range(3 if prints else 1):
-        result = bounded(lambda: container.exec_run(wrapped), seconds + 10, f"exec in container {container.short_id}")
+        result = bounded(lambda: container.exec_run(wrapped), seconds + 10,
+                         f"{evidence.target_id}: exec in container {container.short_id}")
         output = text(result.output)
         evidence.api(f"POST /containers/{container.short_id}/exec", cmd=argv, exit_code=result.exit_code,
                      output=clip(output, 2000, end=True))
@@ -279,7 +280,7 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
         expect(False, f"{image} pulled and created", f"{type(e).__name__}: {e.explanation or e}")
     api = container.client.api
     stream = bounded(lambda: api.attach(container.id, stdout=True, stderr=True, stream=True, logs=False),
-                     seconds, f"attach to container {container.short_id}")
+                     seconds, f"{evidence.target_id}: attach to container {container.short_id}")
     try:
         container.start()
     except docker.errors.APIError as e:

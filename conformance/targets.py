@@ -248,7 +248,7 @@ class Target:
     @property
     def pulled_images(self) -> cleanup.PulledImages:
         """Images present before the run, and those the run pulled (removed when the session ends)."""
-        return self.share("conformance.pulled", lambda: cleanup.PulledImages(self.engine, self.run_id),
+        return self.share("conformance.pulled", lambda: cleanup.PulledImages(self.engine, self.run_id, self.name),
                           lambda p: p.remove_pulled())
 
     def share(self, key: str, create: Callable[[], Any], destroy: Callable[[Any], object] | None = None) -> Any:

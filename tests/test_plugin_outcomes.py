@@ -139,6 +139,17 @@ def test_fixture_error_is_error_not_failure(pytester):
     assert statuses(root)["engine.info"] == "error" and statuses(root)["engine.version"] == "blocked"
 
 
+@pytest.mark.parametrize("raised", ["conformance.outcomes.TargetError", "conformance.engine.StreamBroken"])
+def test_a_target_error_ends_the_check_as_an_error_showing_its_message_alone(pytester, raised):
+    module, _, name = raised.rpartition(".")
+    checks = CHECKS.replace('evidence.api("GET /version", ApiVersion="1.41")',
+                            f'import {module}; raise {raised}("local: pull nginx:latest: connection broke")')
+    root = make_project(pytester, CATALOGUE, checks)
+    assert run(pytester).ret == 1
+    entry = results(root)["hosts"]["local://"]["requirements"]["engine.version"]
+    assert (entry["status"], entry["message"]) == ("error", "local: pull nginx:latest: connection broke"), entry
+
+
 def test_nothing_selected_exits_4(pytester):
     make_project(pytester, CATALOGUE, CHECKS)
     assert run(pytester, "-k", "nothing_matches_this").ret == pytest.ExitCode.USAGE_ERROR

@@ -84,9 +84,9 @@ def test_a_pull_whose_engine_dies_mid_progress_is_a_target_error(tmp_path):
             "/volumes/create": answer("201 Created", b'{"Name": "record"}'),
             "/images/create": chunked_then_cut("200 OK", progress)}) as fake:
         with pytest.raises(engines.StreamBroken) as raised:
-            cleanup.PulledImages(client_of(fake), "run1").ensure("hello-world")
+            cleanup.PulledImages(client_of(fake), "run1", "t").ensure("hello-world")
     message = str(raised.value)
-    assert message.startswith("pull hello-world:latest: connection broke mid-answer (engine stopped or link cut): ")
+    assert message.startswith("t: pull hello-world:latest: connection broke mid-answer (engine stopped or link cut): ")
     assert "IncompleteRead" in message, message
 
 

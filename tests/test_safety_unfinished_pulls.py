@@ -104,7 +104,7 @@ class Client:
 
 
 def interrupted_pull(engine):
-    pulled = cleanup.PulledImages(Client(engine), "run1")
+    pulled = cleanup.PulledImages(Client(engine), "run1", "t")
     with pytest.raises(KeyboardInterrupt):
         pulled.ensure("nginx")
     return pulled

@@ -5,7 +5,7 @@ import json
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from conformance import audit as audits, cleanup, engine as engines, engine_kind, hostkeys, units as unit_states
 from conformance.config import Settings, TargetSettings
@@ -226,8 +226,7 @@ class Target:
     def _profile(self) -> tuple[str, str]:
         if self.settings.profile != "auto":
             return self.settings.profile, f"set by {self.settings.profile_source}"
-        self.reachable()
-        result = self.run(READ_OS_RELEASE, what="read os-release")
+        result = self.host_answers()["os-release"]
         if result.rc == 0:
             profile, how = profile_from_os_release(result.stdout)
             return profile, f"auto: {how}"
@@ -282,6 +281,19 @@ class Target:
     def _host_facts(self) -> dict[str, str]:
         return gather_host_facts(self)
 
+    @_once
+    def host_answers(self) -> dict[str, Answer]:
+        """os-release and the host's facts (HOST_READS), read once with one command; no engine is asked."""
+        self.reachable()
+        reads = {name: command for name, command in HOST_READS.items()
+                 if name != "engine route" or engine_route_read(self)}
+        what = "read os-release and the host's facts"
+        stdout = self.run(host_reads_script(reads), what=what).stdout
+        try:
+            return host_reads_answers(stdout, reads)
+        except TargetError as e:
+            raise TargetError(f"{self.name}: {what}: {e}") from None
+
     def close(self) -> list[str]:
         """Run teardown callbacks, newest first; the last ones sweep this run's labels and close the client."""
         problems = []
@@ -302,17 +314,16 @@ ENGINE_FACTS = ("engine version", "engine", "storage driver", "cgroup driver", "
 def gather_host_facts(target: Target) -> dict[str, str]:
     facts: dict[str, str] = {}
     try:
-        target.reachable()
-        fields = os_release(target.run(READ_OS_RELEASE, what="read os-release").stdout)
+        answers = target.host_answers()
+        fields = os_release(answers["os-release"].stdout)
         facts["OS"] = fields["PRETTY_NAME"] if "PRETTY_NAME" in fields else "could not read os-release"
-        kernel = target.run("uname -r", what="uname -r")
+        kernel = answers["kernel"]
         facts["kernel"] = kernel.stdout.strip() if kernel.rc == 0 else f"could not read: rc={kernel.rc}"
-        init = target.run("cat /proc/1/comm", what="read /proc/1/comm")
+        init = answers["init"]
         facts["init (PID 1)"] = init_fact(init.stdout.strip()) if init.rc == 0 else f"could not read: rc={init.rc}"
-        facts["observer"] = observer(target)
-        sock = target.run("readlink -e /var/run/docker.sock", what="readlink -e /var/run/docker.sock")
-        facts["engine socket"] = engine_kind.socket_fact(sock.stdout.strip())
-        facts["engine route"] = engine_route(target)
+        facts["observer"] = observer(target, answers["observer"])
+        facts["engine socket"] = engine_kind.socket_fact(answers["engine socket"].stdout.strip())
+        facts["engine route"] = engine_route(target, answers.get("engine route"))
     except TargetError as e:
         facts["OS"] = facts["kernel"] = facts["init (PID 1)"] = facts["observer"] = facts["engine socket"] = \
             facts["engine route"] = f"could not read: {e}"
@@ -332,6 +343,40 @@ CLI_ROUTE = r"""cfg="${DOCKER_CONFIG:-$HOME/.docker}"
 printf 'DOCKER_HOST=%s\nDOCKER_CONTEXT=%s\n' "${DOCKER_HOST-}" "${DOCKER_CONTEXT-}"
 grep -o '"currentContext"[^,}]*' "$cfg/config.json" 2>/dev/null
 for meta in "$cfg"/contexts/meta/*/meta.json; do [ -f "$meta" ] && { cat "$meta"; echo; }; done; true"""
+
+
+class Answer(NamedTuple):
+    """One command's exit status and output, from HOST_READS' one command."""
+    rc: int
+    stdout: str
+
+
+# What the run reads of the host itself (os-release for the profile, the rest for the report's facts), asked with one
+# command: each read's output follows a line naming it, and its exit status a line after it.
+HOST_READS = {"os-release": READ_OS_RELEASE, "kernel": "uname -r", "init": "cat /proc/1/comm", "observer": "id",
+              "engine socket": "readlink -e /var/run/docker.sock", "engine route": CLI_ROUTE}
+READ_MARK = "@@conformance-read"
+
+
+def host_reads_script(reads: dict[str, str]) -> str:
+    """One shell script that runs each read in a subshell (stderr dropped) between READ_MARK lines."""
+    return "\n".join(f"echo '{READ_MARK} {name}'; ( {command}\n) 2>/dev/null; printf '\\n{READ_MARK}-rc %s\\n' \"$?\""
+                     for name, command in reads.items())
+
+
+def host_reads_answers(stdout: str, reads: dict[str, str]) -> dict[str, Answer]:
+    """Each read's Answer from host_reads_script's output; a read whose lines are missing (the script was cut short)
+    raises TargetError naming it."""
+    answers = {}
+    for block in stdout.split(f"{READ_MARK} ")[1:]:
+        name, _, rest = block.partition("\n")
+        output, marked, rc = rest.rpartition(f"\n{READ_MARK}-rc ")
+        if marked and rc.strip().isdigit():
+            answers[name] = Answer(int(rc.strip()), output)
+    missing = [name for name in reads if name not in answers]
+    if missing:
+        raise TargetError(f"no answer for {', '.join(missing)} (the command's output ends early)")
+    return answers
 
 
 def cli_route(output: str) -> tuple[str, str]:
@@ -355,22 +400,31 @@ def cli_route(output: str) -> tuple[str, str]:
     return name, "? (no meta.json names it)"
 
 
-def engine_route(target: Target) -> str:
+def engine_route_read(target: Target) -> bool:
+    """Whether the engine route needs the login's CLI settings: over ssh:// with no --engine-url."""
+    try:
+        url = engines.url_for(target.id, target.host.backend, target.settings.engine_url)
+    except Exception:  # noqa: BLE001 - no route at all: engine_route says so in the facts; the profile needs none
+        return False
+    return not target.settings.engine_url and url.startswith("ssh://")
+
+
+def engine_route(target: Target, cli_settings: Answer | None) -> str:
     """Which engine the checks talk to: --engine-url or the runner's, else over ssh:// the one the login's docker CLI
-    reaches (docker-py runs its `docker system dial-stdio`: the login's DOCKER_HOST or docker context decides)."""
+    reaches (docker-py runs its `docker system dial-stdio`: the login's DOCKER_HOST or docker context decides), from
+    CLI_ROUTE's answer."""
     url = engines.url_for(target.id, target.host.backend, target.settings.engine_url)
-    if target.settings.engine_url or not url.startswith("ssh://"):
+    if cli_settings is None:
         return url
-    name, host = cli_route(target.run(CLI_ROUTE, what="read the login's docker context").stdout)
+    name, host = cli_route(cli_settings.stdout)
     usual = host in ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
     return (f"{url}, through the login's docker CLI: context {name}, {host}"
             + ("" if usual else " (not the system socket /var/run/docker.sock: the engine checks judge that engine)"))
 
 
-def observer(target: Target) -> str:
-    """Who the suite observes the target as (`id`; under ?sudo=true the id sudo gives the login, and says so): what
-    it can see depends on it (README: Who observes)."""
-    found = target.run("id", what="id")
+def observer(target: Target, found: Answer) -> str:
+    """Who the suite observes the target as (`id`'s answer; under ?sudo=true the id sudo gives the login, and says
+    so): what it can see depends on it (README: Who observes)."""
     who = found.stdout.strip() if found.rc == 0 else f"could not read: rc={found.rc}"
     return who + (" (through sudo)" if getattr(target.host.backend, "sudo", False) else "")
 

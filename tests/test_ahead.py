@@ -187,5 +187,5 @@ def test_ssh_targets_work_ahead_with_fewer_threads(registered):
     made = ahead.of(FakeTarget("ssh"))
     assert made.workers == ahead.SSH_WORKERS < ahead.WORKERS
     assert not ahead.works_ahead(FakeTarget("docker"))
-    assert not ahead.works_ahead(FakeTarget("ssh", ssh_work_ahead=False))  # --ssh-work-ahead=false: inline
+    assert not ahead.works_ahead(FakeTarget("ssh", ssh_work_ahead=False))  # the default: inline over ssh
     assert ahead.works_ahead(FakeTarget("local", ssh_work_ahead=False))

@@ -27,6 +27,9 @@ from conformance.targets import is_local
 WATCH_LOOKS, LOOK_EVERY_S = 5, 0.25
 WORKERS = 4  # engine work in flight at once on local://: enough to keep 2 cores busy, few enough to stay fair
 SSH_WORKERS = 2  # over ssh: with the conductor and the check's thread, a few sessions of the sshd's 10
+# Sessions the work ahead may hold at once over an ssh engine link (measured at most 4 open, with the check's own and
+# the pool's idle ones); a target whose sshd does not allow that many more at the start runs its engine work inline.
+SSH_SESSIONS_NEEDED = 6
 AHEAD_CONNECTIONS = ("local", "ssh", "paramiko", "safe-ssh")  # testinfra backends whose targets work ahead
 INLINE = object()  # a future's result: not started before the target degraded, run it in the check's thread
 
@@ -106,6 +109,9 @@ class Ahead:
     def degrade(self, error: BaseException) -> str:
         """From now on the work not started runs inline; returns the note for the check's evidence."""
         self.degraded = self.degraded or one_line(str(error) or type(error).__name__, 160)
+        return self._inline_note()
+
+    def _inline_note(self) -> str:
         return (f"{self.target.name}'s sshd refused a channel to the engine work ahead ({self.degraded}): this and "
                 "every work not started yet run inline, in their checks, one request at a time")
 
@@ -118,6 +124,8 @@ class Ahead:
             if mine:
                 future = self.futures[key] = concurrent.futures.Future()
         if mine:
+            if self.degraded and evidence is not None:
+                evidence.note(self._inline_note())
             _settle(future, call)
         try:
             found = future.result(timeout=self.bound)
@@ -210,7 +218,7 @@ def works_ahead(target) -> bool:
 def startable(target) -> bool:
     """Whether start() would still start something: a target that works ahead whose work has not started yet."""
     made = target.shared.get("conformance.ahead")
-    return works_ahead(target) and (made is None or made.conductor is None)
+    return works_ahead(target) and (made is None or (made.conductor is None and not made.degraded))
 
 
 def start(target, ids: list[str]) -> None:
@@ -225,7 +233,12 @@ def start(target, ids: list[str]) -> None:
     except TargetError:
         return  # no engine: each check meets the error itself
     made = of(target)
-    if made.conductor is None:
+    if made.conductor is None and not made.degraded:
+        if not is_local(target.host):
+            refused = engines.sessions_refused(target.engine, SSH_SESSIONS_NEEDED)
+            if refused:  # an sshd with a low MaxSessions: nothing starts ahead, each check runs its work and says so
+                made.degraded = f"the work ahead needs {SSH_SESSIONS_NEEDED} sessions: {refused}"
+                return
         made.start(ids)
 
 

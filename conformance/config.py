@@ -124,10 +124,10 @@ OPTIONS = (
     Option("skip-volume-hashing", False, _bool, per_target=True,
            help="Do not read the content of a target's pre-existing volumes for the leak audit (their names and "
                 "creation times are still compared); [PATTERN=]true, repeatable (default: false)"),
-    Option("ssh-work-ahead", False, _bool, per_target=True,
-           help="Run the engine work ahead of the checks over ssh too (2 threads): faster, but an sshd with a low "
-                "MaxSessions (2) refuses its channels and checks end in errors; [PATTERN=]true, repeatable "
-                "(default: false)"),
+    Option("ssh-work-ahead", True, _bool, per_target=True,
+           help="Run the engine work ahead of the checks over ssh too (2 threads), where the target's sshd allows "
+                "6 more sessions at the start (else inline, said in the evidence); [PATTERN=]false runs a target's "
+                "engine work inline, in each check; repeatable (default: true)"),
     # pytest 9 owns --strict (strict markers, config, ...), hence --strict-should.
     Option("strict", False, _bool, flag=True, cli="strict-should", help="Make SHOULD failures fail the run"),
     Option("report-dir", "reports", str, help="Folder for the run folders and the latest link (default: reports)"),
@@ -156,7 +156,7 @@ class TargetSettings:
     profile_source: str
     skip_host_key_check: bool = False
     skip_volume_hashing: bool = False
-    ssh_work_ahead: bool = False
+    ssh_work_ahead: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +200,7 @@ class Settings:
             profile_source=self.sources.get("profile", "default"),
             skip_host_key_check=pick(self.skip_host_key_check, False),
             skip_volume_hashing=pick(self.skip_volume_hashing, False),
-            ssh_work_ahead=pick(self.ssh_work_ahead, False),
+            ssh_work_ahead=pick(self.ssh_work_ahead, True),
         )
 
 

@@ -368,6 +368,27 @@ class _CheckedSSHAdapter(SSHHTTPAdapter):
         return super().get_connection(ENGINE_POOL, proxies)
 
 
+def sessions_refused(client: docker.DockerClient, count: int) -> str | None:
+    """Over an ssh:// engine link: open `count` more sessions on its ssh connection, each closed at once (nothing is
+    run in them), to learn whether the target's sshd allows that many beside those open (MaxSessions, default 10);
+    the sshd's refusal as text, or None (they were all allowed, or the link is not ssh)."""
+    adapter = getattr(getattr(client, "api", None), "_custom_adapter", None)
+    ssh_client = getattr(adapter, "ssh_client", None) if isinstance(adapter, _CheckedSSHAdapter) else None
+    transport = ssh_client.get_transport() if ssh_client is not None else None
+    if transport is None:
+        return None
+    opened = []
+    try:
+        for _ in range(count):
+            opened.append(transport.open_session(timeout=10))
+    except (paramiko.SSHException, OSError, EOFError) as e:
+        return f"{len(opened)} of {count} more sessions allowed ({one_line(str(e) or type(e).__name__, 120)})"
+    finally:
+        for channel in opened:
+            channel.close()
+    return None
+
+
 class TargetClient(docker.DockerClient):
     """docker.DockerClient over a TargetAPIClient: the only way the suite talks to a target's engine."""
 

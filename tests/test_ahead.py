@@ -187,5 +187,53 @@ def test_ssh_targets_work_ahead_with_fewer_threads(registered):
     made = ahead.of(FakeTarget("ssh"))
     assert made.workers == ahead.SSH_WORKERS < ahead.WORKERS
     assert not ahead.works_ahead(FakeTarget("docker"))
-    assert not ahead.works_ahead(FakeTarget("ssh", ssh_work_ahead=False))  # the default: inline over ssh
+    assert not ahead.works_ahead(FakeTarget("ssh", ssh_work_ahead=False))  # --ssh-work-ahead=false: inline
     assert ahead.works_ahead(FakeTarget("local", ssh_work_ahead=False))
+
+
+def test_an_sshd_without_sessions_for_the_work_ahead_runs_every_work_inline_and_says_so(registered, monkeypatch):
+    ran = []
+
+    @ahead.work("a.one")
+    def observe(target, make, evidence):
+        ran.append(threading.current_thread().name)
+        return "seen"
+    asked = []
+    monkeypatch.setattr(ahead.engines, "sessions_refused",
+                        lambda client, count: asked.append(count) or "1 of 6 more sessions allowed (ChannelException)")
+    target = FakeTarget("ssh")
+    ahead.start(target, ["a.one"])
+    assert asked == [ahead.SSH_SESSIONS_NEEDED] and not ahead.startable(target)  # asked once, never started
+    evidence = evidence_of(target)
+    assert ahead.done(target, "a.one", evidence) == "seen"
+    assert ran == [threading.current_thread().name]
+    assert any("the work ahead needs 6 sessions: 1 of 6 more sessions allowed" in i.get("text", "")
+               for i in evidence.items)
+
+
+class Transport:
+    """A paramiko Transport whose sshd allows `allowed` more sessions."""
+
+    def __init__(self, allowed):
+        self.allowed, self.open = allowed, []
+
+    def open_session(self, timeout=None):
+        from paramiko import ChannelException
+        if len(self.open) >= self.allowed:
+            raise ChannelException(2, "Connect failed")
+        channel = SimpleNamespace(close=lambda: self.open.remove(channel))
+        self.open.append(channel)
+        return channel
+
+
+@pytest.mark.parametrize("allowed, refused", [(8, None), (6, None), (2, "2 of 6 more sessions allowed")])
+def test_the_session_probe_counts_what_the_sshd_allows_and_closes_what_it_opened(allowed, refused):
+    from conformance import engine as engines
+    adapter = engines._CheckedSSHAdapter.__new__(engines._CheckedSSHAdapter)
+    transport = Transport(allowed)
+    adapter.ssh_client = SimpleNamespace(get_transport=lambda: transport)
+    client = SimpleNamespace(api=SimpleNamespace(_custom_adapter=adapter))
+    said = engines.sessions_refused(client, 6)
+    assert said is None if refused is None else said.startswith(refused), said
+    assert transport.open == []
+    assert engines.sessions_refused(SimpleNamespace(api=SimpleNamespace(_custom_adapter=None)), 6) is None  # not ssh

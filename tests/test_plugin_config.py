@@ -23,8 +23,8 @@ def test_defaults():
     assert (s.profile, s.mirrors, s.min_engine_version, s.edition) == ("auto", (), None, "any")
     assert (s.start_budget_ms, s.call_timeout, s.engine_url) == (5000, 30.0, None)
     assert s.check_timeout == 300.0
-    assert s.ssh_work_ahead is False  # inline over ssh: an sshd with MaxSessions 2 refuses the work ahead's channels
-    assert load(conformance_ssh_work_ahead=["ssh://*fast*=true"]).for_target("ssh://root@fast").ssh_work_ahead is True
+    assert s.ssh_work_ahead is True  # over ssh the engine work runs ahead, as on local://, where the sshd allows it
+    assert load(conformance_ssh_work_ahead=["ssh://*slow*=false"]).for_target("ssh://root@slow").ssh_work_ahead is False
     assert load().strict is False and load().report_dir == "reports" and load().keep_pulled_images is False
 
 

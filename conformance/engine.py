@@ -310,8 +310,15 @@ class TargetAPIClient(docker.APIClient):
     the target's own `docker system dial-stdio`. These properties always answer "nothing configured" and drop what
     docker-py assigns to them, so nothing read from the file is used, from the first request (the version
     negotiation) on. docker-py has no switch for this; it still opens the file while building the client.
+
+    Nor does the runner's environment reach a request (requests' trust_env, always False here): its proxies
+    (HTTP_PROXY, ALL_PROXY: a unix-socket or ssh engine would be asked through them), its ~/.netrc credentials
+    (sent to a tcp:// engine's host) and its CA bundle variables are the operator's. Reading os.environ on every
+    request also raced with pytest, which sets and deletes PYTEST_CURRENT_TEST in the main thread while the work
+    ahead's requests run in others (KeyError 'PYTEST_CURRENT_TEST' from os.environ.items(), seen once in CI).
     """
 
+    trust_env = property(lambda self: False, lambda self, value: None)
     _general_configs = property(lambda self: {}, lambda self, value: None)
     _proxy_configs = property(lambda self: ProxyConfig(), lambda self, value: None)
     _auth_configs = property(lambda self: _NoCredentials(), lambda self, value: None)

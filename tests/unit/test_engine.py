@@ -95,3 +95,16 @@ def test_every_request_over_ssh_shares_one_pool_of_engine_connections(monkeypatc
             "http+docker://ssh/v1.41/images/nginx:latest/json", "http+docker://ssh/v1.41/exec/4567/start"]
     pools = {id(adapter.get_connection(url)) for url in urls}
     assert len(pools) == 1 and len(adapter.pools) == 1
+
+
+def test_the_runners_environment_never_reaches_a_request(monkeypatch):
+    """The operator's proxies, ~/.netrc and CA bundle variables are not the engine's; and reading os.environ on each
+    request raced with pytest's PYTEST_CURRENT_TEST in the work ahead's threads (KeyError, once in CI)."""
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/operator/ca.pem")
+    client = engine.TargetAPIClient("unix:///nonexistent.sock", version="1.41")
+    client.trust_env = True  # as requests.Session.__init__ sets it: ignored
+    settings = client.merge_environment_settings("http+docker://localhost/v1.41/info", {}, None, None, None)
+    assert client.trust_env is False and settings["proxies"] == {}
+    assert settings["verify"] != "/operator/ca.pem"

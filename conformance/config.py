@@ -126,8 +126,8 @@ OPTIONS = (
                 "creation times are still compared); [PATTERN=]true, repeatable (default: false)"),
     Option("ssh-work-ahead", True, _bool, per_target=True,
            help="Run the engine work ahead of the checks over ssh too (2 threads), where the target's sshd allows "
-                "6 more sessions at the start (else inline, said in the evidence); [PATTERN=]false runs a target's "
-                "engine work inline, in each check; repeatable (default: true)"),
+                "the sessions it needs at the start (else inline, said in the evidence); [PATTERN=]false runs a "
+                "target's engine work inline, in each check; repeatable (default: true)"),
     # pytest 9 owns --strict (strict markers, config, ...), hence --strict-should.
     Option("strict", False, _bool, flag=True, cli="strict-should", help="Make SHOULD failures fail the run"),
     Option("report-dir", "reports", str, help="Folder for the run folders and the latest link (default: reports)"),

@@ -175,9 +175,14 @@ class Target:
         return self._engine()
 
     @_once
+    def engine_url(self) -> str:
+        """The engine's URL (engines.url_for), resolved once: for the connection and the facts' engine route."""
+        return engines.url_for(self.id, self.host.backend, self.settings.engine_url)  # its message names the spec
+
+    @_once
     def _engine(self):
         self.units()  # never connect before the service state is read: the connection may start the service
-        url = engines.url_for(self.id, self.host.backend, self.settings.engine_url)  # its message names the spec
+        url = self.engine_url()
         try:
             client = engines.connect(self.name, url, self.settings.call_timeout, self.host_keys)
         except TargetError as e:
@@ -403,7 +408,7 @@ def cli_route(output: str) -> tuple[str, str]:
 def engine_route_read(target: Target) -> bool:
     """Whether the engine route needs the login's CLI settings: over ssh:// with no --engine-url."""
     try:
-        url = engines.url_for(target.id, target.host.backend, target.settings.engine_url)
+        url = target.engine_url()
     except Exception:  # noqa: BLE001 - no route at all: engine_route says so in the facts; the profile needs none
         return False
     return not target.settings.engine_url and url.startswith("ssh://")
@@ -413,7 +418,7 @@ def engine_route(target: Target, cli_settings: Answer | None) -> str:
     """Which engine the checks talk to: --engine-url or the runner's, else over ssh:// the one the login's docker CLI
     reaches (docker-py runs its `docker system dial-stdio`: the login's DOCKER_HOST or docker context decides), from
     CLI_ROUTE's answer."""
-    url = engines.url_for(target.id, target.host.backend, target.settings.engine_url)
+    url = target.engine_url()
     if cli_settings is None:
         return url
     name, host = cli_route(cli_settings.stdout)

@@ -1,11 +1,13 @@
-"""Fleet benchmark (issue 6): the whole suite on 1, 4 and 8 lab hosts in one run, one xdist worker per host.
+"""Fleet benchmark (issue 6): the whole suite on 1, 4 and 8 lab hosts in one run, one xdist worker per host; then the
+largest fleet again with as many workers as the machine has cores, and both over paramiko:// (issue #17: where the
+runner's CPU per host goes).
 
 Starts lab hosts <prefix>fleet-b1..fleet-b8 (debian variant; prefix: $CONFORMANCE_BENCH_HOST_PREFIX), runs
-`pytest -n N --hosts=...` once per size, and records wall time, the runner's CPU seconds (controller, workers and
-their ssh clients and ControlMasters, not the lab hosts' own work: bench/runner.py), the peak summed RSS of that
-process tree, the machine's busy CPU seconds and the load before each run. Before each run the ControlMasters to
-the hosts are closed, so the run pays for its own. Writes them under "fleet" in reports/bench.json (beside the
-other bench scripts' figures) and prints a table; stops every host it started.
+`pytest -n N --hosts=...` once per row of plan(), and records wall time, the runner's CPU seconds (controller,
+workers and their ssh clients and ControlMasters, not the lab hosts' own work: bench/runner.py), the peak summed RSS
+of that process tree, the machine's busy CPU seconds and the load before each run. Before each run the
+ControlMasters to the hosts are closed, so the run pays for its own. Writes them under "fleet" in
+reports/bench.json (beside the other bench scripts' figures) and prints a table; stops every host it started.
 
     python bench/fleet.py [--sizes 1,4,8] [--out reports/bench.json] [--keep-hosts]
 """
@@ -26,6 +28,18 @@ from conformance.lab import engine, hosts, registry, sshconf  # noqa: E402
 GOAL_RATIO = 2.5  # 8 hosts may take at most 2.5x the wall time of 1 (issue 6)
 
 
+def plan(sizes: list[int], cores: int) -> list[tuple[int, int, str]]:
+    """(hosts, workers, backend) of each run: every size with one worker per host over ssh:// (OpenSSH, testinfra's
+    default); then the largest size with one worker per core over ssh://, and both worker counts over paramiko://
+    (the commands over one paramiko connection per host instead of an `ssh` client per command)."""
+    largest = max(sizes)
+    rows = [(size, size, "ssh") for size in sizes]
+    if cores < largest:
+        rows.append((largest, cores, "ssh"))
+    rows += [(largest, workers, "paramiko") for workers in dict.fromkeys((largest, min(cores, largest)))]
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1,4,8", help="Fleet sizes to run, comma-separated")
@@ -33,6 +47,7 @@ def main(argv=None) -> int:
     p.add_argument("--keep-hosts", action="store_true", help="Leave the lab hosts running")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
+    cores = os.cpu_count() or 1
     names = [f"{figures.HOST_PREFIX}fleet-b{i}" for i in range(1, max(sizes) + 1)]
     runner.become_subreaper()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -42,36 +57,38 @@ def main(argv=None) -> int:
         mirror = registry.url(hosts.bridge_gateway(client))
         try:
             specs = [hosts.start(client, name, "debian") for name in names]
-            for size in sizes:
-                command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"-n{size}",
-                           f"--hosts={','.join(specs[:size])}", f"--mirror={mirror}",
+            for size, workers, backend in plan(sizes, cores):
+                targets = [backend + spec.removeprefix("ssh") for spec in specs[:size]]  # ssh://... or paramiko://...
+                command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"-n{workers}",
+                           f"--hosts={','.join(targets)}", f"--mirror={mirror}",
                            f"--report-dir={out.parent / 'bench-fleet-runs'}", "suites"]
                 for spec in specs[:size]:
                     sshconf.close_master(urllib.parse.urlsplit(spec).hostname)
                 measured = runner.measure(command, ROOT, env)
                 if measured["exit"] != 0:
                     print(measured["output"], file=sys.stderr)
-                row = {"hosts": size, "workers": size, **{k: v for k, v in measured.items() if k != "output"}}
+                row = {"hosts": size, "workers": workers, "backend": backend,
+                       **{k: v for k, v in measured.items() if k != "output"}}
                 rows.append(row)
-                print(f"{size} host(s): {row['wall_s']} s, peak {row['peak_rss_mib']} MiB, exit {row['exit']}",
-                      flush=True)
+                print(f"{size} host(s), {backend}://, -n {workers}: {row['wall_s']} s, runner {row['runner_cpu_s']} "
+                      f"CPU-s, peak {row['peak_rss_mib']} MiB, exit {row['exit']}", flush=True)
         finally:
             if not args.keep_hosts:
                 for name in names:
                     hosts.stop(client, name)
-    one = next((r["wall_s"] for r in rows if r["hosts"] == 1), None)
+    one = next((r["wall_s"] for r in rows if r["hosts"] == 1 and r["backend"] == "ssh"), None)
     for row in rows:
         row["ratio_to_1"] = round(row["wall_s"] / one, 2) if one else None
         row["runner_cpu_s_per_host"] = round(row["runner_cpu_s"] / row["hosts"], 2)  # issue #17: goal <= 1.1 at 8
-    result = {"sizes": rows, "goal": f"8 hosts <= {GOAL_RATIO}x the wall time of 1", "cpus": os.cpu_count(),
+    result = {"sizes": rows, "goal": f"8 hosts <= {GOAL_RATIO}x the wall time of 1", "cpus": cores,
               "started_by": "bench/fleet.py", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     figures.save("fleet", result, out)
-    print(f"\n{'hosts':>5}  {'wall s':>7}  {'x of 1':>6}  {'peak MiB':>8}  {'runner CPU s':>12}  {'per host':>8}  "
-          f"{'machine CPU s':>13}  {'load':>5}  exit")
+    print(f"\n{'hosts':>5}  {'backend':>8}  {'workers':>7}  {'wall s':>7}  {'x of 1':>6}  {'peak MiB':>8}  "
+          f"{'runner CPU s':>12}  {'per host':>8}  {'machine CPU s':>13}  {'load':>5}  exit")
     for r in rows:
-        print(f"{r['hosts']:>5}  {r['wall_s']:>7}  {r['ratio_to_1']!s:>6}  {r['peak_rss_mib']:>8}  "
-              f"{r['runner_cpu_s']:>12}  {r['runner_cpu_s_per_host']:>8}  {r['machine_cpu_s']:>13}  "
-              f"{r['load_before']:>5}  {r['exit']}")
+        print(f"{r['hosts']:>5}  {r['backend']:>8}  {r['workers']:>7}  {r['wall_s']:>7}  {r['ratio_to_1']!s:>6}  "
+              f"{r['peak_rss_mib']:>8}  {r['runner_cpu_s']:>12}  {r['runner_cpu_s_per_host']:>8}  "
+              f"{r['machine_cpu_s']:>13}  {r['load_before']:>5}  {r['exit']}")
     print(f"written to {out}")
     return 0 if all(r["exit"] == 0 for r in rows) else 1
 

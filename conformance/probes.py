@@ -53,6 +53,7 @@ NEEDS_ROOT = "needs root on the target (ssh as root or ?sudo=true)"
 DENIED = re.compile(r"Permission denied|Operation not permitted")
 ABSENT = re.compile(r"No such file or directory")
 NOT_FOUND = re.compile(r"([^\s:]+): (?:command )?not found")
+NO_PS = re.compile(r'"ps": executable file not found')  # GET /containers/{id}/top: the engine runs the host's ps
 
 
 def observer_problem(rc: int, stderr: str, tools: tuple[str, ...] = (), paths: tuple[str, ...] = ()):

@@ -13,13 +13,18 @@ def shared_kernel(host_release: str, container_release: str) -> Verdict:
                    f"the host's kernel {host_release!r} inside the container", f"{container_release!r}")
 
 
-def pid_isolation(inside_pid1: str, state_pid: int, top_pids: list[str], host_comm: str,
+def pid_isolation(inside_pid1: str, state_pid: int, top_pids: list[str] | str, host_comm: str,
                   container_ns: str, host_ns: str) -> Verdict:
-    """Judge engine.pid-isolation: PID 1 inside, an ordinary process on the host in another PID namespace."""
+    """Judge engine.pid-isolation: PID 1 inside, an ordinary process on the host in another PID namespace.
+
+    top_pids: the PIDs `docker top` lists, or why it listed none (the engine runs the host's `ps` for it: a host
+    without procps answers 500); the host's /proc and the namespaces judge then."""
     inside_pid1, host_comm = inside_pid1.strip(), host_comm.strip()
-    found = (f"inside PID 1 is {inside_pid1!r}; State.Pid {state_pid} (docker top: {', '.join(top_pids) or '-'}) "
+    top = f"docker top: {', '.join(top_pids) or '-'}" if isinstance(top_pids, list) else f"docker top: {top_pids}"
+    found = (f"inside PID 1 is {inside_pid1!r}; State.Pid {state_pid} ({top}) "
              f"is {host_comm or 'no process'!r} on the host; namespaces {container_ns or '?'} vs host {host_ns or '?'}")
-    ok = (bool(inside_pid1) and inside_pid1 == host_comm and state_pid > 1 and str(state_pid) in top_pids
+    listed = str(state_pid) in top_pids if isinstance(top_pids, list) else True
+    ok = (bool(inside_pid1) and inside_pid1 == host_comm and state_pid > 1 and listed
           and bool(container_ns) and container_ns != host_ns)
     return Verdict(ok, "the container's PID 1 is host process State.Pid (not 1) in its own PID namespace", found)
 
@@ -31,10 +36,11 @@ def start_latency(elapsed_ms: float, budget_ms: int, exit_code: int | None) -> V
 
 
 def edition_of(version: dict) -> str:
-    """'ee' or 'ce' from GET /version: Platform.Name, else the version suffix; distribution builds are community."""
+    """'ee' or 'ce' from GET /version: Platform.Name (Docker Engine - Enterprise, and Mirantis Container Runtime, its
+    successor), else the version suffix; distribution builds are community."""
     name = ((version.get("Platform") or {}).get("Name") or "").lower()
     number = str(version.get("Version", "")).lower()
-    if "enterprise" in name or re.search(r"-ee\b", number):
+    if "enterprise" in name or "mirantis" in name or re.search(r"-ee\b", number):
         return "ee"
     return "ce"
 

@@ -24,6 +24,15 @@ def test_process_not_isolated_or_not_visible_fails():
     assert "inside PID 1 is 'sh'" in message(judge.pid_isolation("sh", 4746, ["4746"], "nginx", NS_CONTAINER, NS_HOST))
 
 
+@pytest.mark.red("engine.pid-isolation")
+def test_without_docker_top_the_hosts_proc_and_the_namespaces_judge():
+    """A host without procps: the engine answers GET /top with 500 (it runs the host's ps); the claim still holds."""
+    no_ps = 'not available, the engine found no ps on the host (ps: exec: "ps": executable file not found in $PATH)'
+    assert judge.pid_isolation("nginx", 4746, no_ps, "nginx", NS_CONTAINER, NS_HOST).ok
+    assert "docker top: not available" in message(judge.pid_isolation("nginx", 4746, no_ps, "nginx", NS_HOST, NS_HOST))
+    assert "is 'no process' on the host" in message(judge.pid_isolation("nginx", 4746, no_ps, "", NS_CONTAINER, NS_HOST))
+
+
 @pytest.mark.red("engine.start-latency")
 def test_slow_start_or_failed_run_fails():
     assert judge.start_latency(412.0, 5000, 0).ok
@@ -40,3 +49,6 @@ def test_edition_and_minimum_version_policy():
     assert "CE 20.10.24+dfsg1" in message(judge.edition(debian, "any", "99.0"))
     assert "EE 19.03.14" in message(judge.edition(enterprise, "ce", None))
     assert "edition ee" in message(judge.edition(docker_ce, "ee", None))
+    mirantis = {"Version": "20.10.7", "Platform": {"Name": "Mirantis Container Runtime"}}  # Docker EE's successor
+    assert judge.edition(mirantis, "ee", None).ok
+    assert "EE 20.10.7" in message(judge.edition(mirantis, "ce", None))

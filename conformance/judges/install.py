@@ -30,8 +30,24 @@ def _codename(os_release_text: str | None) -> str:
     return os_release(os_release_text).get("VERSION_CODENAME", "")
 
 
+def base_release(os_release_text: str | None, family: dict) -> tuple[str, str] | None:
+    """(release, how it reads) of the family release a derivative states it is built on (the family's `base` field:
+    PLATFORM_ID platform:al8 -> 8, UBUNTU_CODENAME focal -> 20.04), or None where it states none that reads."""
+    base = family.get("base")
+    value = os_release(os_release_text).get(base["field"], "") if base else ""
+    if not value:
+        return None
+    if "pattern" in base:
+        match = re.match(base["pattern"], value)
+        release = match.group(1) if match else None
+    else:
+        release = base["releases"].get(value.lower())
+    return (release, f"{base['field']}={value}: {family['name']} {release}") if release else None
+
+
 def os_supported(os_release: str | None, redhat_release: str | None, kernel: str, table: dict) -> Verdict:
-    """Judge install.os-supported against the supported table."""
+    """Judge install.os-supported against the supported table. A derivative (matched on ID_LIKE) is judged on the
+    family release it is built on where its os-release states one (base_release), else on its own VERSION_ID."""
     os_id, id_like, version = os_identity(os_release, redhat_release)
     kernel = kernel.strip()
     found = f"ID={os_id or '?'} ID_LIKE={' '.join(id_like) or '-'} VERSION_ID={version or '?'}, kernel {kernel or '?'}"
@@ -42,6 +58,10 @@ def os_supported(os_release: str | None, redhat_release: str | None, kernel: str
     if family is None:
         return Verdict(False, expected, found + ": not a supported OS family")
     codename = _codename(os_release)
+    base = None if os_id in family["ids"] else base_release(os_release, family)
+    if base:
+        version, how = base
+        found += f", {how}"
     if not version and codename and family.get("rolling"):
         # os-release(5): VERSION_ID may be omitted; this family omits it only on its rolling releases.
         found += f", VERSION_CODENAME={codename}: {family['rolling']}"

@@ -55,6 +55,35 @@ def test_old_ubuntu_and_old_kernel_and_unknown_os_fail():
     assert "not a supported OS family" in message(judge.os_supported("ID=alpine\nVERSION_ID=3.19\n", None, "6.1", SUPPORTED))
 
 
+# Derivatives as their os-release says (matched on ID_LIKE, numbered their own way).
+ALIBABA_CLOUD_LINUX_3 = ('NAME="Alibaba Cloud Linux"\nVERSION="3 (Soaring Falcon)"\nID="alinux"\n'
+                         'ID_LIKE="rhel fedora centos anolis"\nVERSION_ID="3"\nPLATFORM_ID="platform:al8"\n')
+TENCENTOS_3_1 = ('NAME="TencentOS Server"\nVERSION="3.1 (Final)"\nID="tencentos"\nID_LIKE="rhel fedora centos"\n'
+                 'VERSION_ID="3.1"\nPLATFORM_ID="platform:el8"\n')
+MINT_20_3 = 'NAME="Linux Mint"\nID=linuxmint\nID_LIKE=ubuntu\nVERSION_ID="20.3"\nVERSION_CODENAME=una\nUBUNTU_CODENAME=focal\n'
+LMDE_6 = 'NAME="LMDE"\nID=linuxmint\nID_LIKE=debian\nVERSION_ID="6"\nVERSION_CODENAME=faye\nDEBIAN_CODENAME=bookworm\n'
+
+
+@pytest.mark.parametrize("os_release,base", [(ALIBABA_CLOUD_LINUX_3, "RHEL family 8"), (TENCENTOS_3_1, "RHEL family 8"),
+                                             (MINT_20_3, "Ubuntu 20.04"), (LMDE_6, "Debian 12")],
+                         ids=["alinux3", "tencentos3.1", "mint20.3", "lmde6"])
+def test_a_derivative_is_judged_on_the_family_release_it_is_built_on(os_release, base):
+    verdict = judge.os_supported(os_release, None, "5.10.134", SUPPORTED)
+    assert verdict.ok and base in verdict.found
+
+
+@pytest.mark.red("install.os-supported")
+def test_a_derivative_built_on_an_old_family_release_fails():
+    mint_19_3 = MINT_20_3.replace('"20.3"', '"19.3"').replace("focal", "bionic")
+    assert "Ubuntu 18.04" in message(judge.os_supported(mint_19_3, None, "5.4", SUPPORTED))
+    lmde_3 = LMDE_6.replace('"6"', '"3"').replace("bookworm", "stretch")
+    assert "Debian 9" in message(judge.os_supported(lmde_3, None, "4.9", SUPPORTED))
+    # No base stated (or one the table cannot read): its own VERSION_ID, as before
+    assert "VERSION_ID=3" in message(judge.os_supported(ALIBABA_CLOUD_LINUX_3.replace("PLATFORM_ID", "X"), None, "5.10",
+                                                        SUPPORTED))
+    assert not judge.os_supported(MINT_20_3.replace("focal", "nosuch"), None, "5.4", SUPPORTED).ok
+
+
 @pytest.mark.red("install.prerequisites")
 def test_missing_prerequisite_fails():
     text = message(judge.prerequisite(["lvm2"], {"lvm2": False}, "LVM tools"))

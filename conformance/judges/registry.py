@@ -17,6 +17,11 @@ from urllib.parse import urlsplit
 from conformance.judges import Verdict, version_tuple
 
 BOM_ACCEPTED_FROM = (23,)  # moby bb19265ba8 (v23.0.0): UTF-8/UTF-16 BOM decoded, invalid UTF-8 refused, blank = {}
+# A mirror's path: refused from moby #29650 (17.12) until #46594 (25.0) and its 24.0 backport #46944 (24.0.8).
+MIRROR_PATH_REFUSED = ((17, 12), (24, 0, 8))
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # what Go's url.Parse takes as a scheme
+# The ASCII characters Go's url.Parse takes in a host name (net/url shouldEscape for encodeHost, and %-escapes)
+URL_HOST_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]<>\"%")
 MIRRORS_KEY = "registry-mirrors"
 REGISTRY_ERROR_CODES = {"NAME_UNKNOWN", "MANIFEST_UNKNOWN", "NAME_INVALID", "UNAUTHORIZED", "DENIED"}
 
@@ -100,20 +105,34 @@ def parse_daemon_json(raw: bytes, version: tuple[int, ...]) -> dict:
     return data
 
 
-def validate_mirror(mirror: object) -> str | None:
-    """Why dockerd refuses this registry-mirrors entry (moby ValidateMirror), or None when it accepts it."""
+def validate_mirror(mirror: object, version: tuple[int, ...] = ()) -> str | None:
+    """Why dockerd of `version` refuses this registry-mirrors entry (moby ValidateMirror, Go's url.Parse), or None
+    when it accepts it. Python's urlsplit is laxer than url.Parse: it strips leading blanks and control characters
+    and takes any character in a host name, which dockerd refuses at its start."""
     if not isinstance(mirror, str):
         return f"{mirror!r} is not a string"
     scheme, sep, _ = mirror.partition("://")
     if not sep or not scheme:
         return f"no scheme specified for {mirror!r}: must use either 'https://' or 'http://'"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in mirror):
+        return f"{mirror!r} is not a valid URI: net/url: invalid control character in URL"
+    if not URL_SCHEME.fullmatch(scheme):
+        return f"{mirror!r} is not a valid URI: {scheme!r} is no URL scheme (url.Parse finds none, then a colon)"
     try:
         parts = urlsplit(mirror)
         parts.port  # noqa: B018 - Go's url.Parse refuses a bad port; urlsplit only on access
     except ValueError as e:
         return f"{mirror!r} is not a valid URI: {e}"
+    host = parts.netloc.rpartition("@")[2]
+    host = host if host.startswith("[") else host.partition(":")[0]
+    bad = next((c for c in host if c < "\x80" and c not in URL_HOST_ASCII), None)
+    if bad is not None:
+        return f"{mirror!r} is not a valid URI: invalid character {bad!r} in host name"
     if parts.scheme not in ("http", "https"):  # url.Parse lower-cases the scheme for this test only
         return f"unsupported scheme {parts.scheme!r} in {mirror!r}: must use either 'https://' or 'http://'"
+    if MIRROR_PATH_REFUSED[0] <= version < MIRROR_PATH_REFUSED[1] and parts.path not in ("", "/"):
+        return (f"path, query, or fragment at end of the URI {mirror!r} (dockerd {'.'.join(map(str, version))} "
+                "takes no path; 24.0.8 and 25.0 on do)")
     if parts.query or parts.fragment:
         return f"query or fragment at end of the URI {mirror!r}"
     if "@" in parts.netloc:
@@ -267,7 +286,7 @@ def url_equal(a: str, b: str) -> bool:
     return key(a) == key(b)
 
 
-def configured_mirrors(data: dict, flag_mirrors: list[str]) -> list[str]:
+def configured_mirrors(data: dict, flag_mirrors: list[str], version: tuple[int, ...] = ()) -> list[str]:
     """The registry-mirrors dockerd takes from its file and its --registry-mirror flags; ValueError when it refuses
     them at its next start (a key set both ways, a wrongly cased key, not a list of strings, an invalid mirror)."""
     near = [k for k in data if k.lower() == MIRRORS_KEY and k != MIRRORS_KEY]
@@ -280,7 +299,7 @@ def configured_mirrors(data: dict, flag_mirrors: list[str]) -> list[str]:
     mirrors = flag_mirrors if mirrors is None else mirrors
     if not isinstance(mirrors, list) or not all(isinstance(m, str) for m in mirrors):
         raise ValueError(f"{MIRRORS_KEY} is not a list of strings: {mirrors!r}")
-    refused = [why for why in map(validate_mirror, mirrors) if why]
+    refused = [why for why in (validate_mirror(m, version) for m in mirrors) if why]
     if refused:
         raise ValueError("invalid mirror: " + "; ".join(refused))
     return mirrors
@@ -296,7 +315,7 @@ def read_mirrors(path: str, raw: bytes | None, version: tuple[int, ...], flag_mi
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
     try:
-        return configured_mirrors(data, flag_mirrors)
+        return configured_mirrors(data, flag_mirrors, version)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from e
 

@@ -105,6 +105,11 @@ def test_bom_and_blank_file_by_dockerd_version():
     ("http://m:5000/#top", "query or fragment"),
     ("https://user:pw@m", "username/password not allowed in URI 'https://m'"),
     ("http://m:port/", "not a valid URI"),
+    # what Python's urlsplit takes and Go's url.Parse refuses (dockerd will not start; lab host, 20.10 and 26.1)
+    ("http://mirror.lab.example ", "invalid character ' ' in host name"),
+    (" http://172.17.0.1:5000", "is no URL scheme"),
+    ("http://m:5000\\t", "invalid control character"),
+    ("http://mi rror:5000/", "invalid character ' ' in host name"),
 ])
 def test_validate_mirror_as_moby(mirror, why):
     text = message(configured(f'{{"registry-mirrors": ["http://ok:5000", "{mirror}"]}}'.encode()))
@@ -112,8 +117,17 @@ def test_validate_mirror_as_moby(mirror, why):
 
 
 def test_mirrors_dockerd_accepts():
-    for mirror in ("HTTP://m:5000", "https://m/path/", "http://m//", "http://m/?", "http://m/#"):
+    for mirror in ("HTTP://m:5000", "https://m/path/", "http://m//", "http://m/?", "http://m/#", "http://[::1]:5000/",
+                   "https://mirror.example/hub/v2 space"):
         assert judge.validate_mirror(mirror) is None, mirror
+
+
+def test_a_mirror_path_by_dockerd_version():
+    """Refused from 17.12 until 24.0.8 / 25.0 (moby #29650, #46594 and its backport #46944); '/' is no path."""
+    assert "takes no path" in message(configured(b'{"registry-mirrors": ["http://172.17.0.1:5000/hub/"]}', V20))
+    assert judge.validate_mirror("http://172.17.0.1:5000/", V20) is None
+    for accepting in ((24, 0, 8), V25, (26, 1, 5), (17, 9, 1)):
+        assert judge.validate_mirror("http://172.17.0.1:5000/hub/", accepting) is None, accepting
 
 
 def test_flag_mirrors_count_and_conflict_with_the_file():

@@ -560,6 +560,16 @@ def dockerd(host, evidence) -> rootless.Dockerd | None:
     return parse_dockerd_process(evidence.cmd(host, DOCKERD).stdout)
 
 
+def dockerd_refuses(host, evidence, config: DaemonConfig) -> str | None:
+    """What `dockerd --validate` (23.0 on) says of the file dockerd reads when it refuses it, else None. The binary
+    the running dockerd was started from loads the file as a start would and exits: nothing is started or written,
+    the running engine is not asked (tried on a lab host's 26.1: no file changed)."""
+    exe = config.argv[0] if config.argv else "dockerd"
+    result = evidence.cmd(host, 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" %s --validate --config-file %s',
+                          exe, config.path)
+    return None if result.rc == 0 else (result.stderr.strip() or result.stdout.strip() or f"exit status {result.rc}")
+
+
 def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""

@@ -86,9 +86,16 @@ def test_default_hub(engine, evidence):
 def test_mirror_configured(host, target, evidence):
     """The file dockerd reads is valid as dockerd parses it and lists the expected registry mirror(s)."""
     config = dockerd_config(host, evidence)
+    version = judge.dockerd_version(config.version_text)
     evidence.note(f"expected mirrors: {list(target.settings.mirrors) or 'any, at least one'}")
-    judge.mirror_configured(config.path, config.raw, judge.dockerd_version(config.version_text),
-                            list(config.flag_mirrors), target.settings.mirrors).check(evidence)
+    refused = None
+    if config.raw is not None and version >= judge.VALIDATE_FROM:
+        refused = probes.dockerd_refuses(host, evidence, config)
+    elif config.raw is not None:
+        evidence.note(f"{config.version_text or 'dockerd version unknown'}: no dockerd --validate (23.0 on), so the "
+                      "file's JSON and registry-mirrors are judged, its other keys are not")
+    judge.mirror_configured(config.path, config.raw, version, list(config.flag_mirrors), target.settings.mirrors,
+                            refused).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-applied")

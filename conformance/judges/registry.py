@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from conformance.judges import Verdict, version_tuple
 
 BOM_ACCEPTED_FROM = (23,)  # moby bb19265ba8 (v23.0.0): UTF-8/UTF-16 BOM decoded, invalid UTF-8 refused, blank = {}
+VALIDATE_FROM = (23,)  # dockerd --validate (moby #42393, v23.0.0): loads its configuration as a start would, then exits
 # A mirror's path: refused from moby #29650 (17.12) until #46594 (25.0) and its 24.0 backport #46944 (24.0.8).
 MIRROR_PATH_REFUSED = ((17, 12), (24, 0, 8))
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # what Go's url.Parse takes as a scheme
@@ -321,8 +322,9 @@ def read_mirrors(path: str, raw: bytes | None, version: tuple[int, ...], flag_mi
 
 
 def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], flag_mirrors: list[str],
-                      expected: tuple[str, ...]) -> Verdict:
-    """Judge registry.mirror-configured: the file dockerd reads, read as dockerd does, names the expected mirrors."""
+                      expected: tuple[str, ...], refused: str | None = None) -> Verdict:
+    """Judge registry.mirror-configured: the file dockerd reads, read as dockerd does, names the expected mirrors.
+    refused: what `dockerd --validate` said of the file when it refused it (the other keys' types and values)."""
     want = (f"{path} (the file dockerd reads) valid as dockerd parses it, with registry-mirrors "
             + (f"holding {', '.join(expected)}" if expected else "not empty"))
     if raw is None and not flag_mirrors:
@@ -331,6 +333,8 @@ def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], fl
         mirrors = read_mirrors(path, raw, version, flag_mirrors)
     except ValueError as e:
         return Verdict(False, want, f"dockerd refuses it at its next start: {e}")
+    if refused:
+        return Verdict(False, want, f"dockerd refuses it at its next start: dockerd --validate: {refused}")
     missing = [m for m in expected if not any(url_equal(m, have) for have in mirrors)]
     source = " (from --registry-mirror flags)" if flag_mirrors else ""
     return Verdict(bool(mirrors) and not missing, want,

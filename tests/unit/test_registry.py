@@ -122,6 +122,16 @@ def test_mirrors_dockerd_accepts():
         assert judge.validate_mirror(mirror) is None, mirror
 
 
+@pytest.mark.red("registry.mirror-configured")
+def test_a_file_dockerd_validate_refuses_fails_though_its_mirrors_are_valid():
+    """"max-file": 3 in log-opts (a number where dockerd wants a string) stops dockerd's next start."""
+    refusal = ("unable to configure the Docker daemon with file /etc/docker/daemon.json: json: cannot unmarshal number "
+               "into Go struct field Config.CommonConfig.LogConfig.log-opts of type string")
+    assert judge.mirror_configured(PATH, MIRROR, V25, [], ("http://10.0.0.5:5000",)).ok
+    text = message(judge.mirror_configured(PATH, MIRROR, V25, [], ("http://10.0.0.5:5000",), refusal))
+    assert "dockerd refuses it at its next start: dockerd --validate: unable to configure" in text
+
+
 def test_a_mirror_path_by_dockerd_version():
     """Refused from 17.12 until 24.0.8 / 25.0 (moby #29650, #46594 and its backport #46944); '/' is no path."""
     assert "takes no path" in message(configured(b'{"registry-mirrors": ["http://172.17.0.1:5000/hub/"]}', V20))

@@ -61,14 +61,19 @@ def observer_problem(rc: int, stderr: str, tools: tuple[str, ...] = (), paths: t
     answer is the host's (success, or a finding such as No such file or directory).
 
     rc 127/126 is the shell's "not found" / "cannot execute": a tool the probe needs is missing on the target.
-    Permission denied / Operation not permitted is the login's limit, not the host's state."""
+    Permission denied / Operation not permitted is the login's limit, not the host's state, when the probe met it:
+    the line names one of the probe's paths, or, for a probe that names none, its command failed. A login's own
+    noise on stderr (`ulimit: open files: cannot modify limit: Operation not permitted` from a ~/.bashrc, printed
+    before every command) is neither."""
     if rc in (126, 127):
         named = NOT_FOUND.search(stderr)
         tool = next((t for t in tools if named and named.group(1).rsplit("/", 1)[-1] == t), None)
         return "tool", tool or (named.group(1) if named else (tools[0] if tools else "a command"))
     for line in stderr.splitlines():
         if DENIED.search(line):
-            return "permission", next((p for p in paths if p in line), None) or (paths[0] if paths else line.strip())
+            named = next((p for p in paths if p in line), None)
+            if named or (not paths and rc != 0):
+                return "permission", named or line.strip()
     return None
 
 

@@ -73,6 +73,17 @@ def test_observer_problem_tells_the_login_from_the_host():
         "permission", "readlink: /proc/5712/ns/pid: Operation not permitted")
 
 
+BASHRC_NOISE = "bash: line 1: ulimit: open files: cannot modify limit: Operation not permitted\n"  # ~/.bashrc, each command
+
+
+def test_a_logins_own_noise_is_no_limit_of_the_probe():
+    """A login whose ~/.bashrc raises a limit it may not prints a denial before every command, which succeeds."""
+    assert probes.observer_problem(0, BASHRC_NOISE, paths=(UPPER,)) is None
+    assert probes.observer_problem(0, BASHRC_NOISE + "  HTTP/1.1 200 OK\n", tools=("wget",)) is None
+    assert probes.observer_problem(1, BASHRC_NOISE + STAT_ENOENT.stderr, paths=(UPPER,)) is None  # still a finding
+    assert probes.observer_problem(1, BASHRC_NOISE + STAT_EACCES.stderr, paths=(UPPER,)) == ("permission", UPPER)
+
+
 def test_stat_path_proves_presence_and_absence_and_errors_when_it_cannot_look():
     evidence = Evidence("ssh://hunter@h", 10)
     assert probes.stat_path(RecordedHost(("stat", Result(0, "1835041\n"))), evidence, UPPER) is True

@@ -12,6 +12,7 @@ from conformance.masking import clip
 from conformance.units import Snapshot as UnitsSnapshot, UnitState
 
 HELLO_TEXT = "Hello from Docker!"
+OLD_HELLO_TEXT = "Hello from Docker."  # what hello-world images of 2014-2015 print; one may still be on a host
 
 
 def os_identity(os_release_text: str | None, redhat_release: str | None) -> tuple[str, list[str], str]:
@@ -304,4 +305,6 @@ def engine_version(cli_rc: int, cli_json: str, api_version: dict) -> Verdict:
 def hello_world(exit_code: int | None, output: str) -> Verdict:
     """Judge engine.hello-world from the exit code and the output read attached to the container."""
     found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; output: {clip(output.strip(), 200)!r}"
-    return Verdict(exit_code == 0 and HELLO_TEXT in output, f"exit 0 and {HELLO_TEXT!r} in the output", found)
+    greeted = HELLO_TEXT in output or OLD_HELLO_TEXT in output
+    return Verdict(exit_code == 0 and greeted, f"exit 0 and {HELLO_TEXT!r} (or {OLD_HELLO_TEXT!r}) in the output",
+                   found)

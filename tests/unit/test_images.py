@@ -131,6 +131,16 @@ def test_vfs_or_missing_upper_dir_fails():
     assert "upper dir none" in message(judge.union_mount("overlay2", UNION, lower, None, "overlay"))
 
 
+def test_the_legacy_overlay_driver_is_a_union_mount():
+    """storage-driver overlay (one lower dir, older CentOS 7 docker-ce hosts): a union mount like overlay2."""
+    legacy = {"Name": "overlay", "Data": {"LowerDir": "/var/lib/docker/overlay/7a1c/root",
+                                          "UpperDir": "/var/lib/docker/overlay/9b2e/upper",
+                                          "MergedDir": "/var/lib/docker/overlay/9b2e/merged",
+                                          "WorkDir": "/var/lib/docker/overlay/9b2e/work"}}
+    lower, upper = judge.layer_dirs(legacy, "overlay", {})
+    assert judge.union_mount("overlay", UNION, lower, upper, "overlay").ok
+
+
 @pytest.mark.red("image.copy-on-write")
 def test_write_through_to_image_or_no_copy_up_fails():
     changes = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/nginx/nginx.conf", "Kind": 0}]

@@ -307,6 +307,8 @@ def test_client_and_server_api_mismatch_fails():
 @pytest.mark.red("engine.hello-world")
 def test_hello_world_without_greeting_or_exit_fails():
     assert judge.hello_world(0, "\nHello from Docker!\nThis message shows ...").ok
+    assert judge.hello_world(0, "\nHello from Docker.\nThis message shows ...").ok  # a hello-world of 2014-2015
+    assert "exit code 0" in message(judge.hello_world(0, "\nHello from Podman!\n"))
     assert "exit code 1" in message(judge.hello_world(1, "exec /hello: exec format error"))
     assert "did not exit in time" in message(judge.hello_world(None, ""))
 

@@ -9,11 +9,23 @@ from conformance.profiles import profiles
 DIFF_KINDS = {0: "C", 1: "A", 2: "D"}  # docker diff's Kind: changed, added, deleted
 
 
-def read_only(before: dict, after: dict, writes_exit: int, export: tuple[int | None, str]) -> Verdict:
+CONTAINERD_STORE = ["driver-type", "io.containerd.snapshotter.v1"]  # GET /info DriverStatus under that image store
+
+
+def export_checks_unpacked_files(info: dict) -> bool:
+    """Whether the engine's export (docker save) is written from the unpacked layer files, each checked against its
+    digest (graph drivers: overlay2, vfs, ...). The containerd image store sends the layer blobs as they were
+    pulled: an edit of its unpacked snapshot does not show in the export (seen on a lab host's 26.1)."""
+    return CONTAINERD_STORE not in (info.get("DriverStatus") or [])
+
+
+def read_only(before: dict, after: dict, writes_exit: int, export: tuple[int | None, str],
+              unpacked_checked: bool = True) -> Verdict:
     """Judge image.read-only from the image's inspect data before and after a container wrote, and from the engine's
     export of the image after it (export: (HTTP status of GET /images/{name}/get, the engine's message)). The Id
     and layer digests are content digests fixed at pull: only the export, where the engine checks every layer's
-    files against its digest, sees an image whose files changed in place."""
+    files against its digest, sees an image whose files changed in place; unpacked_checked: whether the export is
+    made from the unpacked files (export_checks_unpacked_files), which the evidence then says."""
     def layers(a):
         return (a.get("RootFS") or {}).get("Layers") or []
     same = before.get("Id") == after.get("Id") and layers(before) == layers(after)
@@ -24,7 +36,12 @@ def read_only(before: dict, after: dict, writes_exit: int, export: tuple[int | N
                    "layer(s) and the engine exports it with every layer matching its digest",
                    f"writes exit {writes_exit}; image now {after.get('Id', '?')[:19]} with layers "
                    + ("unchanged" if layers(before) == layers(after) else str(layers(after)))
-                   + f"; export: {'every layer verified' if intact else f'HTTP {status}: {message}'}")
+                   + f"; export: {verified(unpacked_checked) if intact else f'HTTP {status}: {message}'}")
+
+
+def verified(unpacked_checked: bool) -> str:
+    return ("every layer verified" if unpacked_checked else "every layer verified as pulled (the containerd image "
+            "store exports the pulled layer blobs, not the unpacked files: an in-place edit of those is not seen)")
 
 
 def rootfs_dir(path: str, exit_code: int) -> Verdict:

@@ -86,8 +86,8 @@ def test_nginx_http(host, target, evidence):
     ip, _ = judge.bridge_address(container.attrs)
     http = probes.Http(host, evidence, timeout=min(10, target.settings.call_timeout))
     deadline = time.monotonic() + HTTP_WITHIN_S
-    status, _, body = http.get(f"http://{ip}/")
+    status, headers, body = http.get(f"http://{ip}/")
     while status is None and time.monotonic() < deadline:
         time.sleep(HTTP_EVERY_S)
-        status, _, body = http.get(f"http://{ip}/")
-    judge.http_welcome(status, body).check(evidence)
+        status, headers, body = http.get(f"http://{ip}/")
+    judge.http_welcome(status, body, headers.get("server", "")).check(evidence)

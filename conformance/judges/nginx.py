@@ -54,9 +54,11 @@ def bridge_ip(ip: str | None, networks: dict[str, str], subnet: str | None) -> V
     return Verdict(ipaddress.ip_address(ip) in ipaddress.ip_network(subnet, strict=False), expected, found)
 
 
-def http_welcome(status: int | None, body: str) -> Verdict:
-    """Judge nginx.http: 200 and nginx's welcome page."""
+def http_welcome(status: int | None, body: str, server: str = "") -> Verdict:
+    """Judge nginx.http: 200 from nginx, its welcome page or, on an nginx:latest of the host's own that serves
+    another page, its Server header (the claim is that the container can be reached)."""
     title = page_title(body)
-    return Verdict(status == 200 and bool(title) and "nginx" in title.lower(),
-                   "HTTP 200 with the title 'Welcome to nginx!'",
-                   f"HTTP {status if status is not None else 'no answer'}, title {title!r}")
+    from_nginx = "nginx" in (title or "").lower() or server.lower().startswith("nginx")
+    return Verdict(status == 200 and from_nginx,
+                   "HTTP 200 from nginx: the title 'Welcome to nginx!', or a page of the image's own with Server: nginx",
+                   f"HTTP {status if status is not None else 'no answer'}, title {title!r}, Server {server or '-'!r}")

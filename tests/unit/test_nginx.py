@@ -54,6 +54,10 @@ def test_no_bridge_or_outside_subnet_fails():
 @pytest.mark.red("nginx.http")
 def test_nginx_not_answering_or_other_page_fails():
     assert judge.http_welcome(200, WELCOME).ok
+    intranet = "<html><head><title>Acme intranet</title></head></html>"  # an nginx:latest of the host's own
+    assert judge.http_welcome(200, intranet, "nginx/1.25.4").ok
+    assert "Server 'Apache/2.4.62'" in message(judge.http_welcome(200, intranet, "Apache/2.4.62"))
+    assert "HTTP 404" in message(judge.http_welcome(404, "<title>404 Not Found</title>", "nginx/1.25.4"))
     assert "HTTP no answer" in message(judge.http_welcome(None, ""))
     assert "HTTP 502" in message(judge.http_welcome(502, "<title>502 Bad Gateway</title>"))
     assert "title 'Apache2 Debian Default Page: It works'" in message(

@@ -142,8 +142,10 @@ def write_then_start_another(target, make, evidence):
     original = sha_inside(first, IMAGE_FILE, evidence)
     lower, upper, _ = layers_of(host, first, evidence)
     try:  # the layers are files of the engine's: a login that may not read them cannot judge copy-on-write
-        if upper:
-            probes.stat_path(host, evidence, upper)
+        if upper and not probes.stat_path(host, evidence, upper):
+            raise ObserverError(f"{evidence.target_id}: cannot look into {upper} (GraphDriver.Data.UpperDir): stat "
+                                "found no such directory while its container exists (the engine's files are not where "
+                                "this login looks: another mount namespace, or the runner in a container)")
         image_copy = next((d + IMAGE_FILE for d in lower if host.file(d + IMAGE_FILE).exists), None)
         evidence.note(f"the image's copy of {IMAGE_FILE}: {image_copy or 'not found in the lower dirs'}")
         lower_before = probes.sha256(host, evidence, image_copy) if image_copy else None

@@ -256,9 +256,25 @@ def _ip(container):
 
 
 def _exec(container, command, timeout=EXEC_TIMEOUT):
-    """Run a shell command as root in the host, bounded by coreutils timeout; (exit code, output)."""
+    """Run a shell command as root in the host, bounded by coreutils timeout; (exit code, output). A bound longer
+    than EXEC_TIMEOUT may outlast the engine client's read timeout: that command runs detached and is waited for."""
+    if timeout > EXEC_TIMEOUT:
+        return _exec_detached(container, command, timeout)
     code, out = container.exec_run(["timeout", str(timeout), "sh", "-c", command])
     return code, out.decode(errors="replace").strip()
+
+
+def _exec_detached(container, command, timeout):
+    """_exec for a long command (a package install from the mirror on a loaded machine): started detached, its
+    output into a file in the host, its end awaited through the engine's exec state; (exit code, output's tail)."""
+    api = container.client.api
+    log = "/tmp/conformance-lab-step.log"
+    exec_id = api.exec_create(container.id, ["timeout", str(timeout), "sh", "-c", f"({command}) >{log} 2>&1"])["Id"]
+    api.exec_start(exec_id, detach=True)
+    wait_for(lambda: not api.exec_inspect(exec_id)["Running"], what=f"{container.name}: `{command}` did not end",
+             timeout=timeout + 10, interval=0.5)
+    code = api.exec_inspect(exec_id)["ExitCode"]
+    return code, _exec(container, f"tail -c 800 {log}; rm -f {log}", timeout=10)[1]
 
 
 def _sshd_answers(ip):
@@ -354,7 +370,7 @@ def _apply(container, s, values, release=releases.BOOKWORM):
     elif s.kind == "remove":
         _check(container, f"rm -rf -- '{arg}'")
     elif s.kind == "run":
-        _check(container, arg)
+        _check(container, arg, opts.get("timeout", EXEC_TIMEOUT))
     elif s.kind == "daemon_json":
         current = {}
         if not opts.get("replace"):
@@ -378,7 +394,9 @@ def _apply(container, s, values, release=releases.BOOKWORM):
         raise LabError(f"no way to apply step kind {s.kind!r}")
 
 
-def _check(container, command):
-    code, out = _exec(container, command)
+def _check(container, command, timeout=EXEC_TIMEOUT):
+    code, out = _exec(container, command, timeout)
+    if code == 124:  # coreutils timeout
+        raise LabError(f"{container.name}: `{command}` did not end within {timeout} s (exit 124)")
     if code != 0:
         raise LabError(f"{container.name}: `{command}` exited {code}" + (f": {out[-800:]}" if out else ""))

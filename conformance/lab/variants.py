@@ -25,7 +25,7 @@ REGISTRY_PORTS = range(5001, 5100)
 STEP_KINDS = {
     "write": (str, {"content": str, "source": str, "mode": int}),
     "remove": (str, {}),
-    "run": (str, {}),
+    "run": (str, {"timeout": int}),
     "daemon_json": (dict, {"restart": bool, "replace": bool}),
     "rpm": (list, {}),
 }

@@ -209,8 +209,7 @@ def of(target) -> Ahead:
 
 def works_ahead(target) -> bool:
     """A local:// target, or an ssh one (testinfra's ssh, paramiko, safe-ssh backends) under --ssh-work-ahead: its
-    engine work may run ahead. Off over ssh by default: with it, a loaded lab sshd refused channels ('Unable to
-    open channel.') in 5 of the selftest's 705 tests (before the refusal was retried)."""
+    engine work may run ahead (over ssh by default, within the sshd's sessions: see start)."""
     connection = target.host.backend.get_connection_type()
     return connection == "local" or (connection in AHEAD_CONNECTIONS and target.settings.ssh_work_ahead)
 
@@ -221,11 +220,21 @@ def startable(target) -> bool:
     return works_ahead(target) and (made is None or (made.conductor is None and not made.degraded))
 
 
+def hold_environment_still() -> None:
+    """Stop pytest from setting and deleting PYTEST_CURRENT_TEST around each check from now on (it keeps its last
+    value). The work ahead's threads spawn processes (testinfra's ssh) and read os.environ while the main thread ran
+    pytest's setenv/unsetenv: a spawn met `environ` being reallocated (OSError [Errno 14] Bad address: '/bin/sh', an
+    image check ended failed once in CI), as requests met the key gone before (KeyError 'PYTEST_CURRENT_TEST')."""
+    import _pytest.runner
+    _pytest.runner._update_current_test_var = lambda item, when: None
+
+
 def start(target, ids: list[str]) -> None:
     """Start the selected ids' work (in the checks' order) on a target that works ahead, once (suites/conftest.py calls it
     once service.running has passed there: a connection to a stopped, socket-activated engine would start it)."""
     if not works_ahead(target) or not any(i in WORK or i == "nginx.run" for i in ids):
         return  # nothing selected runs engine work: no client, no connection
+    hold_environment_still()  # here, in the main thread, before any thread of the work ahead exists
     try:
         # The client, the audit's first snapshot and the session's factory are made here, in this thread
         # (share() is not thread-safe), and before Ahead: its end then runs before the run's sweep.

@@ -237,3 +237,20 @@ def test_the_session_probe_counts_what_the_sshd_allows_and_closes_what_it_opened
     assert said is None if refused is None else said.startswith(refused), said
     assert transport.open == []
     assert engines.sessions_refused(SimpleNamespace(api=SimpleNamespace(_custom_adapter=None)), 6) is None  # not ssh
+
+
+def test_the_environment_holds_still_once_work_runs_ahead(pytester):
+    """After ahead.start's hold_environment_still, pytest no longer sets PYTEST_CURRENT_TEST per check: threads that
+    spawn processes or read os.environ meanwhile never meet it half-changed."""
+    pytester.makepyfile("""
+        import os
+        from conformance import ahead
+
+        def test_a():
+            ahead.hold_environment_still()
+            os.environ["SEEN"] = os.environ["PYTEST_CURRENT_TEST"]
+
+        def test_b():
+            assert os.environ["PYTEST_CURRENT_TEST"] == os.environ["SEEN"]  # still test_a's
+    """)
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:docker-host-conformance").ret == 0

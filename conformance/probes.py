@@ -510,6 +510,7 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
 # namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line (from
 # /proc, else, where /proc hides root's processes from the login (hidepid), the argv systemd started it with),
 # then the version of the binary that reads the configuration at its next start.
+SBIN_PATH = 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin"'  # dockerd lives in sbin, which a login's PATH may lack
 DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
 case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
 echo "pid=$pid"; exe=dockerd
@@ -519,7 +520,7 @@ if [ -n "$pid" ]; then
   echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1)
 """ + rootless.PROCESS + r"""
 fi
-echo "--- version"; PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" "${exe:-dockerd}" --version 2>&1"""
+echo "--- version"; """ + SBIN_PATH + r""" "${exe:-dockerd}" --version 2>&1"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -570,8 +571,7 @@ def dockerd_refuses(host, evidence, config: DaemonConfig) -> str | None:
     the running dockerd was started from loads the file as a start would and exits: nothing is started or written,
     the running engine is not asked (tried on a lab host's 26.1: no file changed)."""
     exe = config.argv[0] if config.argv else "dockerd"
-    result = evidence.cmd(host, 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" %s --validate --config-file %s',
-                          exe, config.path)
+    result = evidence.cmd(host, SBIN_PATH + " %s --validate --config-file %s", exe, config.path)
     return None if result.rc == 0 else (result.stderr.strip() or result.stdout.strip() or f"exit status {result.rc}")
 
 

@@ -164,7 +164,7 @@ def write_then_start_another(target, make, evidence):
     export = probes.image_export(target.engine, probes.NGINX, evidence, target.settings.call_timeout)
     driver_status = target.engine.info().get("DriverStatus") or []
     evidence.api("GET /info", DriverStatus=driver_status)
-    unpacked_checked = judge.export_checks_unpacked_files({"DriverStatus": driver_status})
+    unpacked_checked = judge.export_checks_unpacked_files(driver_status)
     second_sees, second_sha = new_container_sees(target, make, probes.NGINX, added_file(run_id, "write"), evidence)
     return {"image.read-only": (before, after, code, export, unpacked_checked),
             "image.copy-on-write": unseen or (changes, IMAGE_FILE, upper_sha, written, lower_before, lower_after),

@@ -9,14 +9,14 @@ from conformance.profiles import profiles
 DIFF_KINDS = {0: "C", 1: "A", 2: "D"}  # docker diff's Kind: changed, added, deleted
 
 
-CONTAINERD_STORE = ["driver-type", "io.containerd.snapshotter.v1"]  # GET /info DriverStatus under that image store
+CONTAINERD_STORE = ["driver-type", "io.containerd.snapshotter.v1"]  # in GET /info DriverStatus under that image store
 
 
-def export_checks_unpacked_files(info: dict) -> bool:
+def export_checks_unpacked_files(driver_status: list) -> bool:
     """Whether the engine's export (docker save) is written from the unpacked layer files, each checked against its
     digest (graph drivers: overlay2, vfs, ...). The containerd image store sends the layer blobs as they were
     pulled: an edit of its unpacked snapshot does not show in the export (seen on a lab host's 26.1)."""
-    return CONTAINERD_STORE not in (info.get("DriverStatus") or [])
+    return CONTAINERD_STORE not in driver_status
 
 
 def read_only(before: dict, after: dict, writes_exit: int, export: tuple[int | None, str],

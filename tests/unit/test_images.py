@@ -41,9 +41,9 @@ def test_the_evidence_says_when_the_export_cannot_see_unpacked_files():
     """The containerd image store exports the pulled blobs: an edit of its unpacked snapshot passes unseen (a lab
     host's 26.1: the edited file printed inside a container, docker save exit 0); the evidence says so."""
     containerd = {"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
-    assert judge.export_checks_unpacked_files({"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "xfs"]]})
-    assert not judge.export_checks_unpacked_files(containerd)
-    verdict = judge.read_only(IMAGE, IMAGE, 0, EXPORTED, judge.export_checks_unpacked_files(containerd))
+    assert judge.export_checks_unpacked_files([["Backing Filesystem", "xfs"]])
+    assert not judge.export_checks_unpacked_files(containerd["DriverStatus"])
+    verdict = judge.read_only(IMAGE, IMAGE, 0, EXPORTED, judge.export_checks_unpacked_files(containerd["DriverStatus"]))
     assert verdict.ok and "an in-place edit of those is not seen" in verdict.found
     assert verdict.found.endswith("export: every layer verified") is False
     assert judge.read_only(IMAGE, IMAGE, 0, EXPORTED).found.endswith("export: every layer verified")

@@ -13,6 +13,9 @@ from conformance.masking import clip
 # The seed's example rootfs: "如 /dev、/proc、/bin、/etc、/lib、/usr、/tmp".
 ROOTFS_DIRS = ("/dev", "/proc", "/bin", "/etc", "/lib", "/usr", "/tmp")
 IMAGE_FILE = "/etc/nginx/nginx.conf"  # a file every nginx image carries; containers append to it
+# The write experiment changes the first of these that the image carries as a regular file outside the container's
+# mounts: an nginx:latest of the host's own may declare VOLUME /etc/nginx, and a write there lands in the volume.
+IMAGE_FILES = (IMAGE_FILE, "/etc/passwd")
 APPEND = "# written by docker-host-conformance"
 
 
@@ -24,15 +27,30 @@ def sha_inside(container, path, evidence):
     return probes.run_in(container, ["sha256sum", path], evidence, prints=True)[1].split(" ")[0].strip()
 
 
-def change(container, run_id, what, evidence):
+def file_to_change(container, evidence):
+    """(path, sha256) of the first IMAGE_FILES entry that is a regular file of the container's outside its mounts."""
+    mounts = [m["Destination"] for m in container.attrs.get("Mounts") or []]
+    evidence.api(f"GET /containers/{container.short_id}/json", Mounts_Destination=mounts)
+    outside = [f for f in IMAGE_FILES if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in mounts)]
+    script = 'for f in "$@"; do if [ -f "$f" ] && [ ! -L "$f" ]; then sha256sum "$f"; exit 0; fi; done; exit 1'
+    code, output = probes.run_in(container, ["sh", "-c", script, "sh", *outside], evidence, prints=True)
+    found = re.search(r"^([0-9a-f]{64}) +(\S+)$", output, re.M)
+    if not found:
+        raise ObserverError(f"{evidence.target_id}: no file to change: none of {', '.join(IMAGE_FILES)} is a regular "
+                            f"file of the image outside the container's mounts ({', '.join(mounts) or 'none'}); "
+                            f"exit {code}, output {clip(output, 300, end=True)!r}")
+    return found.group(2), found.group(1)
+
+
+def change(container, run_id, what, evidence, path=IMAGE_FILE):
     """Append to the image's file and add a new one; returns the exit code."""
-    script = f"echo '{APPEND}' >> {IMAGE_FILE} && echo {run_id} > {added_file(run_id, what)}"
+    script = f"echo '{APPEND}' >> {path} && echo {run_id} > {added_file(run_id, what)}"
     return probes.run_in(container, ["sh", "-c", script], evidence)[0]
 
 
-def new_container_sees(target, make, image, path, evidence):
-    """Start a new container from image that only looks: (path exists in it, sha256 of IMAGE_FILE in it)."""
-    script = f'test -e "$1"; echo "exists=$?"; sha256sum {IMAGE_FILE}'
+def new_container_sees(target, make, image, path, evidence, image_file=IMAGE_FILE):
+    """Start a new container from image that only looks: (path exists in it, sha256 of image_file in it)."""
+    script = f'test -e "$1"; echo "exists=$?"; sha256sum {image_file}'
     code, output = probes.output_to_exit(make, image, ["sh", "-c", script, "sh", path], evidence,
                                          target.settings.call_timeout)
     found = re.search(r"^exists=(\d+)$", output, re.M)
@@ -139,35 +157,36 @@ def write_then_start_another(target, make, evidence):
     host, run_id = target.host, target.run_id
     before = image_attrs(target.engine, evidence)
     first = make.container(probes.NGINX)
-    original = sha_inside(first, IMAGE_FILE, evidence)
     lower, upper, _ = layers_of(host, first, evidence)
+    path, original = file_to_change(first, evidence)
     try:  # the layers are files of the engine's: a login that may not read them cannot judge copy-on-write
         if upper and not probes.stat_path(host, evidence, upper):
             raise ObserverError(f"{evidence.target_id}: cannot look into {upper} (GraphDriver.Data.UpperDir): stat "
                                 "found no such directory while its container exists (the engine's files are not where "
                                 "this login looks: another mount namespace, or the runner in a container)")
-        image_copy = next((d + IMAGE_FILE for d in lower if host.file(d + IMAGE_FILE).exists), None)
-        evidence.note(f"the image's copy of {IMAGE_FILE}: {image_copy or 'not found in the lower dirs'}")
+        image_copy = next((d + path for d in lower if host.file(d + path).exists), None)
+        evidence.note(f"the image's copy of {path}: {image_copy or 'not found in the lower dirs'}")
         lower_before = probes.sha256(host, evidence, image_copy) if image_copy else None
         unseen = None
     except ObserverError as e:
         unseen = e
-    code = change(first, run_id, "write", evidence)
+    code = change(first, run_id, "write", evidence, path)
     changes = first.diff() or []
     evidence.api(f"GET /containers/{first.short_id}/changes",
                  changes=[{"Path": c["Path"], "Kind": judge.DIFF_KINDS.get(c["Kind"])} for c in changes])
     if unseen is None:
-        upper_sha = probes.sha256(host, evidence, upper + IMAGE_FILE) if upper else None
+        upper_sha = probes.sha256(host, evidence, upper + path) if upper else None
         lower_after = probes.sha256(host, evidence, image_copy) if image_copy else None
-    written = sha_inside(first, IMAGE_FILE, evidence)
+    written = sha_inside(first, path, evidence)
     after = image_attrs(target.engine, evidence)
     export = probes.image_export(target.engine, probes.NGINX, evidence, target.settings.call_timeout)
     driver_status = target.engine.info().get("DriverStatus") or []
     evidence.api("GET /info", DriverStatus=driver_status)
     unpacked_checked = judge.export_checks_unpacked_files(driver_status)
-    second_sees, second_sha = new_container_sees(target, make, probes.NGINX, added_file(run_id, "write"), evidence)
+    second_sees, second_sha = new_container_sees(target, make, probes.NGINX, added_file(run_id, "write"), evidence,
+                                                  path)
     return {"image.read-only": (before, after, code, export, unpacked_checked),
-            "image.copy-on-write": unseen or (changes, IMAGE_FILE, upper_sha, written, lower_before, lower_after),
+            "image.copy-on-write": unseen or (changes, path, upper_sha, written, lower_before, lower_after),
             "image.no-leak": (original, written, second_sees, second_sha)}
 
 

@@ -8,16 +8,22 @@ GATE = "service.running"  # nothing connects to the engine before this is judged
 
 
 @pytest.fixture(autouse=True)
-def engine_work_ahead(request, host, target):
-    """On local://, start the engine work of the checks selected for this target in the background (once), as soon
-    as service.running has passed there (at once when it is not selected)."""
-    if not ahead.startable(target):
-        return
-    selected = [item.get_closest_marker("req").args[0] for item in request.session.items
-                if item.get_closest_marker("req") and getattr(item, "callspec", None)
-                and item.callspec.params.get(HOST_PARAM) is host]
-    if GATE in selected:
-        recorded = request.config.stash[RUN].outcomes.get(target.id, GATE)
-        if recorded is None or recorded[0] in outcomes.BLOCKING:
-            return
-    ahead.start(target, list(dict.fromkeys(selected)))
+def engine_work_ahead(request, target):
+    """Start the engine work of the checks selected for a target in the background (once), as soon as
+    service.running has passed there (at once when it is not selected). This check's target, and every other target
+    of this process whose gate has passed: in one process that checks several targets (requirement by requirement,
+    conformance/plugin/collection.py), each starts as soon as it may, not when its next check comes."""
+    run = request.config.stash[RUN]
+    for each in dict.fromkeys([target, *run.targets.all()]):
+        if not ahead.startable(each):
+            continue
+        selected = [item.get_closest_marker("req").args[0] for item in request.session.items
+                    if item.get_closest_marker("req") and getattr(item, "callspec", None)
+                    and item.callspec.params.get(HOST_PARAM) is each.host]
+        if GATE in selected:
+            recorded = run.outcomes.get(each.id, GATE)
+            if recorded is None or recorded[0] in outcomes.BLOCKING:
+                continue
+        elif each is not target:
+            continue  # no gate: it starts at its own first check, as it always did
+        ahead.start(each, list(dict.fromkeys(selected)))

@@ -113,6 +113,15 @@ def test_collect_only_lists_checks(pytester):  # its speed is a figure of tox -e
     assert result.ret == 0
 
 
+def test_one_process_orders_the_checks_requirement_by_requirement_across_the_targets(pytester):
+    """Each target's gate then comes early, and its engine work runs ahead beside the others' (suites/conftest.py)."""
+    make_project(pytester, CATALOGUE, CHECKS)
+    result = run(pytester, "--collect-only", "-q", "--hosts=local://,ssh://root@127.0.0.1:1")
+    listed = [line for line in result.stdout.lines if line.startswith("suites/")]
+    tests, targets = ("test_read_only", "test_rootfs", "test_nginx"), ("local", "ssh://127.0.0.1")
+    assert listed == [f"suites/test_checks.py::{test}[{target}]" for test in tests for target in targets]
+
+
 def test_lint_under_xdist_exits_4_with_the_message(pytester):
     make_project(pytester, CATALOGUE, CHECKS.replace('req("nginx.run")', 'req("nginx.runs")'))
     result = run(pytester, "-n", "2")

@@ -253,8 +253,26 @@ def _lint(run: Run, config: pytest.Config, checks: list[pytest.Item]) -> None:
                                     + ", ".join(missing))
 
 
-@pytest.hookimpl(tryfirst=True)  # see the list before -k/-m deselection; mark xdist groups before xdist reads them
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
+    """Before every other plugin: the checks as selected (seen before -k/-m deselection; xdist groups marked before
+    xdist reads them). After them all: the order, requirement by requirement, each across the targets (pytest's
+    own reordering groups a module's checks by target). In one process every target then passes its gate early and
+    its engine work runs ahead beside the others' (suites/conftest.py), not after them; under xdist nothing changes:
+    loadgroup hands a worker each target's checks whole, in this order."""
+    _prepare_checks(config, items)
+    yield
+    run = config.stash[RUN]
+
+    def order(item: pytest.Item) -> tuple[int, int, int]:
+        check = item.stash.get(CHECK, None)
+        if check is None:
+            return (-1, 0, 0)
+        return (0, run.catalogue.index(check.requirement.id), run.targets.order(check.target))
+    items.sort(key=order)  # stable: within a requirement and target, collection order stays
+
+
+def _prepare_checks(config: pytest.Config, items: list[pytest.Item]) -> None:
     run = config.stash[RUN]
     checks = [item for item in items if run.suites_dir in item.path.parents]
     if not checks:
@@ -286,12 +304,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = keep
-
-    def order(item: pytest.Item) -> tuple[int, int, int]:
-        check = item.stash.get(CHECK, None)
-        if check is None:
-            return (-1, 0, 0)
-        return (0, run.targets.order(check.target), run.catalogue.index(check.requirement.id))
-    items.sort(key=order)  # stable: within a requirement, collection order stays
 
 

@@ -1,6 +1,6 @@
 """Fleet benchmark (issue 6): the whole suite on 1, 4 and 8 lab hosts in one run, one xdist worker per host; then the
-largest fleet again with as many workers as the machine has cores, and both over paramiko:// (issue #17: where the
-runner's CPU per host goes).
+largest fleet again with as many workers as the machine has cores and in one process (no xdist), and both over
+paramiko:// (issue #17: where the runner's CPU per host goes).
 
 Starts lab hosts <prefix>fleet-b1..fleet-b8 (debian variant; prefix: $CONFORMANCE_BENCH_HOST_PREFIX), runs
 `pytest -n N --hosts=...` once per row of plan(), and records wall time, the runner's CPU seconds (controller,
@@ -30,14 +30,20 @@ GOAL_RATIO = 2.5  # 8 hosts may take at most 2.5x the wall time of 1 (issue 6)
 
 def plan(sizes: list[int], cores: int) -> list[tuple[int, int, str]]:
     """(hosts, workers, backend) of each run: every size with one worker per host over ssh:// (OpenSSH, testinfra's
-    default); then the largest size with one worker per core over ssh://, and both worker counts over paramiko://
-    (the commands over one paramiko connection per host instead of an `ssh` client per command)."""
+    default); then the largest size with one worker per core and in one process (workers 0: no xdist, the hosts'
+    engine work side by side in threads) over ssh://, and the same worker counts over paramiko:// (the commands
+    over one paramiko connection per host instead of an `ssh` client per command)."""
     largest = max(sizes)
     rows = [(size, size, "ssh") for size in sizes]
-    if cores < largest:
-        rows.append((largest, cores, "ssh"))
-    rows += [(largest, workers, "paramiko") for workers in dict.fromkeys((largest, min(cores, largest)))]
+    counts = list(dict.fromkeys((largest, min(cores, largest), 0)))
+    rows += [(largest, workers, "ssh") for workers in counts[1:]]
+    rows += [(largest, workers, "paramiko") for workers in counts]
     return rows
+
+
+def workers_label(workers: int) -> str:
+    """-n N, or one process for 0 (no xdist)."""
+    return f"-n {workers}" if workers else "one process"
 
 
 def main(argv=None) -> int:
@@ -59,8 +65,8 @@ def main(argv=None) -> int:
             specs = [hosts.start(client, name, "debian") for name in names]
             for size, workers, backend in plan(sizes, cores):
                 targets = [backend + spec.removeprefix("ssh") for spec in specs[:size]]  # ssh://... or paramiko://...
-                command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"-n{workers}",
-                           f"--hosts={','.join(targets)}", f"--mirror={mirror}",
+                command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           *([f"-n{workers}"] if workers else []), f"--hosts={','.join(targets)}", f"--mirror={mirror}",
                            f"--report-dir={out.parent / 'bench-fleet-runs'}", "suites"]
                 for spec in specs[:size]:
                     sshconf.close_master(urllib.parse.urlsplit(spec).hostname)
@@ -70,7 +76,7 @@ def main(argv=None) -> int:
                 row = {"hosts": size, "workers": workers, "backend": backend,
                        **{k: v for k, v in measured.items() if k != "output"}}
                 rows.append(row)
-                print(f"{size} host(s), {backend}://, -n {workers}: {row['wall_s']} s, runner {row['runner_cpu_s']} "
+                print(f"{size} host(s), {backend}://, {workers_label(workers)}: {row['wall_s']} s, runner {row['runner_cpu_s']} "
                       f"CPU-s, peak {row['peak_rss_mib']} MiB, exit {row['exit']}", flush=True)
         finally:
             if not args.keep_hosts:
@@ -86,7 +92,7 @@ def main(argv=None) -> int:
     print(f"\n{'hosts':>5}  {'backend':>8}  {'workers':>7}  {'wall s':>7}  {'x of 1':>6}  {'peak MiB':>8}  "
           f"{'runner CPU s':>12}  {'per host':>8}  {'machine CPU s':>13}  {'load':>5}  exit")
     for r in rows:
-        print(f"{r['hosts']:>5}  {r['backend']:>8}  {r['workers']:>7}  {r['wall_s']:>7}  {r['ratio_to_1']!s:>6}  "
+        print(f"{r['hosts']:>5}  {r['backend']:>8}  {workers_label(r['workers']):>7}  {r['wall_s']:>7}  {r['ratio_to_1']!s:>6}  "
               f"{r['peak_rss_mib']:>8}  {r['runner_cpu_s']:>12}  {r['runner_cpu_s_per_host']:>8}  "
               f"{r['machine_cpu_s']:>13}  {r['load_before']:>5}  {r['exit']}")
     print(f"written to {out}")

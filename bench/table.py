@@ -53,7 +53,8 @@ def rows(data: dict) -> list[tuple[str, str, str, str, str, str]]:
         per_host = r["runner_cpu_s_per_host"]
         goal = (f"{per_host:.2f} CPU-s/host (goal ≤ {CPU_GOAL}: {'met' if per_host <= CPU_GOAL else 'not met'})"
                 if r["hosts"] == 8 else f"{per_host:.2f} CPU-s/host")
-        out.append((f"fleet {r['hosts']} host(s), {r.get('backend', 'ssh')}://, -n {r['workers']}", f"{r['wall_s']:.2f} (× {r['ratio_to_1']} of 1)",
+        workers = f"-n {r['workers']}" if r["workers"] else "one process"
+        out.append((f"fleet {r['hosts']} host(s), {r.get('backend', 'ssh')}://, {workers}", f"{r['wall_s']:.2f} (× {r['ratio_to_1']} of 1)",
                     "1", f"{r['runner_cpu_s']:.2f}", str(r["load_before"]), goal))
     return out
 

@@ -8,7 +8,8 @@ from conformance.judges import install as judge
 from conformance.profiles import profiles
 from judged import message
 
-SUPPORTED = profiles()["supported"]
+PROFILES = profiles()
+SUPPORTED = PROFILES["supported"]
 DEBIAN_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nID=debian\n'
 CENTOS_7 = 'NAME="CentOS Linux"\nVERSION="7 (Core)"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'
 DOCKER_CE_REPO = ("[docker-ce-stable]\nname=Docker CE Stable - $basearch\n"
@@ -89,6 +90,21 @@ def test_missing_prerequisite_fails():
     text = message(judge.prerequisite(["lvm2"], {"lvm2": False}, "LVM tools"))
     assert "one of lvm2 installed" in text and "lvm2: no" in text
     assert judge.prerequisite(["runc", "containerd.io"], {"runc": False, "containerd.io": True}, "runtime").ok
+
+
+def test_microsofts_moby_packages_are_an_engine_and_its_runtime():
+    # Recorded on a lab host (debian) whose dpkg database names the engine as Microsoft's build of it (Azure IoT Edge,
+    # AKS node images, devcontainers docker-in-docker): moby-engine, moby-containerd, moby-runc. install.package and
+    # install.prerequisites failed before ("none of them installed").
+    installed = {"moby-engine": True, "moby-containerd": True, "moby-runc": True, "iptables": True}
+    for profile in ("debian", "rhel"):
+        engines = PROFILES[profile]["packages"]["engines"]
+        verdict = judge.engine_package(engines, {n: installed.get(n, False) for n in engines})
+        assert verdict.ok and verdict.found == "installed: moby-engine"
+    for entry in PROFILES["debian"]["prerequisite"]:
+        verdict = judge.prerequisite(entry["any_of"], {n: installed.get(n, False) for n in entry["any_of"]}, entry["why"])
+        assert verdict.ok, message(verdict)
+    assert all("moby-engine" not in PROFILES[p]["packages"]["legacy"] for p in ("debian", "rhel"))
 
 
 @pytest.mark.red("install.repo")

@@ -32,18 +32,23 @@ def _codename(os_release_text: str | None) -> str:
 
 
 def base_release(os_release_text: str | None, family: dict) -> tuple[str, str] | None:
-    """(release, how it reads) of the family release a derivative states it is built on (the family's `base` field:
-    PLATFORM_ID platform:al8 -> 8, UBUNTU_CODENAME focal -> 20.04), or None where it states none that reads."""
-    base = family.get("base")
-    value = os_release(os_release_text).get(base["field"], "") if base else ""
-    if not value:
-        return None
-    if "pattern" in base:
-        match = re.match(base["pattern"], value)
-        release = match.group(1) if match else None
-    else:
-        release = base["releases"].get(value.lower())
-    return (release, f"{base['field']}={value}: {family['name']} {release}") if release else None
+    """(release, how it reads) of the family release a derivative states it is built on (the family's `base`, one
+    reading or a list, the first that reads: PLATFORM_ID platform:al8 -> 8, UBUNTU_CODENAME focal -> 20.04, on ID
+    devuan VERSION_CODENAME daedalus -> 12), or None where it states none that reads."""
+    fields = os_release(os_release_text)
+    bases = family.get("base") or []
+    for base in bases if isinstance(bases, list) else [bases]:
+        value = fields.get(base["field"], "")
+        if not value or ("ids" in base and fields.get("ID", "").lower() not in base["ids"]):
+            continue
+        if "pattern" in base:
+            match = re.match(base["pattern"], value)
+            release = match.group(1) if match else None
+        else:
+            release = base["releases"].get(value.lower())
+        if release:
+            return release, f"{base['field']}={value}: {family['name']} {release}"
+    return None
 
 
 def os_supported(os_release: str | None, redhat_release: str | None, kernel: str, table: dict) -> Verdict:

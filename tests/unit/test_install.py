@@ -73,6 +73,26 @@ def test_a_derivative_is_judged_on_the_family_release_it_is_built_on(os_release,
     assert verdict.ok and base in verdict.found
 
 
+# Devuan 5's os-release (base-files 12.4devuan3): no DEBIAN_CODENAME, its own codename in VERSION_CODENAME.
+DEVUAN_5 = ('PRETTY_NAME="Devuan GNU/Linux 5 (daedalus)"\nNAME="Devuan GNU/Linux"\nVERSION_ID="5"\n'
+            'VERSION="5 (daedalus)"\nVERSION_CODENAME=daedalus\nID=devuan\nID_LIKE=debian\n'
+            'HOME_URL="https://www.devuan.org/"\n')
+
+
+@pytest.mark.red("install.os-supported")
+def test_devuan_is_judged_on_the_debian_release_its_codename_names():
+    # Recorded on a lab host (debian with Devuan 5's os-release): install.os-supported failed before ("Debian >= 10",
+    # VERSION_ID=5 read as a Debian release).
+    verdict = judge.os_supported(DEVUAN_5, None, "6.1.0-18-amd64", SUPPORTED)
+    assert verdict.ok and "VERSION_CODENAME=daedalus: Debian 12" in verdict.found
+    beowulf = DEVUAN_5.replace('"5', '"3').replace("daedalus", "beowulf")
+    assert "Debian 10" in judge.os_supported(beowulf, None, "4.19", SUPPORTED).found
+    ascii_2 = DEVUAN_5.replace('"5', '"2.1').replace("daedalus", "ascii")
+    assert "VERSION_CODENAME=ascii: Debian 9" in message(judge.os_supported(ascii_2, None, "4.9", SUPPORTED))
+    # Devuan's codenames are read on ID devuan only: LMDE 6's VERSION_CODENAME faye is not one, DEBIAN_CODENAME decides
+    assert "DEBIAN_CODENAME=bookworm" in judge.os_supported(LMDE_6, None, "6.1", SUPPORTED).found
+
+
 @pytest.mark.red("install.os-supported")
 def test_a_derivative_built_on_an_old_family_release_fails():
     mint_19_3 = MINT_20_3.replace('"20.3"', '"19.3"').replace("focal", "bionic")

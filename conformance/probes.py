@@ -182,8 +182,13 @@ def stat_path(host, evidence, path: str) -> bool:
 
 def unit_state(host, evidence, unit: str) -> units.UnitState:
     """One unit as `systemctl show` and `systemctl is-enabled` print it (e.g. the unit an alias names)."""
-    found = units.parse(evidence.cmd(host, units.command((unit,))).stdout).units
-    return found.get(unit) or units.UnitState(unit)
+    return unit_states(host, evidence, [unit])[0]
+
+
+def unit_states(host, evidence, names: list[str]) -> list[units.UnitState]:
+    """Several units as `systemctl show` and `systemctl is-enabled` print them, with one command."""
+    found = units.parse(evidence.cmd(host, units.command(tuple(names))).stdout).units
+    return [found.get(name) or units.UnitState(name) for name in names]
 
 
 def in_boot_transaction(host, evidence, unit: str) -> bool:

@@ -10,8 +10,11 @@ import dataclasses
 import shlex
 
 UNITS = ("docker.service", "docker.socket")
+# systemd.unit(5): the units that must start with this one (Requires, BindsTo) or be active already (Requisite);
+# where one is masked, this one cannot start either ("Unit docker.socket is masked"). systemd 219 (CentOS 7) has all three.
+HARD_DEPENDENCIES = ("Requires", "BindsTo", "Requisite")
 PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "MainPID", "TriggeredBy", "Triggers",
-              "Listen", "FragmentPath", "SourcePath")
+              "Listen", "FragmentPath", "SourcePath", *HARD_DEPENDENCIES)
 # One command, no socket connection. is-enabled's stdout only: systemctl writes its sysv redirect note to stderr.
 # Where systemd is not PID 1 `systemctl show` cannot answer, but is-enabled still reads the unit files offline.
 def command(names: tuple[str, ...] = UNITS) -> str:
@@ -50,6 +53,10 @@ class UnitState:
     def known(self) -> bool:
         """systemd answered for this unit (it may still be not-found)."""
         return bool(self.active)
+
+    def hard_dependencies(self) -> list[tuple[str, str]]:
+        """(property, unit) for every unit this one Requires, BindsTo or is Requisite of, as systemctl show printed them."""
+        return [(key, name) for key in HARD_DEPENDENCIES for name in self.get(key).split()]
 
     @property
     def listening(self) -> bool:

@@ -204,6 +204,7 @@ BOOT_WORDS_FAIL = {
     "not-found": "no docker.service unit",
     "": "no docker.service unit",
 }
+MASKED_WORDS = ("masked", "masked-runtime")  # a unit linked to /dev/null: it cannot start, nor can what needs it
 # Words whose meaning at boot depends on what pulls the unit in: passed only with a persistent link in the
 # boot transaction (default.target's dependencies).
 BOOT_WORDS_CLOSURE = ("static", "indirect", "generated", "linked", "linked-runtime", "alias")
@@ -246,9 +247,11 @@ def service_running(snapshot: UnitsSnapshot, pidfile_pid: str | None = None, pid
 
 
 def service_enabled(snapshot: UnitsSnapshot, in_boot_closure: bool | None = None, persistent_links: str = "",
-                    sysv_links: str | None = None, alias_of: UnitState | None = None) -> Verdict:
+                    sysv_links: str | None = None, alias_of: UnitState | None = None,
+                    dependencies: list[UnitState] = ()) -> Verdict:
     """Judge service.enabled from the printed word of `systemctl is-enabled docker.service` (its exit code is 0
-    for enabled-runtime and static too); without systemctl, from the SysV rc links (S??docker)."""
+    for enabled-runtime and static too) and from its hard dependencies (Requires, BindsTo, Requisite: the snapshot's
+    units and `dependencies`): one of them masked keeps it from starting; without systemctl, from the SysV rc links."""
     unit = snapshot.service
     expected = f"{unit.name} starts at boot"
     if not snapshot.systemctl or snapshot.boots_without_systemd:
@@ -271,7 +274,12 @@ def service_enabled(snapshot: UnitsSnapshot, in_boot_closure: bool | None = None
                                                               " (systemd is not PID 1: no boot transaction to ask)"))
     else:
         ok, why = False, BOOT_WORDS_FAIL.get(word, f"unknown state {word!r}")
-    if not ok and snapshot.socket.enabled_word == "enabled" and not word.startswith("masked"):  # a masked unit: never
+    states = {**snapshot.units, **{state.name: state for state in dependencies}}
+    masked = [f"{key}={name}, which is {states[name].enabled_word}" for key, name in judged.hard_dependencies()
+              if name in states and states[name].enabled_word in MASKED_WORDS]
+    if masked and not word.startswith("masked"):
+        ok, why = False, why + f"; but it has {'; '.join(masked)}: {judged.name} cannot start, at boot or by hand"
+    if not ok and snapshot.socket.enabled_word == "enabled" and not word.startswith("masked") and not masked:  # a masked unit: never
         why += (f"; {snapshot.socket.name} is enabled: dockerd would start on the first API connection, not at boot "
                 "(the engine and containers with restart policies do not come up by themselves)")
     state = (f" (UnitFileState={judged.get('UnitFileState') or '-'} LoadState={judged.get('LoadState')})"

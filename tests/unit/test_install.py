@@ -291,6 +291,32 @@ def test_disabled_service_with_an_enabled_socket_fails_and_says_the_socket_would
     assert "first API connection" not in message(masked)  # the socket cannot start a masked service either
 
 
+# Recorded on lab host h10-socket (debian, systemd 252) after `systemctl mask docker.socket`: the engine keeps running,
+# docker.service is still enabled, but `systemctl start docker` answers "Unit docker.socket is masked".
+SERVICE_NEEDS_SOCKET = SERVICE_ACTIVE.replace("TriggeredBy=docker.socket", "TriggeredBy=") + (
+    "Requires=system.slice docker.socket sysinit.target\nRequisite=\nBindsTo=\n")
+SOCKET_MASKED = ("Id=docker.socket\nLoadState=masked\nActiveState=active\nSubState=running\nUnitFileState=masked\n"
+                 "Requires=\nRequisite=\nBindsTo=\nFragmentPath=/etc/systemd/system/docker.socket\nSourcePath=\n")
+
+
+@pytest.mark.red("service.enabled")
+def test_an_enabled_service_whose_required_unit_is_masked_fails_and_names_it():
+    read = snapshot(SERVICE_NEEDS_SOCKET, SOCKET_MASKED, socket_enabled="masked")
+    verdict = judge.service_enabled(read)
+    assert not verdict.ok
+    assert ("is-enabled=enabled: enabled (a persistent link: starts at boot); but it has Requires=docker.socket, which "
+            "is masked: docker.service cannot start, at boot or by hand") in message(verdict)
+    assert read.service.hard_dependencies() == [("Requires", "system.slice"), ("Requires", "docker.socket"),
+                                                ("Requires", "sysinit.target")]
+    # any unit it Requires, BindsTo or is Requisite of, read apart from the snapshot; masked only until reboot too
+    bound = snapshot(SERVICE_ACTIVE + "BindsTo=containerd.service\n", SOCKET_LISTENING)
+    containerd = unit_states.UnitState("containerd.service", {"LoadState": "masked"}, "masked-runtime")
+    assert "BindsTo=containerd.service, which is masked-runtime" in message(judge.service_enabled(bound, dependencies=[containerd]))
+    # the units it needs are there: as before
+    assert judge.service_enabled(snapshot(SERVICE_NEEDS_SOCKET, SOCKET_LISTENING), dependencies=[
+        unit_states.UnitState("sysinit.target", {}, "static"), unit_states.UnitState("system.slice", {}, "")]).ok
+
+
 def test_an_alias_is_judged_by_the_unit_it_names():
     alias = unit_states.UnitState("moby.service", {"UnitFileState": "enabled"}, "enabled")
     verdict = judge.service_enabled(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING, enabled="alias"), alias_of=alias)

@@ -107,7 +107,7 @@ def test_mirror_applied(host, engine, evidence):
 
 @pytest.mark.req("registry.mirror-reachable")
 def test_mirror_reachable(host, target, engine, evidence):
-    """Every mirror the daemon uses answers as a registry at the endpoint dockerd derives from it."""
+    """The expected mirror (else every mirror the daemon uses) answers as a registry where dockerd pulls from it."""
     info = engine.info()  # one answer for the mirrors, dockerd's proxies and its TLS trust
     mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(host, evidence)[1])
     get = http(host, target, evidence).get
@@ -122,7 +122,7 @@ def test_mirror_reachable(host, target, engine, evidence):
             probe = get(f"{base}v2/conformance-probe-{target.run_id}/manifests/absent", MANIFEST_TYPES, proxy=proxy,
                         tls=tls)
         results[mirror] = (base, *judge.speaks_registry(v2, probe))
-    judge.mirror_reachable(results).check(evidence)
+    judge.mirror_reachable(results, target.settings.mirrors).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-serves-pulls")

@@ -397,14 +397,22 @@ def speaks_registry(v2: Answer, probe: Answer | None = None) -> tuple[bool, str]
                    + (f" code {code}" if code else ", no registry error code"))
 
 
-def mirror_reachable(results: dict[str, tuple[str, bool, str]]) -> Verdict:
-    """Judge registry.mirror-reachable: every mirror in use speaks the registry API at the endpoint dockerd uses.
+def mirror_reachable(results: dict[str, tuple[str, bool, str]], expected: tuple[str, ...] = ()) -> Verdict:
+    """Judge registry.mirror-reachable: the expected mirrors in use speak the registry API at the endpoint dockerd
+    uses (every mirror in use when the run expects none, or none of them is in use). dockerd tries its mirrors in
+    order and falls back to the next, so a dead extra mirror is reported but does not fail.
     results: mirror -> (endpoint, ok, what was seen)."""
-    found = "; ".join(m + (f" (dockerd pulls from {url})" if url != m else "") + f": {seen}"
-                      for m, (url, _, seen) in results.items()) or "no mirror"
-    return Verdict(bool(results) and all(ok for _, ok, _ in results.values()),
-                   "each mirror speaks the registry API where dockerd pulls from it",
-                   found)
+    matched = [m for m in results if any(url_equal(m, e) for e in expected)]
+    judged = matched or list(results)
+
+    def shown(m):
+        url, ok, seen = results[m]
+        extra = "" if m in judged else " (not expected; dockerd falls back past it)" if not ok else " (not expected)"
+        return m + (f" (dockerd pulls from {url})" if url != m else "") + f": {seen}{extra}"
+    want = f"the expected mirror ({', '.join(matched)}) speaks" if matched else "each mirror speaks"
+    return Verdict(bool(results) and all(results[m][1] for m in judged),
+                   f"{want} the registry API where dockerd pulls from it",
+                   "; ".join(shown(m) for m in results) or "no mirror")
 
 
 def serves_pulls(answers: dict[str, tuple[int | None, str | None]], repo_digests: list[str]) -> Verdict:

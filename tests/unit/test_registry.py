@@ -196,6 +196,23 @@ def test_mirror_down_fails():
 
 
 @pytest.mark.red("registry.mirror-reachable")
+def test_a_dead_extra_mirror_is_reported_the_expected_one_decides():
+    # Recorded on a lab host (debian) whose daemon.json lists ["http://172.17.0.1:5009", "http://172.17.0.1:5000"],
+    # nothing on 5009, checked with --mirror=http://172.17.0.1:5000: dockerd falls back past the dead first mirror and
+    # pulls from the second; mirror-reachable failed before ("v2/ -> no answer") and blocked mirror-serves-pulls.
+    dead, lab = "http://172.17.0.1:5009/", "http://172.17.0.1:5000/"
+    results = {dead: (dead, *judge.speaks_registry((None, {}, ""))), lab: (lab, *judge.speaks_registry(V2_OK))}
+    verdict = judge.mirror_reachable(results, ("http://172.17.0.1:5000",))
+    assert verdict.ok and "the expected mirror (http://172.17.0.1:5000/) speaks" in verdict.expected
+    assert f"{dead}: v2/ -> no answer (not expected; dockerd falls back past it)" in verdict.found
+    # the expected mirror dead fails, a live extra aside
+    assert "http://172.17.0.1:5009/: v2/ -> no answer" in message(judge.mirror_reachable(results, ("http://172.17.0.1:5009",)))
+    # no mirror expected (or none expected in use): every mirror in use must answer, as before
+    assert "each mirror speaks" in message(judge.mirror_reachable(results))
+    assert not judge.mirror_reachable(results, ("http://10.0.0.9:5000",)).ok
+
+
+@pytest.mark.red("registry.mirror-reachable")
 def test_web_server_answering_200_is_not_a_registry():
     text = message(reachable(WEB_200, HTML_404))
     assert "v2/ -> 200, no Docker-Distribution-API-Version header" in text

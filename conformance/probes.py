@@ -11,6 +11,7 @@ import dataclasses
 import re
 import ssl
 import urllib.parse
+from collections.abc import Callable
 
 import docker
 import requests
@@ -22,6 +23,7 @@ from conformance import engine as engines
 from conformance.engine import bounded
 from conformance.evidence import trim
 from conformance.judges import page_title
+from conformance.judges import registry
 from conformance.judges.registry import TlsTrust
 from conformance.targets import is_local
 from conformance.outcomes import ObserverError, TargetError, expect
@@ -317,6 +319,10 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
     return code, output
 
 
+class CredentialsNeeded(ObserverError):
+    """A registry answers only an authorised client: the suite has no credentials and never sends the operator's."""
+
+
 HTTP_CLIENTS = ("curl", "wget", "python3", "busybox wget")  # tried in this order; the first found is used
 # python3's stand-in for `curl -i`: no proxy (or only the one given), no redirect followed, TLS trusted as told
 # ("on"/"off", then "ca=FILE" and "cert=CERT KEY" lines), the answer printed as status line, headers, body.
@@ -351,10 +357,11 @@ class Http:
     def __init__(self, host, evidence, timeout: float):
         self.host, self.evidence, self.timeout = host, evidence, timeout
 
-    def get(self, url: str, accept: tuple[str, ...] = (), proxy: str | None = None, tls: TlsTrust | None = None
-            ) -> tuple[int | None, dict[str, str], str]:
+    def get(self, url: str, accept: tuple[str, ...] = (), proxy: str | None = None, tls: TlsTrust | None = None,
+            authorization: str | None = None) -> tuple[int | None, dict[str, str], str]:
         """(status or None when nothing answered, lower-cased headers, body). tls: how to trust an https answer
-        (default: the system's roots, as any client)."""
+        (default: the system's roots, as any client). authorization: an Authorization header to send (the target's
+        anonymous token; evidence masks it)."""
         if proxy:
             self.evidence.note(f"GET {url} through {proxy}, the proxy dockerd uses for it (GET /info)")
         if tls is not None:
@@ -366,7 +373,9 @@ class Http:
             if tls is not None:
                 _trust_in_session(session, tls)
             try:
-                r = session.get(url, headers={"Accept": ", ".join(accept)} if accept else {}, timeout=self.timeout)
+                headers = {"Accept": ", ".join(accept)} if accept else {}
+                headers.update({"Authorization": authorization} if authorization else {})
+                r = session.get(url, headers=headers, timeout=self.timeout)
                 status, headers, body = r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text
             except requests.exceptions.RequestException as e:
                 self.evidence.note(f"requests.get({url!r}) -> {type(e).__name__}: {clip(e, 300)}")
@@ -374,9 +383,46 @@ class Http:
         else:
             # One Accept header listing every type (as requests sends it): a client that keeps one header per name
             # (python3's urllib, wget) would otherwise send only the last, and the registry answer another manifest.
-            status, headers, body = self._remote(url, [f"Accept: {', '.join(accept)}"] if accept else [], proxy, tls)
+            sent = [f"Accept: {', '.join(accept)}"] if accept else []
+            status, headers, body = self._remote(url, sent + ([f"Authorization: {authorization}"] if authorization
+                                                               else []), proxy, tls)
         self.evidence.http(url, status, page_title(body))
         return status, headers, body
+
+    def get_anonymously(self, url: str, accept: tuple[str, ...], repository: str,
+                        proxy_for: Callable[[str], str | None], tls: TlsTrust | None = None
+                        ) -> tuple[tuple[int | None, dict[str, str], str], str]:
+        """GET a registry URL as dockerd's anonymous pull does (distribution registry/client/auth): on a 401 with a
+        Bearer challenge, one token request to its realm (scope repository:<repository>:pull), through the proxy
+        dockerd uses for the realm (proxy_for) with the endpoint's TLS trust, then one retry with the token.
+        (the last answer, how it was authorised: '' when no token was asked). The suite has no credentials and
+        sends none: a Basic challenge, or a token endpoint that refuses anonymous access, is CredentialsNeeded."""
+        answer = self.get(url, accept, proxy=proxy_for(url), tls=tls)
+        if answer[0] != 401:
+            return answer, ""
+        scheme, params = registry.auth_challenge(answer[1])
+        if scheme == "basic":
+            raise CredentialsNeeded(f"{self.evidence.target_id}: {url} asks for credentials (WWW-Authenticate Basic): "
+                                "the suite has none and never sends the operator's, so it cannot see what an "
+                                "authorised pull gets there")
+        if scheme != "bearer":
+            return answer, ""
+        try:
+            asked = registry.token_url(params, repository)
+        except ValueError as refused:
+            self.evidence.note(f"no token asked: {refused}")
+            return answer, f"no token asked: {refused}"
+        status, _, body = self.get(asked, proxy=proxy_for(asked), tls=tls if asked.startswith("https://") else None)
+        if status in (401, 403):
+            raise CredentialsNeeded(f"{self.evidence.target_id}: the token endpoint {asked} refuses anonymous access "
+                                f"(HTTP {status}): the suite has no credentials and never sends the operator's, so it "
+                                "cannot see what an authorised pull gets there")
+        token = registry.anonymous_token(body) if status is not None and 200 <= status < 300 else None
+        if token is None:
+            seen = f"HTTP {status}" if status is not None else "no answer"
+            return answer, f"token endpoint {asked} -> {seen}, no usable token"
+        return self.get(url, accept, proxy=proxy_for(url), tls=tls, authorization=f"Bearer {token}"), (
+            f"with an anonymous token from {asked}")
 
     def client(self) -> str:
         """The HTTP client to use on the target, looked for once per target (recorded in each check's evidence)."""

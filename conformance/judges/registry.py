@@ -12,7 +12,9 @@ import dataclasses
 import ipaddress
 import json
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests.utils
 
 from conformance.judges import Verdict, version_tuple
 
@@ -415,12 +417,62 @@ def mirror_reachable(results: dict[str, tuple[str, bool, str]], expected: tuple[
                    "; ".join(shown(m) for m in results) or "no mirror")
 
 
-def serves_pulls(answers: dict[str, tuple[int | None, str | None]], repo_digests: list[str]) -> Verdict:
+# An anonymous pull's token handshake, as dockerd's registry client makes it (distribution registry/client/auth:
+# challenge.go parses the 401's WWW-Authenticate, session.go fetchToken asks the realm); the spec:
+# https://distribution.github.io/distribution/spec/auth/token/
+B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # RFC 6750 b64token: the only tokens the suite puts in a header
+REALM_MAX = 2048
+
+
+def auth_challenge(headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The scheme of an answer's WWW-Authenticate in lower case ('bearer', 'basic'; '' for none) and its parameters
+    (names in lower case, values unquoted), as distribution's challenge parser reads them."""
+    scheme, _, rest = headers.get("www-authenticate", "").strip().partition(" ")
+    params = requests.utils.parse_dict_header(rest)
+    return scheme.lower(), {k.lower(): v or "" for k, v in params.items()}
+
+
+def token_url(params: dict[str, str], repository: str) -> str:
+    """The anonymous token request for a Bearer challenge: <realm>?service=<service>&scope=repository:<repository>:pull,
+    the realm's own query kept (session.go fetchToken). The realm comes from the mirror: ValueError saying why for
+    one the suite does not ask (not http(s), no host, credentials in it, spaces or control characters, too long)."""
+    realm = params.get("realm", "")
+    if not realm:
+        raise ValueError("the Bearer challenge names no realm")
+    if len(realm) > REALM_MAX or not re.fullmatch(r"[!-~]+", realm):
+        raise ValueError(f"realm {realm[:200]!r} is not a printable ASCII URL of at most {REALM_MAX} characters")
+    parts = urlsplit(realm)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"realm {realm!r} is not an http(s) URL with a host")
+    if "@" in parts.netloc:
+        raise ValueError(f"realm {realm!r} carries credentials: the suite sends none")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [("service", params["service"])] if params.get("service") else []
+    query.append(("scope", f"repository:{repository}:pull"))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def anonymous_token(body: str) -> str | None:
+    """The token of a token endpoint's JSON answer: access_token, else token (session.go: if both are given the
+    choice is undefined, and distribution takes access_token); None when there is none, or one the suite would not
+    put in a header (not an RFC 6750 b64token)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    token = next((t for t in (answer.get("access_token"), answer.get("token")) if isinstance(t, str) and t), None)
+    return token if token and B64TOKEN.fullmatch(token) else None
+
+
+def serves_pulls(answers: dict[str, tuple], repo_digests: list[str]) -> Verdict:
     """Judge registry.mirror-serves-pulls: a mirror serves the manifest digest the engine pulled in this run.
-    answers: endpoint -> (status, Docker-Content-Digest)."""
+    answers: endpoint -> (status, Docker-Content-Digest[, how the request was authorised])."""
     local = {d.partition("@")[2] for d in repo_digests}
-    served = [m for m, (status, digest) in answers.items() if status == 200 and digest in local]
-    found = ("; ".join(f"{m}: HTTP {s if s is not None else 'no answer'} digest {d or '-'}" for m, (s, d) in answers.items())
+    served = [m for m, (status, digest, *_) in answers.items() if status == 200 and digest in local]
+    found = ("; ".join(f"{m}: HTTP {s if s is not None else 'no answer'} digest {d or '-'}"
+                       + "".join(f" ({h})" for h in how if h) for m, (s, d, *how) in answers.items())
              + f"; local RepoDigests {repo_digests or 'none'}")
     return Verdict(bool(served), "a mirror serves hello-world:latest with the digest the engine pulled in this run",
                    found)

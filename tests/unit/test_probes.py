@@ -1,5 +1,6 @@
 """The generic probes of conformance/probes.py on recorded answers."""
 import hashlib
+import shlex
 
 import pytest
 import testinfra
@@ -8,6 +9,7 @@ import testinfra.backend.base
 from conformance import probes
 from conformance.evidence import Evidence
 from conformance.outcomes import ObserverError
+from judged import message
 
 
 def test_curl_output_parsed():
@@ -227,3 +229,82 @@ def test_a_frozen_engine_is_not_asked_twice_through_dial_stdio(monkeypatch):
     with pytest.raises(engines.TargetError, match="dial-stdio` says: said"):
         target._engine()
     assert asked == ["ssh://root@h"]
+
+
+# A Cloudflare-worker Docker Hub proxy as widely used in China, and Harbor, answer an anonymous manifest GET so
+# (headers and bodies in the shape of the lab's token-mirror and of Docker Hub's auth.docker.io answers).
+MANIFEST = "http://127.0.0.1:5005/v2/library/hello-world/manifests/latest"
+CHALLENGE = Result(0, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nWWW-Authenticate: Bearer "
+                      'realm="http://127.0.0.1:5005/token?client=worker",service="hub-proxy"\r\n\r\n'
+                      '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIifQ.c2lnbmF0dXJl"
+ISSUED = Result(0, f'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{{"token": "{TOKEN}", '
+                   f'"access_token": "{TOKEN}", "expires_in": 300}}')
+SERVED = Result(0, "HTTP/1.1 200 OK\r\nDocker-Content-Digest: sha256:d715\r\n\r\n{}")
+BASIC = Result(0, 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="Sonatype Nexus Repository Manager"'
+                  "\r\n\r\n")
+REFUSED = Result(0, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n"
+                    '{"errors":[{"code":"UNAUTHORIZED","message":"anonymous access disabled"}]}')
+
+
+def token_mirror(issued=ISSUED, challenge=CHALLENGE):
+    """A target with curl in front of a mirror that wants an anonymous bearer token (answers matched in order)."""
+    return RecordedHost((DISCOVER, Result(0, "curl\n")), ("Authorization: Bearer", SERVED), ("scope=", issued),
+                        ("manifests", challenge))
+
+
+def anonymously(host, evidence=None):
+    http = probes.Http(host, Evidence("ssh://h", 10) if evidence is None else evidence, 5)
+    return http.get_anonymously(MANIFEST, ("a/x",), "library/hello-world", lambda url: None)
+
+
+@pytest.mark.red("registry.mirror-serves-pulls")
+def test_token_challenge_is_answered_as_dockerds_anonymous_pull():
+    # Recorded on a debian lab host behind /tmp/h9/token-mirror.py: dockerd pulled through it, the plain GET of the
+    # manifest answered 401 and the check failed ("HTTP 401 digest -").
+    from conformance.judges import registry as judge
+    local = ["hello-world@sha256:d715"]
+    host, evidence = token_mirror(), Evidence("ssh://h", 10)
+    (status, headers, _), how = anonymously(host, evidence)
+    assert (status, headers["docker-content-digest"]) == (200, "sha256:d715")
+    assert judge.serves_pulls({MANIFEST: (status, headers["docker-content-digest"], how)}, local).ok
+    curls = [c for c in host.ran if "curl -q" in c]
+    assert len(curls) == 3  # the manifest, one token request, one retry
+    asked = ("http://127.0.0.1:5005/token?client=worker&service=hub-proxy"
+             "&scope=repository%3Alibrary%2Fhello-world%3Apull")
+    assert asked in curls[1] and "Authorization" not in curls[0] + curls[1]
+    assert f"Authorization: Bearer {TOKEN}" in curls[2]
+    shown = evidence.text()
+    assert TOKEN not in shown and "Authorization: Bearer ***" in shown and '"token": "***"' in shown
+    # access_token alone (OAuth 2.0 form) also serves; a token endpoint that gives none leaves the 401 to judge
+    only_access = Result(0, f'HTTP/1.1 200 OK\r\n\r\n{{"access_token": "{TOKEN}"}}')
+    assert anonymously(token_mirror(only_access))[0][0] == 200
+    (status, _, _), how = anonymously(token_mirror(Result(0, "HTTP/1.1 500 Internal Server Error\r\n\r\n")))
+    text = message(judge.serves_pulls({MANIFEST: (status, None, how)}, local))
+    assert "HTTP 401 digest - (token endpoint http://127.0.0.1:5005/token?" in text
+    assert "-> HTTP 500, no usable token" in text
+
+
+def test_credentials_wanted_is_an_error_never_a_finding():
+    # Nexus with anonymous docker pulls off (Basic), or a token endpoint that refuses the anonymous client: the
+    # suite has no credentials and never sends the operator's (~/.docker/config.json, netrc)
+    with pytest.raises(ObserverError, match=r"asks for credentials \(WWW-Authenticate Basic\): the suite has none"):
+        anonymously(token_mirror(challenge=BASIC))
+    with pytest.raises(ObserverError, match=r"the token endpoint http://127.0.0.1:5005/token\?\S+ refuses anonymous "
+                                            r"access \(HTTP 401\)"):
+        anonymously(token_mirror(REFUSED))
+
+
+def test_a_mirrors_realm_is_asked_only_when_safe_and_quoted_whole():
+    def challenge(realm):
+        return Result(0, f'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="{realm}"\r\n\r\n')
+    for realm in ("file:///etc/passwd", "http://user:pass@h/token", "http://h/to ken", "http:///token"):
+        host = token_mirror(challenge=challenge(realm))
+        (status, _, _), how = anonymously(host)
+        assert status == 401 and how.startswith("no token asked: ") and sum("curl -q" in c for c in host.ran) == 1
+    hostile = "http://h/token?x=$(touch${IFS}/tmp/pwned);id`id`'|&service=y"
+    host = token_mirror(challenge=challenge(hostile))
+    assert anonymously(host)[0][0] == 200
+    inner = shlex.split(host.ran[-2])[-1]  # timeout -k 5 10 sh -c '<command>': the token request as sh runs it
+    assert shlex.split(inner)[-1] == ("http://h/token?x=%24%28touch%24%7BIFS%7D%2Ftmp%2Fpwned%29%3Bid%60id%60%27%7C"
+                                      "&service=y&scope=repository%3Alibrary%2Fhello-world%3Apull")

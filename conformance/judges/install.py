@@ -279,7 +279,8 @@ def service_enabled(snapshot: UnitsSnapshot, in_boot_closure: bool | None = None
               if name in states and states[name].enabled_word in MASKED_WORDS]
     if masked and not word.startswith("masked"):
         ok, why = False, why + f"; but it has {'; '.join(masked)}: {judged.name} cannot start, at boot or by hand"
-    if not ok and snapshot.socket.enabled_word == "enabled" and not word.startswith("masked") and not masked:  # a masked unit: never
+    # a masked unit (this one or one it needs) never starts, also not by its socket
+    if not ok and snapshot.socket.enabled_word == "enabled" and not word.startswith("masked") and not masked:
         why += (f"; {snapshot.socket.name} is enabled: dockerd would start on the first API connection, not at boot "
                 "(the engine and containers with restart policies do not come up by themselves)")
     state = (f" (UnitFileState={judged.get('UnitFileState') or '-'} LoadState={judged.get('LoadState')})"

@@ -73,15 +73,30 @@ class Policy:
         return f"not checked (--skip-host-key-check), accepted: {keys}"
 
     def connect(self, client: paramiko.SSHClient, **params) -> None:
-        """client.connect(**params); a key that differs from the known one is a HostKeyError naming both."""
+        """client.connect(**params); a key that differs from the known one is a HostKeyError naming both. Once
+        connected, the transport's thread wakes less often (wake_less)."""
         try:
             client.connect(**params)
+            wake_less(client)
         except paramiko.BadHostKeyException as e:
             port = int(params.get("port") or 22)
             host = e.hostname if port == 22 else f"[{e.hostname}]:{port}"
             raise HostKeyError(
                 f"host key mismatch: {host} offered {describe(e.key)}, known_hosts has {describe(e.expected_key)}; "
                 f"if the host was rebuilt, {PIN_HINT}, then replace its known_hosts entry") from None
+
+
+# paramiko's transport thread reads its socket with a 0.1 s timeout (Transport._active_check_timeout) to look for its
+# own end and for a rekey: 1.1 ms of CPU per connection and second, measured, about 0.2 CPU-s per host of a fleet run
+# (two connections per paramiko:// host). Once connected it waits a second: its close is seen at once (the socket is
+# closed under it), a due rekey at most that much later; keepalives are not used.
+WAKE_EVERY_S = 1.0
+
+
+def wake_less(client: paramiko.SSHClient) -> None:
+    transport = client.get_transport()
+    if transport is not None:
+        transport.sock.settimeout(WAKE_EVERY_S)
 
 
 class _Reject(paramiko.MissingHostKeyPolicy):

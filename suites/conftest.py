@@ -5,6 +5,7 @@ from conformance import ahead, outcomes
 from conformance.plugin.state import HOST_PARAM, RUN
 
 GATE = "service.running"  # nothing connects to the engine before this is judged: a connection may start it
+SELECTED = pytest.StashKey[dict]()
 
 
 @pytest.fixture(autouse=True)
@@ -17,13 +18,22 @@ def engine_work_ahead(request, target):
     for each in dict.fromkeys([target, *run.targets.all()]):
         if not ahead.startable(each):
             continue
-        selected = [item.get_closest_marker("req").args[0] for item in request.session.items
-                    if item.get_closest_marker("req") and getattr(item, "callspec", None)
-                    and item.callspec.params.get(HOST_PARAM) is each.host]
+        selected = selected_ids(request.session, each.host)
         if GATE in selected:
             recorded = run.outcomes.get(each.id, GATE)
             if recorded is None or recorded[0] in outcomes.BLOCKING:
                 continue
         elif each is not target:
             continue  # no gate: it starts at its own first check, as it always did
-        ahead.start(each, list(dict.fromkeys(selected)))
+        ahead.start(each, selected)
+
+
+def selected_ids(session: pytest.Session, host) -> list[str]:
+    """The requirement ids of the session's checks on host, in order, each once (looked up once per host)."""
+    found = session.stash.setdefault(SELECTED, {})
+    if host not in found:
+        found[host] = list(dict.fromkeys(
+            item.get_closest_marker("req").args[0] for item in session.items
+            if item.get_closest_marker("req") and getattr(item, "callspec", None)
+            and item.callspec.params.get(HOST_PARAM) is host))
+    return found[host]

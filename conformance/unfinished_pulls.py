@@ -8,30 +8,27 @@ end that came first is seen too). A pull the engine abandoned sends no event: th
 """
 from __future__ import annotations
 
-import datetime
-import re
 import time
 
 import docker
 
 from conformance import engine as engines
+from conformance.judges import engine_time
 from conformance.outcomes import TargetError, one_line
 
 WAIT_S = 10  # at most (and at most the call timeout): an engine that goes on past the client's leaving is at the end
 # of the pull (its layers in, the image being registered); one that cancelled it (what 20.10 did in the lab, the
 # client's connection closed) sends nothing, and this is what the run's end then costs
 SLACK_S = 2  # before the pull was asked for: the engine's event times have whole-second resolution in `since`
-ENGINE_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
 def engine_now(client: docker.DockerClient) -> float:
     """The engine's clock (GET /info SystemTime), as a POSIX time: /events' since and until are read by that clock,
     not the runner's, which may be minutes apart from a remote target's."""
-    found = ENGINE_TIME.fullmatch(client.api.info().get("SystemTime") or "")
-    if not found:
+    now = engine_time(client.api.info().get("SystemTime"))
+    if now is None:
         return time.time()  # an engine without SystemTime: the runner's clock, with SLACK_S of margin
-    zone = "+00:00" if found[2] == "Z" else found[2]
-    return datetime.datetime.fromisoformat(found[1] + zone).timestamp()
+    return float(int(now))  # whole seconds, as `since` reads them
 
 
 def _present(client: docker.DockerClient, ref: str) -> bool:

@@ -45,22 +45,34 @@ def test_pid_isolation(host, target, evidence):
 
 @ahead.work("engine.start-latency", alone=True)
 def time_hello_world(target, make, evidence):
-    """Create, start and wait for hello-world, timed (pulled first, outside the timing); (ms, exit code)."""
+    """Create, start and wait for hello-world (pulled first, outside the timing), timed by the engine's clock:
+    Created to State.FinishedAt. The runner's clock adds the network's round trips and the runner's own load (a
+    fleet's other hosts, a busy CI machine), which are not the host's; it is the fallback where the engine's times
+    do not read. (ms, exit code, whose clock)."""
     make.pull(probes.HELLO_WORLD)
     started = time.monotonic()
     container = make.container(probes.HELLO_WORLD)
     code = probes.wait_exit(container, evidence, target.settings.call_timeout)
-    elapsed_ms = (time.monotonic() - started) * 1000
-    evidence.note(f"create+start+wait of {probes.HELLO_WORLD}: {elapsed_ms:.0f} ms "
-                  f"(budget {target.settings.start_budget_ms} ms; no other container of this run was starting meanwhile)")
-    return elapsed_ms, code
+    seen_ms = (time.monotonic() - started) * 1000
+    container.reload()
+    created, finished = container.attrs.get("Created"), (container.attrs.get("State") or {}).get("FinishedAt")
+    evidence.api(f"GET /containers/{container.short_id}/json", Created=created, State_FinishedAt=finished)
+    engine_ms = judge.engine_elapsed_ms(created, finished)
+    evidence.note(f"create+start+wait of {probes.HELLO_WORLD}: "
+                  + (f"{engine_ms:.0f} ms by the engine's clock (Created to FinishedAt), " if engine_ms is not None
+                     else "the engine's times do not read, ")
+                  + f"{seen_ms:.0f} ms seen by the runner (round trips and the runner's load included); budget "
+                  f"{target.settings.start_budget_ms} ms; no other container of this run was starting meanwhile")
+    if engine_ms is None:
+        return seen_ms, code, "by the runner's clock"
+    return engine_ms, code, "by the engine's clock"
 
 
 @pytest.mark.req("engine.start-latency")
 def test_start_latency(target, evidence):
     """Create, start and exit of hello-world take less than the start budget."""
-    elapsed_ms, code = ahead.done(target, "engine.start-latency", evidence)
-    judge.start_latency(elapsed_ms, target.settings.start_budget_ms, code).check(evidence)
+    elapsed_ms, code, clock = ahead.done(target, "engine.start-latency", evidence)
+    judge.start_latency(elapsed_ms, target.settings.start_budget_ms, code, clock).check(evidence)
 
 
 @pytest.mark.req("engine.edition")

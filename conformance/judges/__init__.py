@@ -6,6 +6,7 @@ conformance/judges/<section>.py, then verdict.check(); tests/unit/test_<section>
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 
 from conformance.outcomes import expect
@@ -35,3 +36,16 @@ def version_tuple(text: str) -> tuple[int, ...]:
 def page_title(body: str) -> str | None:
     match = re.search(r"<title>(.*?)</title>", body or "", re.I | re.S)
     return match.group(1).strip() if match else None
+
+
+# A time as the engine writes it (Created, State.StartedAt, /info SystemTime): RFC 3339, nanoseconds, Z or an offset.
+ENGINE_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def engine_time(value: str | None) -> float | None:
+    """An engine time as a POSIX time; None for none, one that does not read, or Go's zero time (never happened)."""
+    found = ENGINE_TIME.fullmatch(value or "")
+    if not found or found[1].startswith("0001-"):
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    return datetime.datetime.fromisoformat(found[1] + zone).timestamp() + float(found[2] or 0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from conformance.judges import Verdict, version_tuple
+from conformance.judges import Verdict, engine_time, version_tuple
 
 
 def shared_kernel(host_release: str, container_release: str) -> Verdict:
@@ -29,10 +29,17 @@ def pid_isolation(inside_pid1: str, state_pid: int, top_pids: list[str] | str, h
     return Verdict(ok, "the container's PID 1 is host process State.Pid (not 1) in its own PID namespace", found)
 
 
-def start_latency(elapsed_ms: float, budget_ms: int, exit_code: int | None) -> Verdict:
-    """Judge engine.start-latency."""
+def start_latency(elapsed_ms: float, budget_ms: int, exit_code: int | None, clock: str = "") -> Verdict:
+    """Judge engine.start-latency; clock: whose clock measured it, for the finding."""
     return Verdict(exit_code == 0 and elapsed_ms <= budget_ms, f"create+start+exit within {budget_ms} ms",
-                   f"{elapsed_ms:.0f} ms, exit code {exit_code}")
+                   f"{elapsed_ms:.0f} ms{' ' + clock if clock else ''}, exit code {exit_code}")
+
+
+def engine_elapsed_ms(created: str | None, finished: str | None) -> float | None:
+    """A container's create to its exit by the engine's clock (Created to State.FinishedAt), in ms; None when either
+    time does not read or the container has not exited."""
+    start, end = engine_time(created), engine_time(finished)
+    return (end - start) * 1000 if start is not None and end is not None and end >= start else None
 
 
 def edition_of(version: dict) -> str:

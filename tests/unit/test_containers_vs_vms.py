@@ -40,6 +40,18 @@ def test_slow_start_or_failed_run_fails():
     assert "exit code None" in message(judge.start_latency(30000.0, 5000, None))
 
 
+@pytest.mark.red("engine.start-latency")
+def test_start_latency_is_read_off_the_engines_clock():
+    """Created to State.FinishedAt, nanoseconds and offsets as the engine writes them; no time where it has not
+    exited (Go's zero time) or a time does not read."""
+    assert judge.engine_elapsed_ms("2026-11-29T23:40:01.100000000Z", "2026-11-29T23:40:01.512345678Z") == (
+        pytest.approx(412.345678))
+    assert judge.engine_elapsed_ms("2026-11-30T07:40:01.1+08:00", "2026-11-29T23:40:07.1Z") == pytest.approx(6000)
+    assert judge.engine_elapsed_ms("2026-11-29T23:40:01Z", "0001-01-01T00:00:00Z") is None
+    assert judge.engine_elapsed_ms("2026-11-29T23:40:01Z", "") is None
+    assert "6000 ms by the engine's clock" in message(judge.start_latency(6000.0, 5000, 0, "by the engine's clock"))
+
+
 @pytest.mark.red("engine.edition")
 def test_edition_and_minimum_version_policy():
     debian = {"Version": "20.10.24+dfsg1", "Platform": {"Name": ""}}

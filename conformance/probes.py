@@ -316,7 +316,24 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
     code = wait_exit(container, evidence, seconds) if exited else None
     evidence.api(f"POST /containers/{container.short_id}/attach?stream=1&stdout=1&stderr=1 (before its start)",
                  image=image, cmd=command, exit_code=code, output=output[-2000:])
+    if code == 0 and not output:
+        output = logs_instead(container, evidence, seconds)
     return code, output
+
+
+def logs_instead(container, evidence, seconds: float) -> str:
+    """The output of an exited container whose attach read nothing: docker-py over ssh:// now and then returns an
+    empty stream (docker/docker-py#3332, as for exec: run_in), seen in CI under load. The engine's log of it, where
+    its log driver keeps one; '' where it keeps none ("log-driver": "none") or the call fails."""
+    call = f"GET /containers/{container.short_id}/logs?stdout=1&stderr=1"
+    try:
+        logs = text(bounded(lambda: container.logs(stdout=True, stderr=True), seconds + 10,
+                            f"{evidence.target_id}: read the log of container {container.short_id}"))
+    except (docker.errors.APIError, TargetError) as e:
+        evidence.api(call, why="the attach read nothing", error=clip(e, 300))
+        return ""
+    evidence.api(call, why="the attach read nothing", output=clip(logs, 2000, end=True))
+    return logs
 
 
 class CredentialsNeeded(ObserverError):

@@ -308,3 +308,39 @@ def test_a_mirrors_realm_is_asked_only_when_safe_and_quoted_whole():
     inner = shlex.split(host.ran[-2])[-1]  # timeout -k 5 10 sh -c '<command>': the token request as sh runs it
     assert shlex.split(inner)[-1] == ("http://h/token?x=%24%28touch%24%7BIFS%7D%2Ftmp%2Fpwned%29%3Bid%60id%60%27%7C"
                                       "&service=y&scope=repository%3Alibrary%2Fhello-world%3Apull")
+
+
+class EmptyStream(list):
+    def close(self):
+        pass
+
+
+class ExitedContainer:
+    """A container whose attach reads nothing (docker-py over ssh://, docker/docker-py#3332) and that exited 0."""
+    id = short_id = "c0ffee"
+
+    def __init__(self, logs):
+        self._logs = logs
+        self.client = type("Client", (), {"api": type("API", (), {"attach": lambda *a, **k: EmptyStream()})()})()
+
+    def start(self):
+        pass
+
+    def wait(self, timeout):
+        return {"StatusCode": 0}
+
+    def logs(self, **_):
+        if isinstance(self._logs, Exception):
+            raise self._logs
+        return self._logs
+
+
+def test_an_attach_that_read_nothing_is_made_good_by_the_engines_log():
+    import docker
+    evidence = Evidence("root@h", 5)
+    make = type("Make", (), {"created": lambda self, image, command: ExitedContainer(b"exists=1\nabc  /etc/x\n")})()
+    assert probes.output_to_exit(make, "nginx:latest", ["sh"], evidence, 5) == (0, "exists=1\nabc  /etc/x\n")
+    assert "the attach read nothing" in evidence.text()
+    gone = docker.errors.APIError("configured logging driver does not support reading")
+    make = type("Make", (), {"created": lambda self, image, command: ExitedContainer(gone)})()
+    assert probes.output_to_exit(make, "nginx:latest", ["sh"], evidence, 5) == (0, "")

@@ -349,6 +349,8 @@ class Keep(u.HTTPRedirectHandler):
 url, seconds, proxy, tls = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4].split('\\n')
 headers = dict(h.split(': ', 1) for h in sys.argv[5:])
 context = ssl.create_default_context()
+if hasattr(context, 'hostname_checks_common_name'):  # as Go since 1.15: only the subjectAltName names the host
+    context.hostname_checks_common_name = False
 if tls[0] == 'off':
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
 for ca in tls[1:]:
@@ -364,6 +366,31 @@ except Exception as error:
 head = f'HTTP/1.1 {r.code} {r.reason}' + ''.join(f'\\r\\n{k}: {v}' for k, v in r.headers.items())
 sys.stdout.buffer.write(head.encode() + b'\\r\\n\\r\\n' + r.read())
 """
+
+# The leaf certificate an https server presents, as PEM: one TLS handshake, nothing verified and no request sent
+# (openssl s_client, else this python3 stand-in); through an http proxy with CONNECT, as dockerd goes through it.
+PYTHON_LEAF = """import socket, ssl, sys
+host, port, seconds, proxy = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+if proxy:
+    name, _, number = proxy.rpartition(':')
+    sock = socket.create_connection((name.strip('[]'), int(number)), seconds)
+    sock.sendall(('CONNECT %s:%d HTTP/1.1\\r\\nHost: %s:%d\\r\\n\\r\\n' % (host, port, host, port)).encode())
+    head = b''
+    while b'\\r\\n\\r\\n' not in head and len(head) < 65536:
+        chunk = sock.recv(4096)
+        if not chunk: break
+        head += chunk
+    if head.split(b' ')[1:2] != [b'200']:
+        sys.exit('proxy answered %r' % head.split(b'\\r\\n')[0][:200])
+else:
+    sock = socket.create_connection((host, port), seconds)
+context = ssl.create_default_context()
+context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+with context.wrap_socket(sock, server_hostname=host) as tls:
+    print(ssl.DER_cert_to_PEM_cert(tls.getpeercert(True)))
+"""
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
+
 
 
 class Http:
@@ -440,6 +467,34 @@ class Http:
             return answer, f"token endpoint {asked} -> {seen}, no usable token"
         return self.get(url, accept, proxy=proxy_for(url), tls=tls, authorization=f"Bearer {token}"), (
             f"with an anonymous token from {asked}")
+
+    def leaf_certificate(self, url: str, proxy: str | None = None) -> str | None:
+        """The PEM of the certificate url's server presents (a handshake only: nothing sent, nothing verified), read
+        on the target with openssl, else python3, through proxy when dockerd uses one; None when it cannot be read
+        (no such tool, no answer, a proxy other than http://): the evidence says why."""
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "", parts.port or 443
+        if proxy and not proxy.startswith("http://"):
+            self.evidence.note(f"{url}'s certificate not read: only through an http:// proxy, not {proxy}")
+            return None
+        seconds, via = str(int(self.timeout)), ""
+        if proxy:  # host:port, Go's default port for an http:// proxy being 80
+            through = urllib.parse.urlsplit(proxy)
+            via = _host_port(through.hostname or "", through.port or 80)
+        endpoint = _host_port(host, port)
+        options = [*(["-servername", host] if registry._ip(host) is None else []), *(["-proxy", via] if via else [])]
+        command = ("if command -v openssl >/dev/null 2>&1; then timeout %s openssl s_client -connect %s"
+                   + " %s" * len(options) + " </dev/null 2>&1; "
+                   "elif command -v python3 >/dev/null 2>&1; then timeout %s python3 -c %s %s %s %s %s 2>&1; "
+                   "else echo 'neither openssl nor python3 on the target'; exit 127; fi")
+        result = self.evidence.cmd(self.host, command, seconds, endpoint, *options, seconds, PYTHON_LEAF, host,
+                                   str(port), seconds, via, timeout=self.timeout + 5)
+        found = PEM_CERTIFICATE.search(result.stdout)
+        if not found:
+            last = (result.stdout.strip().splitlines() or ["no output"])[-1]
+            self.evidence.note(f"{url}'s certificate not read (rc {result.rc}: {clip(last, 200)})")
+            return None
+        return found.group(0)
 
     def client(self) -> str:
         """The HTTP client to use on the target, looked for once per target (recorded in each check's evidence)."""
@@ -526,6 +581,10 @@ class Http:
         return command, [*env_args, *trust_args, seconds, *headers, url]
 
 
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 TLS_VERIFY_FAILED = {"curl": 60, "wget": 5}  # their exit status when the peer's certificate did not verify
 
 
@@ -536,6 +595,7 @@ def _trust_in_session(session: requests.Session, tls: TlsTrust) -> None:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     elif tls.ca_files:
         context = ssl.create_default_context()
+        context.hostname_checks_common_name = False  # as Go since 1.15 and urllib3 2's own contexts
         for ca in tls.ca_files:
             context.load_verify_locations(ca)
         session.mount("https://", _ContextAdapter(context))

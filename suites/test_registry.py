@@ -72,6 +72,21 @@ def http(host, target, evidence):
     return probes.Http(host, evidence, timeout=min(10, target.settings.call_timeout))
 
 
+def certificate_refused(http, evidence, url, proxy, tls) -> str | None:
+    """Why dockerd's TLS client refuses the certificate of a verified https url for its host name (Go's error), None
+    when it does not or when the certificate cannot be read (then the client's answer stands, and evidence says so)."""
+    if tls is None or not tls.verify:
+        return None
+    pem = http.leaf_certificate(url, proxy)
+    if pem is None:
+        evidence.note(f"{url}: its certificate's subjectAltName not judged (read on the target with openssl or python3)")
+        return None
+    refused = judge.go_hostname_error(pem, urlsplit(url).hostname or "")
+    if refused:
+        evidence.note(f"dockerd refuses {judge.host_port(url)}'s certificate: {refused}")
+    return refused
+
+
 @pytest.mark.req("registry.default-hub")
 def test_default_hub(engine, evidence):
     """The engine's default index is Docker Hub."""
@@ -110,12 +125,17 @@ def test_mirror_reachable(host, target, engine, evidence):
     """The expected mirror (else every mirror the daemon uses) answers as a registry where dockerd pulls from it."""
     info = engine.info()  # one answer for the mirrors, dockerd's proxies and its TLS trust
     mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(host, evidence)[1])
-    get = http(host, target, evidence).get
+    client = http(host, target, evidence)
+    get = client.get
     proxies, trust = engine_proxies(info, evidence), engine_tls(host, info, evidence)
     results = {}
     for mirror in mirrors:
         base = judge.endpoint(mirror)
         proxy, tls = proxies(base), trust(base)
+        refused = certificate_refused(client, evidence, base, proxy, tls)
+        if refused:  # curl, wget and OpenSSL take what dockerd refuses: their answer proves nothing
+            results[mirror] = (base, False, f"dockerd refuses its certificate ({refused})")
+            continue
         v2 = get(base + "v2/", proxy=proxy, tls=tls)
         probe = None
         if not judge.speaks_registry(v2)[0]:
@@ -138,13 +158,19 @@ def test_mirror_serves_pulls(host, target, engine, make, evidence):
                                   "or check a host without it)")
     info = engine.info()  # one answer for the mirrors, dockerd's proxies and its TLS trust
     mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(host, evidence)[1])
-    get = http(host, target, evidence).get_anonymously  # a token challenge answered as dockerd's anonymous pull does
+    client = http(host, target, evidence)
+    get = client.get_anonymously  # a token challenge answered as dockerd's anonymous pull does
     proxies, trust = engine_proxies(info, evidence), engine_tls(host, info, evidence)
     answers, unjudged = {}, []
     for mirror in mirrors:
         url = f"{judge.endpoint(mirror)}v2/library/hello-world/manifests/latest"
+        tls = trust(url)
+        refused = certificate_refused(client, evidence, url, proxies(url), tls)
+        if refused:  # dockerd pulls nothing from it
+            answers[url] = (None, None, f"dockerd refuses its certificate ({refused})")
+            continue
         try:
-            (status, headers, _), how = get(url, MANIFEST_TYPES, "library/hello-world", proxies, trust(url))
+            (status, headers, _), how = get(url, MANIFEST_TYPES, "library/hello-world", proxies, tls)
         except probes.CredentialsNeeded as needed:  # another mirror may still serve: an error only if none does
             evidence.note(str(needed))
             unjudged.append(needed)

@@ -122,3 +122,32 @@ def test_each_client_trusts_a_mirror_certificate_as_dockerd_does(tls_server, too
         assert get(TlsTrust(False, "insecure registry")) == 200
     finally:
         del host.backend.conformance_http_client
+
+
+def test_a_common_name_only_certificate_is_read_and_refused_as_dockerd_refuses_it(tmp_path):
+    """curl (OpenSSL) answers through a certificate naming 127.0.0.1 only as its Common Name; dockerd (Go >= 1.15)
+    does not: the leaf read on the target says why, and requests and the python3 stand-in refuse it themselves."""
+    from conformance.judges import registry as judge
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not on this machine")
+    crt, key = tmp_path / "cn.crt", tmp_path / "cn.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True, timeout=60)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(crt, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url, trust = f"https://127.0.0.1:{httpd.server_address[1]}/v2/", TlsTrust(True, "verified", (str(crt),))
+    try:
+        host = testinfra.get_host("local://")
+        probe = probes.Http(host, Evidence("local://", 10), 5)
+        assert judge.go_hostname_error(probe.leaf_certificate(url), "127.0.0.1") == judge.LEGACY_CN
+        assert probe.get(url, tls=trust)[0] is None  # requests (local://)
+        host.backend.conformance_http_client = "python3"
+        try:
+            assert probe._remote(url, [], tls=trust)[0] is None
+        finally:
+            del host.backend.conformance_http_client
+    finally:
+        httpd.shutdown()

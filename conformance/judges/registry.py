@@ -15,6 +15,8 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests.utils
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from conformance.judges import Verdict, version_tuple
 
@@ -235,6 +237,45 @@ def tls_trust(info: dict, url: str, certs_files: list[str], addresses: list[str]
     pair = (f"{directory}/{cert}", f"{directory}/{cert.removesuffix('.cert')}.key") if cert else None
     extra = (f" plus {', '.join(cas)}" if cas else "") + (f", presenting {pair[0]}" if pair else "")
     return TlsTrust(True, f"dockerd verifies {name}'s certificate against the system's roots{extra}", cas, pair)
+
+
+LEGACY_CN = "x509: certificate relies on legacy Common Name field, use SANs instead"
+
+
+def go_hostname_error(pem: str, host: str) -> str | None:
+    """What dockerd's TLS client says of a verified endpoint's leaf certificate (PEM) for host, None when it matches:
+    Go's crypto/x509 Certificate.VerifyHostname and HostnameError.Error (verify.go). Only the subjectAltName counts,
+    an IP only against its IP addresses, a name against its DNS names (a '*' only as the whole first label); the
+    Common Name fallback is gone since Go 1.15 and cannot be turned back on since 1.17, which every dockerd >= 20.10
+    is built with. curl, wget and OpenSSL still take a Common Name, so a client's answer does not prove this."""
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        san = None
+    names = san.get_values_for_type(x509.DNSName) if san is not None else []
+    ips = san.get_values_for_type(x509.IPAddress) if san is not None else []
+    ip = _ip(host)
+    if ip is not None and ip in ips or ip is None and any(_go_name_matches(n, host) for n in names):
+        return None
+    common = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if san is None and common and _go_name_matches(str(common[-1]), host):  # Go keeps the last CN
+        return LEGACY_CN
+    if ip is not None and not ips:
+        return f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
+    valid = ", ".join(map(str, ips)) if ip is not None else ", ".join(names)
+    if not valid:
+        return f"x509: certificate is not valid for any names, but wanted to match {host}"
+    return f"x509: certificate is valid for {valid}, not {host}"
+
+
+def _go_name_matches(pattern: str, host: str) -> bool:
+    """Go's matchHostnames: same number of labels, equal ignoring ASCII case, '*' matching any one first label."""
+    pattern, host = pattern.lower(), host.lower().removesuffix(".")
+    if not pattern or not host:
+        return False
+    want, have = pattern.split("."), host.split(".")
+    return len(want) == len(have) and all(w == h or (i == 0 and w == "*") for i, (w, h) in enumerate(zip(want, have)))
 
 
 def _ip(text: str):

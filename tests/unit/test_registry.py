@@ -1,12 +1,16 @@
 """Seed 1.3 registry checks fed recorded daemon.json bytes, dockerd versions and registry answers that are broken."""
 import codecs
+import datetime
+import ipaddress
 
 import pytest
 
 from conformance.judges import registry as judge
 from conformance.profiles import DAEMON_JSON, profiles
 from conformance import probes
+from conformance.evidence import Evidence
 from judged import message
+from tests.unit.test_probes import RecordedHost, Result
 
 HUB = profiles()["engine"]["hub_index"]
 PATH = DAEMON_JSON
@@ -332,3 +336,92 @@ def test_addresses_are_needed_only_for_names_dockerd_would_match_against_insecur
     assert not judge.needs_addresses(INFO_TLS, "https://10.0.0.5/")  # an IP is matched as it is
     assert not judge.needs_addresses(INFO_TLS, "https://mirror.corp:5443/")  # named in IndexConfigs
     assert not judge.needs_addresses({"RegistryConfig": {"InsecureRegistryCIDRs": []}}, "https://mirror.example/")
+
+
+# ---- which certificate dockerd's TLS client takes for the host (Go crypto/x509 VerifyHostname, Go >= 1.15) ----
+
+# The hunter's mirror certificate (variant mirror-tls-cn-only): `openssl req -x509 -newkey rsa:2048 -nodes -days 30
+# -subj /CN=mirror.lab -keyout key -out crt`, no -addext subjectAltName, as `openssl s_client -connect
+# mirror.lab:5443 -servername mirror.lab` prints it. curl --cacert crt answered 200 and mirror-reachable passed
+# ("v2/ -> 200"); dockerd refused it and pulled from Docker Hub (engine.hello-world failed with a Hub error).
+CN_ONLY = """-----BEGIN CERTIFICATE-----
+MIIDCzCCAfOgAwIBAgIUA/VirHO4BmS7UQHzJJ03Jpv/oPAwDQYJKoZIhvcNAQEL
+BQAwFTETMBEGA1UEAwwKbWlycm9yLmxhYjAeFw0yNjExMzAwMDA2MjJaFw0yNjEy
+MzAwMDA2MjJaMBUxEzARBgNVBAMMCm1pcnJvci5sYWIwggEiMA0GCSqGSIb3DQEB
+AQUAA4IBDwAwggEKAoIBAQDfsELUiQ5grMAnVUeCdif4DxTIMrj+sQZE/BDO1Tsl
+Q/achRd5cIqGXMGVCDG47cCCNRg5tLefcpf38MoM/r3dYsb7nQPYwzfZgGzu/Zp4
+kogKGcYRXWJj+YpdSB3jbwohMEVFmV8OreFaO7D1WIyMJEmWNDOEcct0Xls5yKpu
+uTRVxIfjCqYAJUO3GxYNO0DtLGea4oNzhKPx3l8Ic2nvsoZH+TaUGJoumQvn8o6E
+wkx0kG7JOg/2ZG6jaqzaVXit8jRAWfXLlP+LD4pj78dksgrOnb7rx53yV6Zw/Cgq
+Fd+anWLQsqvXolTG2fhb8iIebRwYyLhUBzqUGmQgQ/GLAgMBAAGjUzBRMB0GA1Ud
+DgQWBBSURTBDNkneRY0d9xT0oQq+hPZnOTAfBgNVHSMEGDAWgBSURTBDNkneRY0d
+9xT0oQq+hPZnOTAPBgNVHRMBAf8EBTADAQH/MA0GCSqGSIb3DQEBCwUAA4IBAQB8
+Bk/rsBkvXzIkMc2+7F6PvvimW1ssmGIrtWSUqjlLFoeFym4a2URN61fd79VIi+HI
+TkczJxXXp6dAs808uKp38EGHsu6ouUvsuM9tCxKE+bnlEbIYTOANmMKTHdzB1IZv
+sEOi+73Zp9QxJJPE03IeMRUXTzK96060h7al44rR7z8Hs32PERk2G7PRy+wjnl2K
+qRwHwvW4GbC9PJomu4Q8FfezEUYXAilyiHRnBkEAuq7LosknsmPCSiN/MIzPNRPy
+m0fr4wgiSSVhj0RJorXCbtua2XB3gVcOEHNrntZrG9NRVYGBEnWYknLtCJg/2wnR
+sXUIxHVlTfTGqrfCTeR0
+-----END CERTIFICATE-----"""
+S_CLIENT = ("CONNECTED(00000003)\ndepth=0 CN = mirror.lab\nverify error:num=18:self-signed certificate\n---\n"
+            "Certificate chain\n 0 s:CN = mirror.lab\n   i:CN = mirror.lab\n---\nServer certificate\n" + CN_ONLY
+            + "\nsubject=CN = mirror.lab\nissuer=CN = mirror.lab\n---\nDONE\n")
+MIRROR_TLS = "https://mirror.lab:5443/"
+
+
+def certificate(common_name, *alt_names):
+    """A self-signed certificate (PEM) with that Common Name and, if given, a subjectAltName of alt_names."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+               .serial_number(1).not_valid_before(datetime.datetime(2026, 1, 1))
+               .not_valid_after(datetime.datetime(2027, 1, 1)))
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(alt_names)), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+
+@pytest.mark.red("registry.mirror-reachable")
+def test_a_common_name_only_certificate_is_refused_as_dockerd_refuses_it():
+    host = RecordedHost(("s_client", Result(0, S_CLIENT)))
+    http = probes.Http(host, Evidence("ssh://h", 10), 5)
+    pem = http.leaf_certificate(MIRROR_TLS)
+    assert "-connect mirror.lab:5443 -servername mirror.lab <" in host.ran[-1]  # nothing sent: the handshake only
+    refused = judge.go_hostname_error(pem, "mirror.lab")
+    assert refused == "x509: certificate relies on legacy Common Name field, use SANs instead"
+    verdict = judge.mirror_reachable({MIRROR_TLS: (MIRROR_TLS, False, f"dockerd refuses its certificate ({refused})")},
+                                     ("https://mirror.lab:5443",))
+    assert "certificate relies on legacy Common Name field" in message(verdict)
+
+
+def test_only_the_subject_alt_name_names_the_host_as_in_go():
+    from cryptography import x509
+    dns, ip = x509.DNSName, x509.IPAddress
+    assert judge.go_hostname_error(certificate("x", dns("mirror.lab")), "mirror.lab") is None
+    assert judge.go_hostname_error(certificate("x", dns("MIRROR.lab")), "mirror.lab.") is None
+    assert judge.go_hostname_error(certificate("x", dns("*.lab")), "mirror.lab") is None
+    assert judge.go_hostname_error(certificate("x", dns("*.lab")), "a.mirror.lab") == (
+        "x509: certificate is valid for *.lab, not a.mirror.lab")  # '*' is one label only
+    assert judge.go_hostname_error(certificate("x", ip(ipaddress.ip_address("10.0.0.5"))), "10.0.0.5") is None
+    # a SAN present but not naming the host: Go's other errors, never the Common Name
+    assert judge.go_hostname_error(certificate("mirror.lab", dns("other.lab")), "mirror.lab") == (
+        "x509: certificate is valid for other.lab, not mirror.lab")
+    assert judge.go_hostname_error(certificate("10.0.0.5", dns("m.lab")), "10.0.0.5") == (
+        "x509: cannot validate certificate for 10.0.0.5 because it doesn't contain any IP SANs")
+    assert judge.go_hostname_error(certificate("10.0.0.5"), "10.0.0.5") == judge.LEGACY_CN  # an IP in the CN too
+    assert judge.go_hostname_error(certificate("other.lab"), "mirror.lab") == (
+        "x509: certificate is not valid for any names, but wanted to match mirror.lab")
+
+
+def test_a_certificate_the_target_cannot_read_keeps_the_clients_answer():
+    host = RecordedHost(("s_client", Result(127, "neither openssl nor python3 on the target\n")))
+    evidence = Evidence("ssh://h", 10)
+    assert probes.Http(host, evidence, 5).leaf_certificate(MIRROR_TLS) is None
+    assert "not read (rc 127: neither openssl nor python3 on the target)" in evidence.text()
+    through = RecordedHost(("s_client", Result(0, S_CLIENT)))
+    probes.Http(through, Evidence("ssh://h", 10), 5).leaf_certificate("https://10.0.0.5/", "http://proxy.corp")
+    assert "-connect 10.0.0.5:443 -proxy proxy.corp:80 <" in through.ran[-1]  # an IP: no SNI, as Go sends none

@@ -694,12 +694,32 @@ def dockerd(host, evidence) -> rootless.Dockerd | None:
     return parse_dockerd_process(evidence.cmd(host, DOCKERD).stdout)
 
 
+def validate_argv(argv, path: str) -> list[str]:
+    """The arguments of `dockerd --validate` for the running dockerd: its own flags (argv[1:]: a key set both as a
+    flag and in the file is refused at its next start, `hosts` against `-H fd://` on every systemd host) with its
+    --config-file (and any --validate) dropped, then --validate --config-file PATH."""
+    kept, skip = [], False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--config-file":
+            skip = True
+        elif not arg.startswith("--config-file=") and arg not in ("--validate", "--validate=true"):
+            kept.append(arg)
+    return [*kept, "--validate", "--config-file", path]
+
+
 def dockerd_refuses(host, evidence, config: DaemonConfig) -> str | None:
     """What `dockerd --validate` (23.0 on) says of the file dockerd reads when it refuses it, else None. The binary
-    the running dockerd was started from loads the file as a start would and exits: nothing is started or written,
-    the running engine is not asked (tried on a lab host's 26.1: no file changed)."""
+    the running dockerd was started from, with that dockerd's own flags, merges them with the file, checks the
+    result (unknown keys, types, a key set both ways, TLS files) and exits before it opens a socket or starts
+    anything (moby v26.1.0 cmd/dockerd/daemon.go start(): loadDaemonCliConfig, newAPIServerTLSConfig, then
+    `if opts.Validate { return nil }`); the checks a start makes after that (verifyDaemonSettings: --icc=false with
+    --iptables=false) it never reaches. The running engine is not asked (tried on a lab host's 26.1 with -H fd://:
+    no file changed, no listener)."""
     exe = config.argv[0] if config.argv else "dockerd"
-    result = evidence.cmd(host, SBIN_PATH + " %s --validate --config-file %s", exe, config.path)
+    args = validate_argv(config.argv, config.path)
+    result = evidence.cmd(host, SBIN_PATH + " %s" * (1 + len(args)), exe, *args)
     return None if result.rc == 0 else (result.stderr.strip() or result.stdout.strip() or f"exit status {result.rc}")
 
 

@@ -108,9 +108,9 @@ def test_mirror_configured(host, target, evidence):
         refused = probes.dockerd_refuses(host, evidence, config)
     elif config.raw is not None:
         evidence.note(f"{config.version_text or 'dockerd version unknown'}: no dockerd --validate (23.0 on), so the "
-                      "file's JSON and registry-mirrors are judged, its other keys are not")
+                      "file's JSON, registry-mirrors, hosts and icc/iptables are judged, its other keys are not")
     judge.mirror_configured(config.path, config.raw, version, list(config.flag_mirrors), target.settings.mirrors,
-                            refused).check(evidence)
+                            refused, config.argv).check(evidence)
 
 
 @pytest.mark.req("registry.mirror-applied")

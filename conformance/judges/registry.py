@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from conformance.judges import Verdict, version_tuple
 
 BOM_ACCEPTED_FROM = (23,)  # moby bb19265ba8 (v23.0.0): UTF-8/UTF-16 BOM decoded, invalid UTF-8 refused, blank = {}
-VALIDATE_FROM = (23,)  # dockerd --validate (moby #42393, v23.0.0): loads its configuration as a start would, then exits
+VALIDATE_FROM = (23,)  # dockerd --validate (moby #42393, v23.0.0): merges its flags and file, checks them, exits
 # A mirror's path: refused from moby #29650 (17.12) until #46594 (25.0) and its 24.0 backport #46944 (24.0.8).
 MIRROR_PATH_REFUSED = ((17, 12), (24, 0, 8))
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # what Go's url.Parse takes as a scheme
@@ -364,10 +364,60 @@ def read_mirrors(path: str, raw: bytes | None, version: tuple[int, ...], flag_mi
         raise ValueError(f"{path}: {e}") from e
 
 
+def _short_flag_values(argv, short: str, long: str) -> list[str]:
+    """Every value of a pflag flag with a shorthand: `-H v`, `-Hv`, `-H=v`, `--host v`, `--host=v`."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg in (short, long) and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith(long + "="):
+            found.append(arg.partition("=")[2])
+        elif arg.startswith(short) and len(arg) > len(short) and not arg.startswith("--"):
+            found.append(arg[len(short):].removeprefix("="))
+    return found
+
+
+def _bool_flag(argv, name: str) -> bool | None:
+    """The last value of a pflag bool flag (`--icc`, `--icc=false`; strconv.ParseBool's words), None when not given."""
+    value = None
+    for arg in argv:
+        if arg == name:
+            value = True
+        elif arg.startswith(name + "="):
+            word = arg.partition("=")[2]
+            value = True if word in ("1", "t", "T", "true", "TRUE", "True") else \
+                False if word in ("0", "f", "F", "false", "FALSE", "False") else value
+    return value
+
+
+def start_conflicts(data: dict, argv) -> str | None:
+    """Why dockerd, started with argv and this configuration, refuses to start where --validate does not say so
+    (20.10 has no --validate; 23.0 on its --validate stops before verifyDaemonSettings), else None: `hosts` in the
+    file with -H/--host flags (as registry-mirrors with --registry-mirror), and icc false with iptables false from
+    the file or the flags (moby daemon/daemon_unix.go verifyDaemonSettings, 20.10 to 28.5)."""
+    flag_hosts = _short_flag_values(argv, "-H", "--host")
+    if "hosts" in data and flag_hosts:
+        return ("the following directives are specified both as a flag and in the configuration file: hosts: "
+                f"(from flag: {flag_hosts}, from file: {data['hosts']})")
+
+    def effective(key):
+        flag = _bool_flag(argv, f"--{key}")
+        return flag if flag is not None else data.get(key, True) is not False
+    if not effective("icc") and not effective("iptables"):
+        return ("You specified --iptables=false with --icc=false. ICC=false uses iptables to function. Please set "
+                f"--icc or --iptables to true (icc {_said(data, argv, 'icc')}, iptables {_said(data, argv, 'iptables')})")
+    return None
+
+
+def _said(data: dict, argv, key: str) -> str:
+    return "false by flag" if _bool_flag(argv, f"--{key}") is False else "false in the file"
+
+
 def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], flag_mirrors: list[str],
-                      expected: tuple[str, ...], refused: str | None = None) -> Verdict:
+                      expected: tuple[str, ...], refused: str | None = None, argv=()) -> Verdict:
     """Judge registry.mirror-configured: the file dockerd reads, read as dockerd does, names the expected mirrors.
-    refused: what `dockerd --validate` said of the file when it refused it (the other keys' types and values)."""
+    refused: what `dockerd --validate` said of the file with the running dockerd's flags when it refused it (the
+    other keys' types and values, a key also set as a flag); argv: those flags, for the conflicts it does not see."""
     want = (f"{path} (the file dockerd reads) valid as dockerd parses it, with registry-mirrors "
             + (f"holding {', '.join(expected)}" if expected else "not empty"))
     if raw is None and not flag_mirrors:
@@ -378,6 +428,9 @@ def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], fl
         return Verdict(False, want, f"dockerd refuses it at its next start: {e}")
     if refused:
         return Verdict(False, want, f"dockerd refuses it at its next start: dockerd --validate: {refused}")
+    conflict = start_conflicts(parse_daemon_json(raw, version) if raw is not None else {}, argv)
+    if conflict:
+        return Verdict(False, want, f"dockerd refuses it at its next start: {path}: {conflict}")
     missing = [m for m in expected if not any(url_equal(m, have) for have in mirrors)]
     source = " (from --registry-mirror flags)" if flag_mirrors else ""
     return Verdict(bool(mirrors) and not missing, want,

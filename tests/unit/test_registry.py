@@ -136,6 +136,55 @@ def test_a_file_dockerd_validate_refuses_fails_though_its_mirrors_are_valid():
     assert "dockerd refuses it at its next start: dockerd --validate: unable to configure" in text
 
 
+# The trixie lab host's docker.service runs `/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock`;
+# with "hosts" added to its daemon.json (no restart), `dockerd --validate --config-file` alone said "configuration OK"
+# and `systemctl restart docker` failed: "the following directives are specified both as a flag and in the
+# configuration file: hosts: (from flag: [fd://], from file: [unix:///var/run/docker.sock])".
+SYSTEMD_ARGV = ("/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock")
+WITH_HOSTS = b'{"registry-mirrors": ["http://10.0.0.5:5000"], "hosts": ["unix:///var/run/docker.sock"]}'
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_dockerd_validate_runs_with_the_running_dockerds_flags():
+    assert probes.validate_argv(SYSTEMD_ARGV, PATH) == [
+        "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "--validate", "--config-file", PATH]
+    for given in (["--config-file", "/etc/docker/lab.json"], ["--config-file=/etc/docker/lab.json"]):
+        assert probes.validate_argv((*SYSTEMD_ARGV, *given), "/etc/docker/lab.json") == [
+            "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "--validate", "--config-file",
+            "/etc/docker/lab.json"]  # replaced, not twice
+    assert probes.validate_argv((), PATH) == ["--validate", "--config-file", PATH]
+
+
+@pytest.mark.red("registry.mirror-configured")
+@pytest.mark.parametrize("version", [V20, V25], ids=["20.10", "25.0"])
+def test_hosts_in_the_file_and_a_host_flag_fail_as_dockerd_refuses_them(version):
+    expected = ("http://10.0.0.5:5000",)
+    text = message(judge.mirror_configured(PATH, WITH_HOSTS, version, [], expected, None, SYSTEMD_ARGV))
+    assert ("dockerd refuses it at its next start: /etc/docker/daemon.json: the following directives are specified "
+            "both as a flag and in the configuration file: hosts: (from flag: ['fd://'], from file: "
+            "['unix:///var/run/docker.sock'])") in text
+    for flags in (("dockerd", "-Hfd://"), ("dockerd", "--host=fd://"), ("dockerd", "--host", "tcp://0.0.0.0:2375")):
+        assert not judge.mirror_configured(PATH, WITH_HOSTS, version, [], expected, None, flags).ok
+    assert judge.mirror_configured(PATH, WITH_HOSTS, version, [], expected, None, ("/usr/sbin/dockerd",)).ok
+    assert judge.mirror_configured(PATH, MIRROR, version, [], expected, None, SYSTEMD_ARGV).ok
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_icc_false_with_iptables_false_fails_from_the_file_or_the_flags():
+    """verifyDaemonSettings, after --validate has exited: 'You specified --iptables=false with --icc=false'."""
+    expected = ("http://10.0.0.5:5000",)
+
+    def judged(keys, argv=SYSTEMD_ARGV):
+        raw = b'{"registry-mirrors": ["http://10.0.0.5:5000"]' + b"".join(b', "%s": false' % k for k in keys) + b"}"
+        return judge.mirror_configured(PATH, raw, V25, [], expected, None, argv)
+    assert "You specified --iptables=false with --icc=false" in message(judged([b"icc", b"iptables"]))
+    assert "icc false in the file, iptables false by flag" in message(
+        judged([b"icc"], (*SYSTEMD_ARGV, "--iptables=false")))
+    assert not judged([], (*SYSTEMD_ARGV, "--icc=false", "--iptables=0")).ok
+    assert judged([b"icc"]).ok and judged([b"iptables"]).ok  # daemon-hardened: icc off, iptables on
+    assert judged([b"icc"], (*SYSTEMD_ARGV, "--iptables")).ok
+
+
 def test_a_mirror_path_by_dockerd_version():
     """Refused from 17.12 until 24.0.8 / 25.0 (moby #29650, #46594 and its backport #46944); '/' is no path."""
     assert "takes no path" in message(configured(b'{"registry-mirrors": ["http://172.17.0.1:5000/hub/"]}', V20))

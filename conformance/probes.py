@@ -662,17 +662,6 @@ class DaemonConfig:
     flag_mirrors: tuple[str, ...]
 
 
-def flag_values(argv, name: str) -> list[str]:
-    """Every value of a long flag in argv: `--name value` and `--name=value`."""
-    found = []
-    for i, arg in enumerate(argv):
-        if arg == name and i + 1 < len(argv):
-            found.append(argv[i + 1])
-        elif arg.startswith(name + "="):
-            found.append(arg.partition("=")[2])
-    return found
-
-
 def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
     """(pid, argv, version line) from the output of DOCKERD."""
     head, _, version = stdout.partition("--- version\n")
@@ -733,10 +722,10 @@ def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
         default = process.config_path(default_path) if process else default_path
     except ValueError as e:
         raise ObserverError(f"{evidence.target_id}: {e}") from None
-    path = (flag_values(argv, "--config-file") or [default])[-1]
-    mirrors = tuple(flag_values(argv, "--registry-mirror"))
+    path = (registry.flag_values(argv, "--config-file") or [default])[-1]
+    mirrors = tuple(registry.flag_values(argv, "--registry-mirror"))
     evidence.note(f"dockerd {'pid ' + pid if pid else 'not running'}: reads {path}"
-                  + (" (--config-file)" if flag_values(argv, "--config-file") else
+                  + (" (--config-file)" if registry.flag_values(argv, "--config-file") else
                      f" (rootless: its user's default, not {default_path}; no --config-file)" if default != default_path
                      else " (the default; no --config-file)")
                   + (f"; --registry-mirror {list(mirrors)}" if mirrors else "") + f"; {version_text or 'version unknown'}")

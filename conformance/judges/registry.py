@@ -364,15 +364,16 @@ def read_mirrors(path: str, raw: bytes | None, version: tuple[int, ...], flag_mi
         raise ValueError(f"{path}: {e}") from e
 
 
-def _short_flag_values(argv, short: str, long: str) -> list[str]:
-    """Every value of a pflag flag with a shorthand: `-H v`, `-Hv`, `-H=v`, `--host v`, `--host=v`."""
+def flag_values(argv, name: str, short: str | None = None) -> list[str]:
+    """Every value of a dockerd (pflag) flag in argv, in order: `--name value`, `--name=value` and, with its
+    shorthand, `-H value`, `-Hvalue`, `-H=value`."""
     found = []
     for i, arg in enumerate(argv):
-        if arg in (short, long) and i + 1 < len(argv):
+        if arg in (name, short) and i + 1 < len(argv):
             found.append(argv[i + 1])
-        elif arg.startswith(long + "="):
+        elif arg.startswith(name + "="):
             found.append(arg.partition("=")[2])
-        elif arg.startswith(short) and len(arg) > len(short) and not arg.startswith("--"):
+        elif short and arg.startswith(short) and len(arg) > len(short) and not arg.startswith("--"):
             found.append(arg[len(short):].removeprefix("="))
     return found
 
@@ -395,7 +396,7 @@ def start_conflicts(data: dict, argv) -> str | None:
     (20.10 has no --validate; 23.0 on its --validate stops before verifyDaemonSettings), else None: `hosts` in the
     file with -H/--host flags (as registry-mirrors with --registry-mirror), and icc false with iptables false from
     the file or the flags (moby daemon/daemon_unix.go verifyDaemonSettings, 20.10 to 28.5)."""
-    flag_hosts = _short_flag_values(argv, "-H", "--host")
+    flag_hosts = flag_values(argv, "--host", "-H")
     if "hosts" in data and flag_hosts:
         return ("the following directives are specified both as a flag and in the configuration file: hosts: "
                 f"(from flag: {flag_hosts}, from file: {data['hosts']})")

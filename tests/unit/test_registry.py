@@ -313,8 +313,8 @@ def test_dockerd_command_line_names_the_config_file_and_flag_mirrors():
            "--registry-mirror=http://m:5000\n\n--- version\nDocker version 20.10.24+dfsg1, build 5d6db84\n")
     pid, argv, version = probes.parse_dockerd(out)
     assert pid == "812" and version.startswith("Docker version 20.10.24")
-    assert probes.flag_values(argv, "--config-file") == ["/etc/docker/lab.json"]
-    assert probes.flag_values(argv, "--registry-mirror") == ["http://m:5000"]
+    assert judge.flag_values(argv, "--config-file") == ["/etc/docker/lab.json"]
+    assert judge.flag_values(argv, "--registry-mirror") == ["http://m:5000"]
     assert probes.parse_dockerd("pid=\n--- version\nsh: dockerd: not found\n") == ("", (), "sh: dockerd: not found")
 
 

@@ -22,6 +22,7 @@ def command(names: tuple[str, ...] = UNITS) -> str:
     return ("command -v systemctl >/dev/null 2>&1 && echo systemctl=yes || echo systemctl=no; "
             "test -d /run/systemd/system && echo systemd-pid1=yes || echo systemd-pid1=no; "
             "echo read-at=$(date -u +%FT%TZ); echo boot-init=$(readlink -e /sbin/init); "
+            "echo \"pid1=$(tr '\\0' '\\n' </proc/1/cmdline 2>/dev/null | head -n 1 | head -c 200)\"; "
             f"for u in {' '.join(shlex.quote(n) for n in names)}; do echo \"== $u\"; "
             "systemctl show --no-pager " + " ".join(f"-p {p}" for p in PROPERTIES) + " \"$u\" 2>/dev/null; "
             "w=$(systemctl is-enabled \"$u\" 2>/dev/null); echo \"is-enabled=$(echo $w)\"; done")
@@ -75,12 +76,25 @@ class Snapshot:
     systemctl: bool
     read_at: str
     boot_init: str = ""  # what /sbin/init resolves to: the init the host boots ('' when not read)
+    pid1: str = ""  # PID 1's command line ('' when not read: /proc hidden from the login, or an older recording)
 
     @property
     def boots_without_systemd(self) -> bool:
         """systemd neither runs the host nor boots it (/sbin/init is another init, e.g. sysvinit): its unit files,
         which systemctl still reads offline where systemd is installed, say nothing about what starts at boot."""
         return not self.systemd_pid1 and bool(self.boot_init) and not self.boot_init.endswith("/systemd")
+
+    @property
+    def booted_otherwise(self) -> str:
+        """Why the unit files say nothing about this host's boot, or '': /sbin/init is systemd but systemd is not
+        PID 1, so the running system was not booted by /sbin/init (a container; WSL2 without systemd, whose PID 1
+        is Microsoft's /init), and what starts at its boot is nothing the suite can read."""
+        if self.systemd_pid1 or not self.boot_init.endswith("/systemd"):
+            return ""
+        return (f"systemd is not PID 1 (PID 1 is {self.pid1 or 'unreadable'}), yet /sbin/init is {self.boot_init}: "
+                "this host was not booted by /sbin/init (a container, or WSL2 without systemd), so `systemctl "
+                "is-enabled` tells what a systemd boot would start, not what starts at this host's boot; the suite "
+                "cannot tell what starts docker here at boot")
 
     @property
     def service(self) -> UnitState:
@@ -127,4 +141,4 @@ def parse(text: str) -> Snapshot:
                 units[current][0][key] = value.strip()
     return Snapshot({name: UnitState(name, props, word) for name, (props, word) in units.items()},
                     head.get("systemd-pid1") == "yes", head.get("systemctl") == "yes", head.get("read-at", ""),
-                    head.get("boot-init", ""))
+                    head.get("boot-init", ""), head.get("pid1", ""))

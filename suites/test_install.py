@@ -3,7 +3,7 @@ import pytest
 
 from conformance import ahead, probes
 from conformance.judges import install as judge
-from conformance.outcomes import TargetError, not_applicable
+from conformance.outcomes import ObserverError, TargetError, not_applicable
 from conformance.profiles import NAMES, OS_RELEASE, profiles
 
 PROFILES = profiles()
@@ -107,18 +107,23 @@ def test_service_enabled(host, target, evidence):
     dependencies = []
     if not snapshot.systemctl or snapshot.boots_without_systemd:
         sysv = probes.sysv_start_links(host, evidence, "docker")
-    elif word == "alias":
-        alias = probes.unit_state(host, evidence, snapshot.service.get("Id"))
-        word = alias.enabled_word
-    if snapshot.systemctl and not snapshot.boots_without_systemd:  # a masked Requires= keeps it from starting
+    elif not snapshot.booted_otherwise:  # else the judge ends it as error: systemd is /sbin/init, did not boot the host
+        if word == "alias":
+            alias = probes.unit_state(host, evidence, snapshot.service.get("Id"))
+            word = alias.enabled_word
+        # a masked Requires= keeps it from starting
         unread = list(dict.fromkeys(name for _, name in (alias or snapshot.service).hard_dependencies()
                                     if name not in snapshot.units))
         dependencies = probes.unit_states(host, evidence, unread) if unread else []
-    if snapshot.systemctl and word in judge.BOOT_WORDS_CLOSURE:
-        closure = probes.in_boot_transaction(host, evidence, UNIT) if snapshot.systemd_pid1 else None
-        links = probes.persistent_wants_links(host, evidence, UNIT)
+        if word in judge.BOOT_WORDS_CLOSURE:
+            closure = probes.in_boot_transaction(host, evidence, UNIT) if snapshot.systemd_pid1 else None
+            links = probes.persistent_wants_links(host, evidence, UNIT)
     not_a_rootless_engine(host, evidence)  # a system unit left enabled would pass for a rootless engine
-    judge.service_enabled(snapshot, closure, links or "", sysv, alias, dependencies).check(evidence)
+    try:
+        verdict = judge.service_enabled(snapshot, closure, links or "", sysv, alias, dependencies)
+    except ObserverError as e:
+        raise ObserverError(f"{evidence.target_id}: {e}") from None
+    verdict.check(evidence)
 
 
 def not_a_rootless_engine(host, evidence) -> None:

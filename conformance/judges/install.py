@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from conformance.judges import Verdict, version_tuple
 from conformance.profiles import os_release
 from conformance.masking import clip
+from conformance.outcomes import ObserverError
 from conformance.units import Snapshot as UnitsSnapshot, UnitState
 
 HELLO_TEXT = "Hello from Docker!"
@@ -251,9 +252,13 @@ def service_enabled(snapshot: UnitsSnapshot, in_boot_closure: bool | None = None
                     dependencies: list[UnitState] = ()) -> Verdict:
     """Judge service.enabled from the printed word of `systemctl is-enabled docker.service` (its exit code is 0
     for enabled-runtime and static too) and from its hard dependencies (Requires, BindsTo, Requisite: the snapshot's
-    units and `dependencies`): one of them masked keeps it from starting; without systemctl, from the SysV rc links."""
+    units and `dependencies`): one of them masked keeps it from starting; without systemctl, from the SysV rc links.
+    Where /sbin/init is systemd but systemd is not PID 1, nothing the suite reads says what starts at this host's
+    boot: ObserverError."""
     unit = snapshot.service
     expected = f"{unit.name} starts at boot"
+    if snapshot.systemctl and snapshot.booted_otherwise:
+        raise ObserverError(f"{unit.name} is-enabled={unit.enabled_word or '(nothing)'}, but {snapshot.booted_otherwise}")
     if not snapshot.systemctl or snapshot.boots_without_systemd:
         why = ("no systemd" if not snapshot.systemctl else
                f"systemd does not boot this host (PID 1 is not systemd, /sbin/init is {snapshot.boot_init}): "

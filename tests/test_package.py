@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance import catalogue as catalogues
+from conformance.lab import proof
 from conformance.selftest import make_project, requirement
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,7 +116,8 @@ def test_installed_console_script_runs_the_suite_from_any_folder(installed, tmp_
     results = json.loads((run_dir / "results.json").read_text())
     judged = results["hosts"]["local://"]["requirements"]
     assert list(judged) == catalogues.load(catalogues.installed_path()).ids(), output
-    assert {i: e["status"] for i, e in judged.items() if e["status"] not in JUDGED} == {}, output
+    untold = dict.fromkeys(proof.untold_here(), "error")  # what the suite cannot tell on this machine, if anything
+    assert {i: e["status"] for i, e in judged.items() if e["status"] not in JUDGED} == untold, output
     assert all(check.startswith("test_") for e in judged.values() for check in e["checks"])  # not suites/...
     assert results["exit_status"]["code"] == result.returncode
     assert "PytestAssertRewriteWarning" not in result.stdout  # the script imports conformance before pytest starts

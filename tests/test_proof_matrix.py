@@ -37,11 +37,16 @@ def host_name(case):
 
 def state_of(case):
     """A fixed target (local://) as it is now: an id of verdicts.toml [state] whose image is already on this
-    machine (another run's, a user's pull) cannot observe a pull, so it is expected blocked by state, not passed.
-    Lab variants start empty: theirs are data in verdicts.toml."""
+    machine (another run's, a user's pull) cannot observe a pull, so it is expected blocked by state, not passed;
+    on local:// an id the suite cannot tell on this machine (proof.untold_here) is expected error, its dependents
+    blocked. Lab variants start empty: theirs are data in verdicts.toml."""
     with engine.client(timeout=120) as client:
         present = [i for i, image in proof.state_images().items() if client.images.list(name=image)]
-    return dataclasses.replace(case, blocked_by_state=tuple(dict.fromkeys((*case.blocked_by_state, *present))))
+    untold = proof.untold_here() if case.spec == "local://" else ()
+    blocked = proof.dependents(proof.catalogue(), untold)
+    return dataclasses.replace(case, blocked_by_state=tuple(dict.fromkeys((*case.blocked_by_state, *present))),
+                               error=tuple(dict.fromkeys((*case.error, *untold))),
+                               blocked=tuple(dict.fromkeys((*case.blocked, *blocked))))
 
 
 def run_suite(case, spec, values, folder):

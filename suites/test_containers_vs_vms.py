@@ -43,13 +43,25 @@ def test_pid_isolation(host, target, evidence):
     judge.pid_isolation(inside_pid1, pid, top_pids, comm, container_ns, host_ns).check(evidence)
 
 
+ATTEMPTS = 3  # starts timed at most, while each is over budget (judge.time_again)
+
+
 @ahead.work("engine.start-latency", alone=True)
 def time_hello_world(target, make, evidence):
     """Create, start and wait for hello-world (pulled first, outside the timing), timed by the engine's clock:
     Created to State.FinishedAt. The runner's clock adds the network's round trips and the runner's own load (a
     fleet's other hosts, a busy CI machine), which are not the host's; it is the fallback where the engine's times
-    do not read. (ms, exit code, whose clock)."""
+    do not read. A start over budget is timed again (at most ATTEMPTS starts); the fastest is judged, each is evidence.
+    (ms, exit code, whose clock)."""
     make.pull(probes.HELLO_WORLD)
+    timings = [time_one_start(target, make, evidence)]
+    while len(timings) < ATTEMPTS and judge.time_again(timings[-1], target.settings.start_budget_ms):
+        timings.append(time_one_start(target, make, evidence))
+    elapsed_ms, code, clock = judge.fastest_start(timings)
+    return elapsed_ms, code, clock + (f", the fastest of {len(timings)} starts" if len(timings) > 1 else "")
+
+
+def time_one_start(target, make, evidence):
     started = time.monotonic()
     container = make.container(probes.HELLO_WORLD)
     code = probes.wait_exit(container, evidence, target.settings.call_timeout)

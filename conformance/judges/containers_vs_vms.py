@@ -35,6 +35,19 @@ def start_latency(elapsed_ms: float, budget_ms: int, exit_code: int | None, cloc
                    f"{elapsed_ms:.0f} ms{' ' + clock if clock else ''}, exit code {exit_code}")
 
 
+def time_again(timing: tuple[float, int | None, str], budget_ms: int) -> bool:
+    """Whether a start (ms, exit code, clock) is timed again: it ran (exit 0) but over budget. One slow start under a
+    load spike (a busy CI runner, a fleet's neighbours) is not the engine's speed; a slow engine is slow every time."""
+    elapsed_ms, exit_code, _ = timing
+    return exit_code == 0 and elapsed_ms > budget_ms
+
+
+def fastest_start(timings: list[tuple[float, int | None, str]]) -> tuple[float, int | None, str]:
+    """The start judged among those timed: the fastest that exited 0, else the first."""
+    ran = [t for t in timings if t[1] == 0]
+    return min(ran, key=lambda t: t[0]) if ran else timings[0]
+
+
 def engine_elapsed_ms(created: str | None, finished: str | None) -> float | None:
     """A container's create to its exit by the engine's clock (Created to State.FinishedAt), in ms; None when either
     time does not read or the container has not exited."""

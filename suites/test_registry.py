@@ -109,8 +109,16 @@ def test_mirror_configured(host, target, evidence):
     elif config.raw is not None:
         evidence.note(f"{config.version_text or 'dockerd version unknown'}: no dockerd --validate (23.0 on), so the "
                       "file's JSON, registry-mirrors, hosts and icc/iptables are judged, its other keys are not")
-    judge.mirror_configured(config.path, config.raw, version, list(config.flag_mirrors), target.settings.mirrors,
-                            refused, config.argv).check(evidence)
+    denied = judge.validate_denied(refused)
+    if denied:  # dockerd (root) reads it: whether it accepts the file is unknown, what the file says still counts
+        evidence.note(f"dockerd --validate could not read {denied} as this login: not dockerd's refusal")
+        refused = None
+    verdict = judge.mirror_configured(config.path, config.raw, version, list(config.flag_mirrors),
+                                      target.settings.mirrors, refused, config.argv)
+    if denied and verdict.ok:
+        raise probes.observer_error(host, evidence, ("permission", denied),
+                                    f"ask dockerd --validate whether dockerd accepts {config.path}")
+    verdict.check(evidence)
 
 
 @pytest.mark.req("registry.mirror-applied")

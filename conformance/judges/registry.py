@@ -22,6 +22,17 @@ from conformance.judges import Verdict, version_tuple
 
 BOM_ACCEPTED_FROM = (23,)  # moby bb19265ba8 (v23.0.0): UTF-8/UTF-16 BOM decoded, invalid UTF-8 refused, blank = {}
 VALIDATE_FROM = (23,)  # dockerd --validate (moby #42393, v23.0.0): merges its flags and file, checks them, exits
+# What dockerd --validate says when the login that runs it may not read a file dockerd reads as root (Go's os.PathError:
+# "open /etc/docker/tls/server-key.pem: permission denied"; the TLS key of a daemon that listens with --tlsverify).
+VALIDATE_DENIED = re.compile(r"(?:open|stat|read) (\S+?):? (?:permission denied|operation not permitted)|"
+                             r"permission denied|operation not permitted", re.I)
+
+
+def validate_denied(refused: str | None) -> str | None:
+    """The file (else the words) a `dockerd --validate` refusal says the login may not read; None for any other
+    answer. dockerd runs as root and reads that file: the refusal is the observer's limit, not the file's."""
+    found = VALIDATE_DENIED.search(refused or "")
+    return (found.group(1) or found.group(0)) if found else None
 # A mirror's path: refused from moby #29650 (17.12) until #46594 (25.0) and its 24.0 backport #46944 (24.0.8).
 MIRROR_PATH_REFUSED = ((17, 12), (24, 0, 8))
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # what Go's url.Parse takes as a scheme

@@ -136,6 +136,21 @@ def test_a_file_dockerd_validate_refuses_fails_though_its_mirrors_are_valid():
     assert "dockerd refuses it at its next start: dockerd --validate: unable to configure" in text
 
 
+# dockerd --validate run by a login in the docker group (not root) on a trixie lab host whose dockerd listens with
+# --tlsverify: its TLS key is 0400 root, which dockerd (root) reads and the login may not. dockerd runs with the file.
+TLS_KEY_DENIED = ('invalid TLS configuration: Error reading X509 key pair (cert: "/etc/docker/tls/server-cert.pem", '
+                  'key: "/etc/docker/tls/server-key.pem"): open /etc/docker/tls/server-key.pem: permission denied. '
+                  "Make sure the key is not encrypted.")
+
+
+def test_a_validate_the_login_may_not_read_for_is_no_refusal_of_the_file():
+    assert judge.validate_denied(TLS_KEY_DENIED) == "/etc/docker/tls/server-key.pem"
+    assert judge.validate_denied("open /etc/docker/daemon.json: Operation not permitted") == "/etc/docker/daemon.json"
+    for refusal in (None, "", "unable to configure the Docker daemon with file /etc/docker/daemon.json: json: cannot "
+                    "unmarshal number into Go struct field Config.CommonConfig.LogConfig.log-opts of type string"):
+        assert judge.validate_denied(refusal) is None
+
+
 # The trixie lab host's docker.service runs `/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock`;
 # with "hosts" added to its daemon.json (no restart), `dockerd --validate --config-file` alone said "configuration OK"
 # and `systemctl restart docker` failed: "the following directives are specified both as a flag and in the

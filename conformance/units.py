@@ -17,6 +17,9 @@ PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Ma
               "Listen", "FragmentPath", "SourcePath", *HARD_DEPENDENCIES)
 # One command, no socket connection. is-enabled's stdout only: systemctl writes its sysv redirect note to stderr.
 # Where systemd is not PID 1 `systemctl show` cannot answer, but is-enabled still reads the unit files offline.
+# `systemctl show` answers for any unit name, a unit that does not exist too (LoadState=not-found): where it fails,
+# its first stderr line is kept (show-failed=): systemd did not answer this login (a non-root login asks it over the
+# system bus, which a host without a running dbus does not have: "Failed to connect to bus").
 def command(names: tuple[str, ...] = UNITS) -> str:
     """The shell command that prints the state of the named units (shell-quoted here: it holds '%')."""
     return ("command -v systemctl >/dev/null 2>&1 && echo systemctl=yes || echo systemctl=no; "
@@ -24,7 +27,8 @@ def command(names: tuple[str, ...] = UNITS) -> str:
             "echo read-at=$(date -u +%FT%TZ); echo boot-init=$(readlink -e /sbin/init); "
             "echo \"pid1=$(tr '\\0' '\\n' </proc/1/cmdline 2>/dev/null | head -n 1 | head -c 200)\"; "
             f"for u in {' '.join(shlex.quote(n) for n in names)}; do echo \"== $u\"; "
-            "systemctl show --no-pager " + " ".join(f"-p {p}" for p in PROPERTIES) + " \"$u\" 2>/dev/null; "
+            "systemctl show --no-pager " + " ".join(f"-p {p}" for p in PROPERTIES) + " \"$u\" 2>/dev/null || "
+            "echo \"show-failed=$(systemctl show -p Id \"$u\" 2>&1 >/dev/null | head -n 1)\"; "
             "w=$(systemctl is-enabled \"$u\" 2>/dev/null); echo \"is-enabled=$(echo $w)\"; done")
 
 
@@ -49,6 +53,11 @@ class UnitState:
     def state(self) -> str:
         """'active (running)', 'inactive (dead)', or '' when systemd did not answer."""
         return f"{self.active} ({self.get('SubState')})" if self.active else ""
+
+    @property
+    def unanswered(self) -> str:
+        """Why `systemctl show` gave nothing for this unit ('' when it answered): its own words."""
+        return self.get("show-failed") or ("systemctl show failed" if "show-failed" in self.properties else "")
 
     @property
     def known(self) -> bool:
@@ -97,6 +106,14 @@ class Snapshot:
                 "cannot tell what starts docker here at boot")
 
     @property
+    def unanswered(self) -> str:
+        """Why systemd, PID 1, told this login nothing of the docker units ('' when it answered): a state that was not
+        read, never one that says the units are missing."""
+        if not self.systemd_pid1:
+            return ""
+        return next((f"{u.name}: {u.unanswered}" for u in self.units.values() if u.unanswered), "")
+
+    @property
     def service(self) -> UnitState:
         return self.units.get("docker.service") or UnitState("docker.service")
 
@@ -119,6 +136,7 @@ class Snapshot:
                    "systemd is not PID 1 (systemctl reads unit files offline)" if self.systemctl else "no systemctl")
         lines = [f"docker units read at {self.read_at or '?'} with one systemctl command, before the suite's first "
                  f"connection to the engine (no connection yet); {manager}"]
+        lines += [f"systemd did not answer this login: {self.unanswered}"] if self.unanswered else []
         return "\n".join(lines + [unit.summary() for unit in self.units.values()])
 
 

@@ -79,11 +79,22 @@ def test_legacy_package_absent(host, target, evidence, profile, name):
     judge.legacy_absent(name, probes.Packages(host, evidence).installed(name)).check(evidence)
 
 
+def units_read(target, evidence):
+    """The docker units as systemd told this login (Target.units, recorded); an ObserverError where systemd, PID 1,
+    told it nothing: their state was not read, which is no finding that they are missing."""
+    snapshot = target.units()
+    evidence.note(snapshot.note())
+    if snapshot.unanswered:
+        raise ObserverError(f"{target.name}: cannot read the docker units: systemd is PID 1 but `systemctl show` failed "
+                            f"for this login ({snapshot.unanswered}); a login other than root asks systemd over the "
+                            "system bus (dbus), which must be running, else observe as root or with ?sudo=true")
+    return snapshot
+
+
 @pytest.mark.req("service.running")
 def test_service_running(host, target, evidence):
     """The docker service is active."""
-    snapshot = target.units()  # read before anything connected to the engine: a connection may start it
-    evidence.note(snapshot.note())
+    snapshot = units_read(target, evidence)  # read before anything connected to the engine: a connection may start it
     if snapshot.systemd_pid1 and snapshot.service.active == "activating" and \
             snapshot.service.get("SubState") in judge.STARTING:
         snapshot = probes.units_settled(host, evidence, target.settings.call_timeout)
@@ -100,8 +111,7 @@ def test_service_running(host, target, evidence):
 @pytest.mark.req("service.enabled")
 def test_service_enabled(host, target, evidence):
     """The docker service is enabled at boot."""
-    snapshot = target.units()
-    evidence.note(snapshot.note())
+    snapshot = units_read(target, evidence)
     word = snapshot.service.enabled_word
     closure = links = sysv = alias = None
     dependencies = []

@@ -221,6 +221,21 @@ def test_running_service_passes_and_says_when_the_socket_activates_it():
     assert plain.ok and "socket activation" not in plain.found
 
 
+# A docker-group login on a Debian 12 lab host whose dbus is stopped: its systemctl asks systemd over the system bus.
+BUS_REFUSED = "show-failed=Failed to connect to bus: Connection refused\n"
+
+
+def test_units_systemd_did_not_tell_the_login_are_unread_not_missing():
+    unread = snapshot(BUS_REFUSED, BUS_REFUSED, enabled="", socket_enabled="")
+    assert unread.unanswered == "docker.service: Failed to connect to bus: Connection refused"
+    assert "systemd did not answer this login" in unread.note()
+    assert not snapshot(SERVICE_ACTIVE, SOCKET_LISTENING).unanswered
+    assert not snapshot(NOT_FOUND, "").unanswered  # systemd answered: there is no such unit
+    assert not snapshot("show-failed=System has not been booted with systemd as init system (PID 1).\n", "",
+                        pid1=False).unanswered  # not PID 1: the offline readings are judged as such
+    assert "show-failed=$(systemctl show" in unit_states.COMMAND
+
+
 @pytest.mark.red("service.running")
 def test_stopped_service_fails_also_where_the_socket_would_start_it():
     stopped = message(judge.service_running(snapshot(SERVICE_STOPPED, SOCKET_STOPPED)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import hashlib
 import ipaddress
 import json
 import re
@@ -570,6 +571,13 @@ def anonymous_token(body: str) -> str | None:
         return None
     token = next((t for t in (answer.get("access_token"), answer.get("token")) if isinstance(t, str) and t), None)
     return token if token and B64TOKEN.fullmatch(token) else None
+
+
+def manifest_digest(body: str) -> str | None:
+    """The digest of a manifest as received, for an answer without Docker-Content-Digest: the header is optional for a
+    pull by tag, dockerd digests the manifest bytes it gets (moby distribution/pull_v2.go, schema2ManifestDigest and
+    pullManifestList; containerd's resolver the body of its GET). None for an empty body."""
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest() if body else None
 
 
 def serves_pulls(answers: dict[str, tuple], repo_digests: list[str]) -> Verdict:

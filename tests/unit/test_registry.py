@@ -1,6 +1,7 @@
 """Seed 1.3 registry checks fed recorded daemon.json bytes, dockerd versions and registry answers that are broken."""
 import codecs
 import datetime
+import hashlib
 import ipaddress
 
 import pytest
@@ -149,6 +150,21 @@ def test_a_validate_the_login_may_not_read_for_is_no_refusal_of_the_file():
     for refusal in (None, "", "unable to configure the Docker daemon with file /etc/docker/daemon.json: json: cannot "
                     "unmarshal number into Go struct field Config.CommonConfig.LogConfig.log-opts of type string"):
         assert judge.validate_denied(refusal) is None
+
+
+# The manifest of hello-world:latest as the lab registry serves it, and its digest (what dockerd records in RepoDigests).
+HELLO_MANIFEST = ('{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":'
+                  '{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:00"}}')
+
+
+def test_a_manifest_without_docker_content_digest_is_judged_on_its_own_digest():
+    digest = judge.manifest_digest(HELLO_MANIFEST)
+    assert digest == "sha256:" + hashlib.sha256(HELLO_MANIFEST.encode()).hexdigest()
+    assert judge.serves_pulls({"http://m/v2/library/hello-world/manifests/latest": (200, digest, "")},
+                              [f"hello-world@{digest}"]).ok
+    assert not judge.serves_pulls({"http://m/v2/library/hello-world/manifests/latest": (200, digest, "")},
+                                  [f"hello-world@{DIGEST}"]).ok  # another manifest than the one pulled
+    assert judge.manifest_digest("") is None
 
 
 # The trixie lab host's docker.service runs `/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock`;

@@ -636,16 +636,17 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
 
 # The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
 # namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line (from
-# /proc, else, where /proc hides root's processes from the login (hidepid), the argv systemd started it with),
-# then the version of the binary that reads the configuration at its next start.
+# /proc, else the argv systemd starts it with: where /proc hides root's processes from the login (hidepid), and
+# where no dockerd runs, whose next start reads what that argv names), then the version of the binary that reads
+# the configuration at its next start.
 SBIN_PATH = 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin"'  # dockerd lives in sbin, which a login's PATH may lack
 DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
 case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
-echo "pid=$pid"; exe=dockerd
+echo "pid=$pid"; exe=dockerd; argv=
+[ -z "$pid" ] || argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
+[ -n "$argv" ] || argv=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
+[ -z "$argv" ] || { echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1); }
 if [ -n "$pid" ]; then
-  argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
-  [ -n "$argv" ] || argv=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
-  echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1)
 """ + rootless.PROCESS + r"""
 fi
 echo "--- version"; """ + SBIN_PATH + r""" "${exe:-dockerd}" --version 2>&1"""
@@ -724,7 +725,8 @@ def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
         raise ObserverError(f"{evidence.target_id}: {e}") from None
     path = (registry.flag_values(argv, "--config-file") or [default])[-1]
     mirrors = tuple(registry.flag_values(argv, "--registry-mirror"))
-    evidence.note(f"dockerd {'pid ' + pid if pid else 'not running'}: reads {path}"
+    running = f"pid {pid}" if pid else "not running, its next start (docker.service ExecStart)"
+    evidence.note(f"dockerd {running}: reads {path}"
                   + (" (--config-file)" if registry.flag_values(argv, "--config-file") else
                      f" (rootless: its user's default, not {default_path}; no --config-file)" if default != default_path
                      else " (the default; no --config-file)")

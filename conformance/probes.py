@@ -153,6 +153,13 @@ def addresses(host, evidence, name: str) -> list[str]:
     return sorted({line.split()[0] for line in result.stdout.splitlines() if line.split()})
 
 
+def rpm_macro(host, evidence, name: str) -> str:
+    """The rpm macro's value on the target (`rpm --eval '%{?name}'`, read-only), or "" where it is undefined or the
+    target has no rpm; the command and its answer recorded."""
+    result = evidence.cmd(host, "rpm --eval %s", f"%{{?{name}}}")
+    return result.stdout.strip() if result.rc == 0 else ""
+
+
 def exists(host, evidence, path: str) -> bool:
     """Whether the path exists on the target (host.file(path).exists)."""
     found = host.file(path).exists

@@ -32,11 +32,13 @@ def _codename(os_release_text: str | None) -> str:
     return os_release(os_release_text).get("VERSION_CODENAME", "")
 
 
-def base_release(os_release_text: str | None, family: dict) -> tuple[str, str] | None:
+def base_release(os_release_text: str | None, family: dict, rpm_macros: dict[str, str] | None = None
+                 ) -> tuple[str, str] | None:
     """(release, how it reads) of the family release a derivative states it is built on (the family's `base`, one
     reading or a list, the first that reads: PLATFORM_ID platform:al8 -> 8, UBUNTU_CODENAME focal -> 20.04, on ID
-    devuan VERSION_CODENAME daedalus -> 12), or None where it states none that reads."""
-    fields = os_release(os_release_text)
+    devuan VERSION_CODENAME daedalus -> 12, %rhel 7 -> 7 from the target's rpm macros), or None where it states none
+    that reads. A reading whose field starts with % is the rpm macro of that name (rpm_macros, "" where undefined)."""
+    fields = os_release(os_release_text) | {f"%{name}": value.strip() for name, value in (rpm_macros or {}).items()}
     bases = family.get("base") or []
     for base in bases if isinstance(bases, list) else [bases]:
         value = fields.get(base["field"], "")
@@ -52,9 +54,20 @@ def base_release(os_release_text: str | None, family: dict) -> tuple[str, str] |
     return None
 
 
-def os_supported(os_release: str | None, redhat_release: str | None, kernel: str, table: dict) -> Verdict:
+def rpm_macros_read(table: dict) -> list[str]:
+    """The rpm macros (names without %) that the supported table's `base` readings name, for the probe to evaluate."""
+    names = []
+    for family in table["os"]:
+        bases = family.get("base") or []
+        names += [b["field"][1:] for b in (bases if isinstance(bases, list) else [bases]) if b["field"].startswith("%")]
+    return names
+
+
+def os_supported(os_release: str | None, redhat_release: str | None, kernel: str, table: dict,
+                 rpm_macros: dict[str, str] | None = None) -> Verdict:
     """Judge install.os-supported against the supported table. A derivative (matched on ID_LIKE) is judged on the
-    family release it is built on where its os-release states one (base_release), else on its own VERSION_ID."""
+    family release it is built on where its os-release (or an rpm macro the table reads: rpm_macros, the target's
+    `rpm --eval` answers) states one (base_release), else on its own VERSION_ID."""
     os_id, id_like, version = os_identity(os_release, redhat_release)
     kernel = kernel.strip()
     found = f"ID={os_id or '?'} ID_LIKE={' '.join(id_like) or '-'} VERSION_ID={version or '?'}, kernel {kernel or '?'}"
@@ -65,7 +78,7 @@ def os_supported(os_release: str | None, redhat_release: str | None, kernel: str
     if family is None:
         return Verdict(False, expected, found + ": not a supported OS family")
     codename = _codename(os_release)
-    base = None if os_id in family["ids"] else base_release(os_release, family)
+    base = None if os_id in family["ids"] else base_release(os_release, family, rpm_macros)
     if base:
         version, how = base
         found += f", {how}"

@@ -106,6 +106,41 @@ def test_a_derivative_built_on_an_old_family_release_fails():
     assert not judge.os_supported(MINT_20_3.replace("focal", "nosuch"), None, "5.4", SUPPORTED).ok
 
 
+# EL7 derivatives state no PLATFORM_ID (EL8 introduced it) and number their own releases; the EL release their
+# packages are built for is the rpm macro %rhel (`rpm --eval '%{?rhel}'`: 7 on Amazon Linux 2, as puppetlabs-puppet_agent
+# #476 records; empty where undefined).
+ALIBABA_CLOUD_LINUX_2 = ('NAME="Alibaba Cloud Linux (Aliyun Linux)"\nVERSION="2.1903 LTS (Hunting Beagle)"\nID="alinux"\n'
+                         'ID_LIKE="rhel fedora centos anolis"\nVERSION_ID="2.1903"\n')
+AMAZON_LINUX_2 = 'NAME="Amazon Linux"\nVERSION="2"\nID="amzn"\nID_LIKE="centos rhel fedora"\nVERSION_ID="2"\n'
+TENCENTOS_2_4 = 'NAME="TencentOS Server"\nVERSION="2.4"\nID="tencentos"\nID_LIKE="rhel fedora centos"\nVERSION_ID="2.4"\n'
+
+
+@pytest.mark.red("install.os-supported")
+@pytest.mark.parametrize("os_release,kernel", [(ALIBABA_CLOUD_LINUX_2, "4.19.91-26.al7.x86_64"),
+                                               (AMAZON_LINUX_2, "5.10.236-227.928.amzn2.x86_64"),
+                                               (TENCENTOS_2_4, "4.14.105-19-0024")],
+                         ids=["alinux2", "amzn2", "tencentos2.4"])
+def test_an_el7_derivative_is_judged_on_its_rhel_macro(os_release, kernel):
+    # Recorded on a lab host (centos7-sim with Alibaba Cloud Linux 2's os-release and %rhel 7 in /etc/rpm/macros.dist):
+    # install.os-supported failed before ("RHEL family >= 7", VERSION_ID=2.1903 read as an EL release).
+    verdict = judge.os_supported(os_release, None, kernel, SUPPORTED, rpm_macros={"rhel": "7"})
+    assert verdict.ok and "%rhel=7: RHEL family 7" in verdict.found
+
+
+@pytest.mark.red("install.os-supported")
+def test_an_el6_derivative_or_one_that_states_no_base_still_fails():
+    el6 = message(judge.os_supported(ALIBABA_CLOUD_LINUX_2, None, "2.6.32", SUPPORTED, rpm_macros={"rhel": "6"}))
+    assert "RHEL family >= 7" in el6 and "%rhel=6: RHEL family 6" in el6
+    for undefined in ({"rhel": ""}, {}, None):  # no %rhel (or no rpm): its own VERSION_ID, as before
+        text = message(judge.os_supported(ALIBABA_CLOUD_LINUX_2, None, "4.19", SUPPORTED, rpm_macros=undefined))
+        assert "RHEL family >= 7" in text and "VERSION_ID=2.1903" in text and "%rhel" not in text
+    # PLATFORM_ID is read first; the family's own ids are judged on VERSION_ID whatever %rhel says
+    assert "PLATFORM_ID=platform:al8" in judge.os_supported(ALIBABA_CLOUD_LINUX_3, None, "5.10", SUPPORTED,
+                                                            rpm_macros={"rhel": "8"}).found
+    assert "RHEL family >= 7" in message(judge.os_supported('ID="centos"\nVERSION_ID="6"\n', None, "2.6.32", SUPPORTED,
+                                                            rpm_macros={"rhel": "7"}))
+
+
 @pytest.mark.red("install.prerequisites")
 def test_missing_prerequisite_fails():
     text = message(judge.prerequisite(["lvm2"], {"lvm2": False}, "LVM tools"))

@@ -27,7 +27,7 @@ def family_ids() -> dict[str, set[str]]:
     """Profile -> the os-release ids of its OS families (supported.os), in the file's order: rhel, then debian."""
     ids: dict[str, set[str]] = {}
     for family in profiles()["supported"]["os"]:
-        ids.setdefault(family["profile"], set()).update(family["ids"])
+        ids.setdefault(family["profile"], set()).update(family["ids"], family.get("derivatives", ()))
     return ids
 
 

@@ -72,7 +72,7 @@ def os_supported(os_release: str | None, redhat_release: str | None, kernel: str
     kernel = kernel.strip()
     found = f"ID={os_id or '?'} ID_LIKE={' '.join(id_like) or '-'} VERSION_ID={version or '?'}, kernel {kernel or '?'}"
     families = table["os"]
-    family = next((f for f in families if os_id in f["ids"]), None) or \
+    family = next((f for f in families if os_id in f["ids"] or os_id in f.get("derivatives", ())), None) or \
         next((f for f in families if set(id_like) & set(f["ids"])), None)
     expected = "; ".join(f"{f['name']} >= {f['min_version']}" for f in families) + f"; kernel >= {table['kernel_min']}"
     if family is None:

@@ -6,7 +6,7 @@ import pytest
 from conformance import units as unit_states
 from conformance.judges import install as judge
 from conformance.outcomes import ObserverError
-from conformance.profiles import profiles
+from conformance.profiles import profile_of, profiles
 from judged import message
 
 PROFILES = profiles()
@@ -109,8 +109,10 @@ def test_a_derivative_built_on_an_old_family_release_fails():
 # EL7 derivatives state no PLATFORM_ID (EL8 introduced it) and number their own releases; the EL release their
 # packages are built for is the rpm macro %rhel (`rpm --eval '%{?rhel}'`: 7 on Amazon Linux 2, as puppetlabs-puppet_agent
 # #476 records; empty where undefined).
-ALIBABA_CLOUD_LINUX_2 = ('NAME="Alibaba Cloud Linux (Aliyun Linux)"\nVERSION="2.1903 LTS (Hunting Beagle)"\nID="alinux"\n'
-                         'ID_LIKE="rhel fedora centos anolis"\nVERSION_ID="2.1903"\n')
+# Alibaba Cloud Linux 2's os-release as Salt's grains tests record it: no ID_LIKE.
+ALIBABA_CLOUD_LINUX_2 = ('NAME="Alibaba Cloud Linux (Aliyun Linux)"\nVERSION="2.1903 LTS (Hunting Beagle)"\n'
+                         'VERSION_ID="2.1903"\nPRETTY_NAME="Alibaba Cloud Linux (Aliyun Linux) 2.1903 LTS (Hunting Beagle)"\n'
+                         'ID="alinux"\nANSI_COLOR="0;31"\n')
 AMAZON_LINUX_2 = 'NAME="Amazon Linux"\nVERSION="2"\nID="amzn"\nID_LIKE="centos rhel fedora"\nVERSION_ID="2"\n'
 TENCENTOS_2_4 = 'NAME="TencentOS Server"\nVERSION="2.4"\nID="tencentos"\nID_LIKE="rhel fedora centos"\nVERSION_ID="2.4"\n'
 
@@ -139,6 +141,14 @@ def test_an_el6_derivative_or_one_that_states_no_base_still_fails():
                                                             rpm_macros={"rhel": "8"}).found
     assert "RHEL family >= 7" in message(judge.os_supported('ID="centos"\nVERSION_ID="6"\n', None, "2.6.32", SUPPORTED,
                                                             rpm_macros={"rhel": "7"}))
+
+
+def test_a_derivative_without_id_like_is_in_its_family_by_id():
+    """Alibaba Cloud Linux 2 says ID=alinux and no ID_LIKE: `derivatives` puts it in the RHEL family (and the rhel
+    profile of --profile=auto), judged on %rhel like any derivative."""
+    assert profile_of({"alinux"}) == "rhel"
+    assert "not a supported OS family" in message(judge.os_supported('ID="nosuch"\nVERSION_ID="2"\n', None, "4.19",
+                                                                     SUPPORTED, rpm_macros={"rhel": "7"}))
 
 
 @pytest.mark.red("install.prerequisites")

@@ -9,6 +9,7 @@ import base64
 import binascii
 import dataclasses
 import re
+import shlex
 import ssl
 import urllib.parse
 from collections.abc import Callable
@@ -691,6 +692,65 @@ def dockerd(host, evidence) -> rootless.Dockerd | None:
     return parse_dockerd_process(evidence.cmd(host, DOCKERD).stdout)
 
 
+# A word of ExecStart that names a variable: $VAR as a word of its own, ${VAR} anywhere (systemd.service(5), Command
+# lines). systemctl show prints ExecStart's argv unexpanded: Debian's and Ubuntu's docker.service end in $DOCKER_OPTS.
+UNIT_VARIABLE = re.compile(r"^\$(\w+)$|\$\{(\w+)\}")
+UNIT_ENVIRONMENT = ("systemctl show -p Environment --value docker.service 2>/dev/null; echo '--- files'; "
+                    "systemctl show -p EnvironmentFiles --value docker.service 2>/dev/null")
+
+
+def expand_unit_argv(argv, environment: dict[str, str]) -> tuple[str, ...]:
+    """ExecStart's argv as systemd starts it: a word $VAR becomes the variable's value split at whitespace (no word
+    at all when it is unset or empty), ${VAR} within a word its value."""
+    expanded: list[str] = []
+    for arg in argv:
+        whole = re.fullmatch(r"\$(\w+)", arg)
+        if whole:
+            expanded.extend(environment.get(whole.group(1), "").split())
+        else:
+            expanded.append(re.sub(r"\$\{(\w+)\}", lambda m: environment.get(m.group(1), ""), arg))
+    return tuple(expanded)
+
+
+def parse_environment(text: str, file: bool = True) -> dict[str, str]:
+    """The KEY=VALUE assignments of an EnvironmentFile= (one a line, the value all the rest of it, unquoted; comments
+    # and ;, backslash continuations), or (file False) of `systemctl show -p Environment --value` (several a line)."""
+    assignments: dict[str, str] = {}
+    for line in text.replace("\\\n", "").splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        key, _, value = line.partition("=")
+        try:
+            words = [key + "=" + " ".join(shlex.split(value))] if file else shlex.split(line)
+        except ValueError:
+            words = [line] if file else line.split()
+        for word in words:
+            key, sep, value = word.partition("=")
+            if sep and re.fullmatch(r"\w+", key.strip()):
+                assignments[key.strip()] = value.strip()
+    return assignments
+
+
+def unit_environment(host, evidence) -> dict[str, str]:
+    """docker.service's environment for its ExecStart: Environment=, then its EnvironmentFile= files, which win
+    (systemd.exec(5)); a file that does not exist adds nothing. A file the login may not read: ObserverError."""
+    listed = evidence.cmd(host, UNIT_ENVIRONMENT).stdout
+    inline, _, files = listed.partition("--- files\n")
+    environment = parse_environment(inline, file=False)
+    for line in files.splitlines():
+        path = line.rpartition(" (ignore_errors=")[0] if " (ignore_errors=" in line else line.strip()
+        if not path:
+            continue
+        result = evidence.cmd(host, "cat -- %s", path)
+        if result.rc == 0:
+            environment.update(parse_environment(result.stdout))
+        elif not ABSENT.search(result.stderr):
+            raise ObserverError(f"{evidence.target_id}: cannot read {path}, an EnvironmentFile of docker.service whose "
+                                f"variables its ExecStart uses: rc={result.rc} {result.stderr.strip()[:200]}")
+    return environment
+
+
 def validate_argv(argv, path: str) -> list[str]:
     """The arguments of `dockerd --validate` for the running dockerd: its own flags (argv[1:]: a key set both as a
     flag and in the file is refused at its next start, `hosts` against `-H fd://` on every systemd host) with its
@@ -725,6 +785,9 @@ def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
     stdout = evidence.cmd(host, DOCKERD).stdout
     pid, argv, version_text = parse_dockerd(stdout)
+    if any(UNIT_VARIABLE.search(a) for a in argv):  # docker.service's ExecStart, not a running dockerd's own argv
+        unit_argv, argv = argv, expand_unit_argv(argv, unit_environment(host, evidence))
+        evidence.note(f"docker.service's ExecStart {' '.join(unit_argv)} as systemd starts it: {' '.join(argv)}")
     process = parse_dockerd_process(stdout)
     try:
         default = process.config_path(default_path) if process else default_path

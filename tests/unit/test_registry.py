@@ -505,3 +505,36 @@ def test_a_certificate_the_target_cannot_read_keeps_the_clients_answer():
     through = RecordedHost(("s_client", Result(0, S_CLIENT)))
     probes.Http(through, Evidence("ssh://h", 10), 5).leaf_certificate("https://10.0.0.5/", "http://proxy.corp")
     assert "-connect 10.0.0.5:443 -proxy proxy.corp:80 <" in through.ran[-1]  # an IP: no SNI, as Go sends none
+
+
+# Recorded on lab host h4-trinf (trixie, Docker 26.1) with docker.service and docker.socket stopped: no dockerd, so its
+# next start is docker.service's ExecStart, which systemctl show prints unexpanded; /etc/default/docker is all comments.
+TRIXIE_STOPPED = ("pid=\n--- argv\n/usr/sbin/dockerd\n-H\nfd://\n--containerd=/run/containerd/containerd.sock\n"
+                  "$DOCKER_OPTS\n--- version\nDocker version 26.1.5+dfsg1, build 411e817\n")
+DEFAULT_DOCKER = "# Here in Debian, this file is sourced by:\n#   - systemd's docker.service\n"
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_dockerd_validate_gets_the_unit_argv_as_systemd_expands_it():
+    """Before: dockerd --validate was given a literal '$DOCKER_OPTS' ("dockerd" accepts no argument(s)): failed."""
+    host = RecordedHost(("pid=$(systemctl", Result(0, TRIXIE_STOPPED)),
+                        ("systemctl show -p Environment",
+                         Result(0, "\n--- files\n/etc/default/docker (ignore_errors=yes)\n")),
+                        ("cat -- /etc/default/docker", Result(0, DEFAULT_DOCKER)),
+                        ("base64 -w 0", Result(0, "e30=")))
+    config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+    assert config.argv == SYSTEMD_ARGV and config.pid == ""
+    assert probes.validate_argv(config.argv, PATH)[-3:] == ["--validate", "--config-file", PATH]
+    options = 'DOCKER_OPTS="--dns 8.8.8.8 --config-file /etc/docker/lab.json"\n; a comment\nOTHER=a b\n'
+    env = {**probes.parse_environment("OTHER=x 'LOG=--log-level warn'", file=False),
+           **probes.parse_environment(options)}
+    assert env == {"OTHER": "a b", "LOG": "--log-level warn",
+                   "DOCKER_OPTS": "--dns 8.8.8.8 --config-file /etc/docker/lab.json"}
+    argv = ("dockerd", "$DOCKER_OPTS", "--data-root=${ROOT}/d", "$UNSET")
+    assert probes.expand_unit_argv(argv, {**env, "ROOT": "/srv"}) == (
+        "dockerd", "--dns", "8.8.8.8", "--config-file", "/etc/docker/lab.json", "--data-root=/srv/d")
+    denied = Result(1, stderr="cat: /etc/default/docker: Permission denied\n")
+    host.answers.append(("cat -- /etc/default/docker", denied))
+    host.answers = [a for a in host.answers if a[1].stdout != DEFAULT_DOCKER]
+    with pytest.raises(probes.ObserverError):
+        probes.daemon_config(host, Evidence("ssh://h", 10), PATH)

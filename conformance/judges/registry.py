@@ -403,15 +403,49 @@ def _bool_flag(argv, name: str) -> bool | None:
     return value
 
 
+# The configuration-file key of a dockerd flag whose key is not its own name (the NamedOption names of moby
+# cmd/dockerd/config*.go and registry flags, 20.10 to 28.5), and the shorthands dockerd units use; `runtimes` is
+# merged, not refused (daemon/config skipDuplicates).
+FLAG_KEYS = {"host": "hosts", "registry-mirror": "registry-mirrors", "insecure-registry": "insecure-registries",
+             "storage-opt": "storage-opts", "authorization-plugin": "authorization-plugins", "exec-opt": "exec-opts",
+             "dns-opt": "dns-opts", "label": "labels", "log-opt": "log-opts", "default-ulimit": "default-ulimits",
+             "add-runtime": "runtimes", "default-address-pool": "default-address-pools",
+             "node-generic-resource": "node-generic-resources", "cluster-store-opt": "cluster-store-opts",
+             "feature": "features", "default-network-opt": "default-network-opts"}
+SHORT_FLAGS = {"-H": "host", "-D": "debug", "-G": "group", "-l": "log-level", "-p": "pidfile", "-g": "graph",
+               "-s": "storage-driver", "-b": "bridge"}
+MERGED_KEYS = ("runtimes",)
+
+
+def set_both_ways(data: dict, argv) -> list[str]:
+    """The keys of the file's top level that argv's flags set too, each as dockerd says it: `key: (from flag: [...],
+    from file: ...)` (daemon/config findConfigurationConflicts: any flag given, whatever its value)."""
+    given: dict[str, list[str]] = {}
+    for i, arg in enumerate(argv[1:], 1):
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+        elif arg[:2] in SHORT_FLAGS:
+            name, value = SHORT_FLAGS[arg[:2]], arg[2:].removeprefix("=")
+            eq = "=" if value else ""
+        else:
+            continue
+        if not eq and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            value = argv[i + 1]
+        key = FLAG_KEYS.get(name, name)
+        if key in data and key not in MERGED_KEYS:
+            given.setdefault(key, []).append(value)
+    return [f"{key}: (from flag: {values}, from file: {data[key]})" for key, values in given.items()]
+
+
 def start_conflicts(data: dict, argv) -> str | None:
     """Why dockerd, started with argv and this configuration, refuses to start where --validate does not say so
-    (20.10 has no --validate; 23.0 on its --validate stops before verifyDaemonSettings), else None: `hosts` in the
-    file with -H/--host flags (as registry-mirrors with --registry-mirror), and icc false with iptables false from
-    the file or the flags (moby daemon/daemon_unix.go verifyDaemonSettings, 20.10 to 28.5)."""
-    flag_hosts = flag_values(argv, "--host", "-H")
-    if "hosts" in data and flag_hosts:
-        return ("the following directives are specified both as a flag and in the configuration file: hosts: "
-                f"(from flag: {flag_hosts}, from file: {data['hosts']})")
+    (20.10 has no --validate; 23.0 on its --validate stops before verifyDaemonSettings), else None: a key of the
+    file that a flag sets too (`hosts` with -H fd://, `exec-opts` with --exec-opt, as registry-mirrors with
+    --registry-mirror), and icc false with iptables false from the file or the flags (moby daemon/daemon_unix.go
+    verifyDaemonSettings, 20.10 to 28.5)."""
+    both = set_both_ways(data, argv)
+    if both:
+        return "the following directives are specified both as a flag and in the configuration file: " + ", ".join(both)
 
     def effective(key):
         flag = _bool_flag(argv, f"--{key}")

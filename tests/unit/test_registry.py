@@ -186,6 +186,27 @@ def test_dockerd_validate_runs_with_the_running_dockerds_flags():
     assert probes.validate_argv((), PATH) == ["--validate", "--config-file", PATH]
 
 
+# A CentOS 7 / Debian host whose unit runs dockerd --exec-opt native.cgroupdriver=... and whose daemon.json gained
+# "exec-opts" (kubeadm's guides): 20.10 has no --validate, and its next start is refused.
+EXEC_OPT_ARGV = ("/usr/sbin/dockerd", "-H", "fd://", "--exec-opt", "native.cgroupdriver=cgroupfs")
+WITH_EXEC_OPTS = b'{"registry-mirrors": ["http://10.0.0.5:5000"], "exec-opts": ["native.cgroupdriver=cgroupfs"]}'
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_any_key_a_flag_sets_too_fails_as_dockerd_refuses_it():
+    expected = ("http://10.0.0.5:5000",)
+    text = message(judge.mirror_configured(PATH, WITH_EXEC_OPTS, V20, [], expected, None, EXEC_OPT_ARGV))
+    assert ("specified both as a flag and in the configuration file: exec-opts: (from flag: "
+            "['native.cgroupdriver=cgroupfs'], from file: ['native.cgroupdriver=cgroupfs'])") in text
+    assert not judge.mirror_configured(PATH, b'{"registry-mirrors": ["http://10.0.0.5:5000"], "debug": true}', V20,
+                                       [], expected, None, ("dockerd", "-D")).ok  # a shorthand, a bool flag
+    for argv, file in ((("dockerd", "--debug", "--containerd=/run/containerd/containerd.sock"), b'"log-level": "warn"'),
+                       (("dockerd", "--add-runtime", "crun=/usr/bin/crun"), b'"runtimes": {"runc2": {"path": "runc"}}'),
+                       (("dockerd", "--exec-opt=native.cgroupdriver=systemd"), b'"exec-root": "/run/docker"')):
+        data = b'{"registry-mirrors": ["http://10.0.0.5:5000"], ' + file + b"}"
+        assert judge.mirror_configured(PATH, data, V20, [], expected, None, argv).ok, argv  # other keys; merged
+
+
 @pytest.mark.red("registry.mirror-configured")
 @pytest.mark.parametrize("version", [V20, V25], ids=["20.10", "25.0"])
 def test_hosts_in_the_file_and_a_host_flag_fail_as_dockerd_refuses_them(version):

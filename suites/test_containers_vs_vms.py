@@ -6,6 +6,7 @@ import pytest
 
 from conformance import ahead, probes
 from conformance.judges import containers_vs_vms as judge
+from conformance.outcomes import ObserverError
 
 
 @pytest.mark.req("engine.shared-kernel")
@@ -34,9 +35,12 @@ def test_pid_isolation(host, target, evidence):
         top_pids = [row[pid_column] for row in top["Processes"]]
         evidence.api(f"GET /containers/{container.short_id}/top", State_Pid=pid, Processes=top["Processes"])
     # Both namespaces without root: the container's from inside it, the host's from the observer's own process.
-    _, inside = probes.run_in(container, ["sh", "-c", "cat /proc/1/comm; readlink /proc/1/ns/pid"], evidence,
-                              prints=True)
-    inside_pid1, container_ns = (inside.splitlines() + ["", ""])[:2]
+    code, inside = probes.run_in(container, ["sh", "-c", "cat /proc/1/comm; readlink /proc/1/ns/pid"], evidence,
+                                 prints=True, lines=2)
+    if len(inside.splitlines()) < 2:  # a line each when they work: not read, or the output cut on the way (#3332)
+        raise ObserverError(f"{target.name}: PID 1's name and PID namespace not both read inside the container "
+                            f"(exit {code}, output {inside!r}); the namespaces were not judged")
+    inside_pid1, container_ns = inside.splitlines()[:2]
     comm = probes.read_proc(host, evidence, pid, "comm") or ""
     host_ns = probes.observe(host, evidence, "readlink /proc/self/ns/pid", tools=("readlink",),
                              paths=("/proc/self/ns/pid",), doing="read the observer's PID namespace").stdout.strip()

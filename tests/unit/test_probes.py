@@ -1,5 +1,6 @@
 """The generic probes of conformance/probes.py on recorded answers."""
 import hashlib
+import types
 import shlex
 
 import pytest
@@ -344,3 +345,26 @@ def test_an_attach_that_read_nothing_is_made_good_by_the_engines_log():
     gone = docker.errors.APIError("configured logging driver does not support reading")
     make = type("Make", (), {"created": lambda self, image, command: ExitedContainer(gone)})()
     assert probes.output_to_exit(make, "nginx:latest", ["sh"], evidence, 5) == (0, "")
+
+
+class CutOutput:
+    """A container whose exec output comes back cut (docker/docker-py#3332 over ssh on a loaded machine: the first
+    line of `cat /proc/1/comm; readlink /proc/1/ns/pid` missing), then whole."""
+
+    short_id = "c0ffee"
+
+    def __init__(self, *outputs: bytes):
+        self.outputs = list(outputs)
+
+    def exec_run(self, argv):
+        return types.SimpleNamespace(exit_code=0, output=self.outputs.pop(0))
+
+
+def test_an_exec_that_printed_fewer_lines_than_it_must_is_asked_again():
+    whole = b"nginx\npid:[4026532485]\n"
+    evidence = Evidence("ssh://root@h", 10)
+    assert probes.run_in(CutOutput(b"pid:[4026532485]\n", whole), ["sh"], evidence, prints=True, lines=2) == (
+        0, whole.decode())
+    assert probes.run_in(CutOutput(b"", b"6.1.0\n"), ["uname", "-r"], evidence, prints=True) == (0, "6.1.0\n")
+    cut = CutOutput(*[b"pid:[4026532485]\n"] * 3)
+    assert probes.run_in(cut, ["sh"], evidence, prints=True, lines=2) == (0, "pid:[4026532485]\n")  # the caller judges

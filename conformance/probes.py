@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import datetime
 import re
 import shlex
 import ssl
@@ -120,15 +121,55 @@ def read_file(host, evidence, path: str) -> str | None:
     return content
 
 
-def read_proc(host, evidence, pid: int | str, name: str) -> str | None:
+def read_proc(host, evidence, pid: int | str, name: str, born: tuple[float | None, str] | None = None) -> str | None:
     """/proc/<pid>/<name>, or None when there is no such process. A /proc that hides other users' processes from
     the login (mounted hidepid=2, "invisible") makes every root process look gone: when PID 1 is not visible
-    either, that is an ObserverError (the login cannot look), never a finding that the process is absent."""
+    either, that is an ObserverError (the login cannot look), never a finding that the process is absent.
+    born: (when, what) the process was there already, e.g. when its pidfile was written: a login whose PID namespace
+    began after that cannot hold it (pid_namespace_after), an ObserverError too."""
     content = read_file(host, evidence, f"/proc/{pid}/{name}")
     if content is None and not exists(host, evidence, "/proc/1"):
         raise ObserverError(f"{evidence.target_id}: cannot read /proc/{pid}/{name}: /proc hides other users' "
                             f"processes from this login (not even PID 1 is visible: mounted with hidepid); {NEEDS_ROOT}")
+    if content is None and born is not None and born[0] is not None:
+        later = pid_namespace_after(host, evidence, born[0])
+        if later:
+            raise ObserverError(f"{evidence.target_id}: cannot read /proc/{pid}/{name}: {later}, after {born[1]} "
+                                f"({_when(born[0])}): no process that old is in this login's /proc, whatever runs on "
+                                "the host (a login that enters a PID namespace of its own: `unshare --pid` in its "
+                                "shell's startup files, a container given the engine's socket); observe the host from "
+                                "its own PID namespace")
     return content
+
+
+# When the login's PID 1 started: its starttime (clock ticks after boot, field 22 of /proc/1/stat, after the name in
+# parentheses) plus the boot time (btime, whole seconds, cut: the sum is never later than the true start).
+PID1_START = "cat /proc/1/stat; grep '^btime ' /proc/stat; getconf CLK_TCK"
+
+
+def pid1_started(stdout: str) -> tuple[str, float] | None:
+    """(name, start as a POSIX time) of PID 1 from PID1_START's output; None when it does not read."""
+    name, _, rest = stdout.partition(" (")[2].rpartition(") ")
+    fields, btime = rest.split(), re.search(r"^btime (\d+)$", stdout, re.M)
+    ticks = stdout.strip().rsplit("\n", 1)[-1].strip()
+    if len(fields) < 20 or not fields[19].isdigit() or not btime or not ticks.isdigit() or int(ticks) == 0:
+        return None
+    return name, int(btime.group(1)) + int(fields[19]) / int(ticks)
+
+
+def pid_namespace_after(host, evidence, when: float) -> str:
+    """Why no process that was there at `when` can be in the login's /proc: the login's PID 1 started more than a
+    second after it (every process of a PID namespace starts after its PID 1, so the login's namespace is younger
+    than the process and never held it); '' when it did not, or its start does not read."""
+    started = pid1_started(evidence.cmd(host, PID1_START).stdout)
+    if started is None or started[1] <= when + 1:
+        return ""
+    return (f"this login runs in a PID namespace of its own: its PID 1 ({started[0]!r}) started at "
+            f"{_when(started[1])}")
+
+
+def _when(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sha256(host, evidence, path: str) -> str | None:
@@ -159,6 +200,12 @@ def rpm_macro(host, evidence, name: str) -> str:
     target has no rpm; the command and its answer recorded."""
     result = evidence.cmd(host, "rpm --eval %s", f"%{{?{name}}}")
     return result.stdout.strip() if result.rc == 0 else ""
+
+
+def mtime(host, evidence, path: str) -> float | None:
+    """When the file was last written (POSIX time, whole seconds), or None when it cannot be told."""
+    result = evidence.cmd(host, "stat -c %%Y -- %s", path)
+    return float(result.stdout.strip()) if result.rc == 0 and result.stdout.strip().isdigit() else None
 
 
 def exists(host, evidence, path: str) -> bool:

@@ -106,6 +106,13 @@ class Snapshot:
                 "cannot tell what starts docker here at boot")
 
     @property
+    def pid1_elsewhere(self) -> str:
+        """PID 1's command as the login sees it where systemd runs the host (/run/systemd/system) but the login's
+        PID 1 is neither systemd nor an init: the login runs in a PID namespace of its own ('' otherwise, or unread)."""
+        name = self.pid1.rsplit("/", 1)[-1]
+        return self.pid1 if self.systemd_pid1 and name and name not in ("systemd", "init") else ""
+
+    @property
     def unanswered(self) -> str:
         """Why systemd, PID 1, told this login nothing of the docker units ('' when it answered): a state that was not
         read, never one that says the units are missing."""

@@ -10,6 +10,7 @@ PROFILES = profiles()
 PREREQUISITES = [(p, e) for p in NAMES for e in PROFILES[p]["prerequisite"]]
 LEGACY = [(p, name) for p in NAMES for name in PROFILES[p]["packages"]["legacy"]]
 UNIT = "docker.service"  # full unit name: testinfra's service.exists is a prefix match (pytest-testinfra #768)
+PIDFILE = "/var/run/docker.pid"  # dockerd's default --pidfile: its pid, where no systemd unit names it
 
 
 def only_profile(target, profile):
@@ -87,9 +88,12 @@ def units_read(target, evidence):
     snapshot = target.units()
     evidence.note(snapshot.note())
     if snapshot.unanswered:
+        why = (f"this login's PID 1 is {snapshot.pid1_elsewhere!r}, not systemd: it runs in a PID namespace of its own, "
+               "from which systemctl cannot reach systemd; observe the host from its own PID namespace"
+               if snapshot.pid1_elsewhere else "a login other than root asks systemd over the system bus (dbus), which "
+               "must be running, else observe as root or with ?sudo=true")
         raise ObserverError(f"{target.name}: cannot read the docker units: systemd is PID 1 but `systemctl show` failed "
-                            f"for this login ({snapshot.unanswered}); a login other than root asks systemd over the "
-                            "system bus (dbus), which must be running, else observe as root or with ?sudo=true")
+                            f"for this login ({snapshot.unanswered}); {why}")
     return snapshot
 
 
@@ -102,8 +106,10 @@ def test_service_running(host, target, evidence):
         snapshot = probes.units_settled(host, evidence, target.settings.call_timeout)
     pid = comm = None
     if not snapshot.systemd_pid1:
-        pid = (probes.read_file(host, evidence, "/var/run/docker.pid") or "").strip() or None
-        comm = (probes.read_proc(host, evidence, int(pid), "comm") or "").strip() if pid and pid.isdigit() else None
+        pid = (probes.read_file(host, evidence, PIDFILE) or "").strip() or None
+        if pid and pid.isdigit():
+            written = (probes.mtime(host, evidence, PIDFILE), f"dockerd wrote {PIDFILE}")
+            comm = (probes.read_proc(host, evidence, int(pid), "comm", born=written) or "").strip()
     verdict = judge.service_running(snapshot, pid, comm)
     if not verdict.ok:
         not_a_rootless_engine(host, evidence)

@@ -281,6 +281,18 @@ def test_units_systemd_did_not_tell_the_login_are_unread_not_missing():
     assert "show-failed=$(systemctl show" in unit_states.COMMAND
 
 
+# A root login in a PID namespace of its own (lab variant observer-other-pid-ns): systemd, not in its /proc, refuses it.
+NO_BUS = "show-failed=Failed to connect to bus: No data available\n"
+
+
+def test_a_login_whose_pid1_is_not_the_hosts_init_runs_in_a_pid_namespace_of_its_own():
+    elsewhere = unit_states.parse("pid1=sh\n" + units(NO_BUS, NO_BUS, enabled="", socket_enabled=""))
+    assert elsewhere.unanswered and elsewhere.pid1_elsewhere == "sh"
+    for init in ("/sbin/init", "/usr/lib/systemd/systemd", ""):  # the host's init, or PID 1 not read
+        assert not unit_states.parse(f"pid1={init}\n" + units(BUS_REFUSED, BUS_REFUSED)).pid1_elsewhere
+    assert not unit_states.parse("pid1=sh\n" + units("", "", pid1=False)).pid1_elsewhere  # no systemd on this host
+
+
 @pytest.mark.red("service.running")
 def test_stopped_service_fails_also_where_the_socket_would_start_it():
     stopped = message(judge.service_running(snapshot(SERVICE_STOPPED, SOCKET_STOPPED)))

@@ -368,3 +368,28 @@ def test_an_exec_that_printed_fewer_lines_than_it_must_is_asked_again():
     assert probes.run_in(CutOutput(b"", b"6.1.0\n"), ["uname", "-r"], evidence, prints=True) == (0, "6.1.0\n")
     cut = CutOutput(*[b"pid:[4026532485]\n"] * 3)
     assert probes.run_in(cut, ["sh"], evidence, prints=True, lines=2) == (0, "pid:[4026532485]\n")  # the caller judges
+
+
+# Recorded on lab host h2-b (Debian sid, sysvinit) with `cat /proc/1/stat; grep '^btime ' /proc/stat; getconf CLK_TCK`:
+# its root login's commands run under `unshare --pid --fork --mount-proc` (PID 1 is their sh), the host's own view
+# (PID 1 init). dockerd wrote /var/run/docker.pid at 1796016609 (stat -c %Y).
+BTIME = "btime 1795938517\n100\n"
+PID1_LOGIN_NS = Result(0, "1 (sh) S 0 0 0 0 -1 4194560 84 0 0 0 0 0 0 0 20 0 1 0 7814114 2756608 424 "
+                          "18446744073709551615 94401310806016 94401310887009 0 0 0\n" + BTIME)
+PID1_HOST = Result(0, "1 (init) S 0 1 1 0 -1 4194560 758 55935 7 47 0 1 56 24 20 0 1 0 7808949 3616768 506 "
+                      "18446744073709551615 94315913863168 94315913889601 0 0 0\n" + BTIME)
+PIDFILE_WRITTEN = 1796016609.0
+
+
+def test_a_login_whose_pid_namespace_is_younger_than_the_process_cannot_hold_it():
+    evidence = Evidence("ssh://root@h", 10)
+    assert probes.pid1_started(PID1_LOGIN_NS.stdout) == ("sh", 1796016658.14)
+    later = probes.pid_namespace_after(RecordedHost(("/proc/1/stat", PID1_LOGIN_NS)), evidence, PIDFILE_WRITTEN)
+    assert later == ("this login runs in a PID namespace of its own: its PID 1 ('sh') started at "
+                     "2026-11-30T05:30:58Z")
+    assert probes.pid_namespace_after(RecordedHost(("/proc/1/stat", PID1_HOST)), evidence, PIDFILE_WRITTEN) == ""
+    assert probes.pid_namespace_after(RecordedHost(("/proc/1/stat", PID1_LOGIN_NS)), evidence,
+                                      1796016658.0) == ""  # within the second the boot time is cut to: not proven
+    unread = Result(1, stderr="cat: /proc/1/stat: Permission denied\n")
+    assert probes.pid_namespace_after(RecordedHost(("/proc/1/stat", unread)), evidence, PIDFILE_WRITTEN) == ""
+

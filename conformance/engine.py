@@ -10,6 +10,7 @@ cannot name the key it refused.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import os
@@ -207,13 +208,24 @@ def close_stream(stream) -> None:
 # pam_env, or LANG sent by the runner's ssh: "没有那个文件或目录"). LC_ALL also overrides LANGUAGE (gettext ignores it in C).
 # Through env and sh, not an assignment: the login's own shell may be fish or csh, which have no `VAR=value;`.
 C_LOCALE = "env LC_ALL=C sh -c %s"
+# A login shell of the csh family (csh, tcsh) ends a quoted word at a newline ("Unmatched '."): a command of several
+# lines reaches the login as one line, base64 (no character any login shell reads in single quotes) that sh decodes.
+SEVERAL_LINES = "eval \"$(printf %%s %s | base64 -d)\""
+
+
+def for_any_login(backend, command: str) -> str:
+    """The command line handed to the login's shell: the command in the C locale (C_LOCALE), on one line."""
+    if "\n" in command:
+        command = backend.quote(SEVERAL_LINES, base64.b64encode(command.encode()).decode())
+    return backend.quote(C_LOCALE, command)
 
 
 def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     """Bound every testinfra command of a backend (testinfra has no command timeout; see the library notes).
 
     Pass conformance_bound=SECONDS to host.run for a longer command; testinfra hands extra keyword
-    arguments to the backend's run, which is wrapped here. Each command runs in the C locale (C_LOCALE).
+    arguments to the backend's run, which is wrapped here. Each command runs in the C locale, on one line
+    (for_any_login).
     Idempotent: testinfra caches hosts per process.
     """
     existing = getattr(backend, "conformance_breaker", None)
@@ -225,7 +237,7 @@ def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     def run(command, *args, conformance_bound: float | None = None, **kwargs):
         operation = f"{target_id}: run {one_line(command, 80)}"
         breaker.check(operation)
-        line = backend.quote(C_LOCALE, backend.quote(command, *args))
+        line = for_any_login(backend, backend.quote(command, *args))
         try:
             return bounded(lambda: plain(line, **kwargs), conformance_bound or seconds, operation)
         except TargetError as e:

@@ -408,3 +408,17 @@ def test_every_command_on_a_target_runs_in_the_c_locale():
                             env={"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN", "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True)
     assert answer.stdout == "C curl\nC wget\n"
+
+
+def test_a_command_of_several_lines_reaches_the_login_on_one_line():
+    # Recorded on lab host h2-a with root's login shell tcsh: `ssh root@h "env LC_ALL=C sh -c 'echo a<newline>echo b'"`
+    # answered "Unmatched '''." and ran nothing, so dockerd's argv (read by a script of several lines) came back empty
+    # and registry.mirror-configured failed where the mirror is a --registry-mirror flag.
+    import testinfra.backend.base
+    backend = SimpleNamespace(quote=testinfra.backend.base.BaseBackend.quote)
+    script = "echo \"$LC_ALL\"\nprintf '%s\\n' 'it''s' \"$1\" | tr a-z A-Z\nexit 3"
+    line = engines.for_any_login(backend, script)
+    assert "\n" not in line and line.startswith("env LC_ALL=C sh -c 'eval \"$(printf %s ")
+    answer = subprocess.run(["sh", "-c", line], capture_output=True, text=True)
+    assert (answer.returncode, answer.stdout) == (3, "C\nITS\n\n")
+    assert engines.for_any_login(backend, "uname -r") == "env LC_ALL=C sh -c 'uname -r'"  # one line: as it is

@@ -209,8 +209,9 @@ def close_stream(stream) -> None:
 # Through env and sh, not an assignment: the login's own shell may be fish or csh, which have no `VAR=value;`.
 C_LOCALE = "env LC_ALL=C sh -c %s"
 # A login shell of the csh family (csh, tcsh) ends a quoted word at a newline ("Unmatched '."): a command of several
-# lines reaches the login as one line, base64 (no character any login shell reads in single quotes) that sh decodes.
-SEVERAL_LINES = "eval \"$(printf %%s %s | base64 -d)\""
+# lines reaches the login as one line, base64 (no character any login shell reads in single quotes) that sh decodes;
+# a decoding that fails (no base64 on the target) ends the command with its status, never as an empty script's 0.
+SEVERAL_LINES = "script=$(printf %%s %s | base64 -d) && eval \"$script\""
 
 
 def for_any_login(backend, command: str) -> str:

@@ -1,6 +1,7 @@
 """Leak audit judgements on recorded snapshots, volume content hashes, and the guards that bound calls (no engine)."""
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -410,7 +411,7 @@ def test_every_command_on_a_target_runs_in_the_c_locale():
     assert answer.stdout == "C curl\nC wget\n"
 
 
-def test_a_command_of_several_lines_reaches_the_login_on_one_line():
+def test_a_command_of_several_lines_reaches_the_login_on_one_line(tmp_path):
     # Recorded on lab host h2-a with root's login shell tcsh: `ssh root@h "env LC_ALL=C sh -c 'echo a<newline>echo b'"`
     # answered "Unmatched '''." and ran nothing, so dockerd's argv (read by a script of several lines) came back empty
     # and registry.mirror-configured failed where the mirror is a --registry-mirror flag.
@@ -418,7 +419,14 @@ def test_a_command_of_several_lines_reaches_the_login_on_one_line():
     backend = SimpleNamespace(quote=testinfra.backend.base.BaseBackend.quote)
     script = "echo \"$LC_ALL\"\nprintf '%s\\n' 'it''s' \"$1\" | tr a-z A-Z\nexit 3"
     line = engines.for_any_login(backend, script)
-    assert "\n" not in line and line.startswith("env LC_ALL=C sh -c 'eval \"$(printf %s ")
+    assert "\n" not in line and line.startswith("env LC_ALL=C sh -c 'script=$(printf %s ")
     answer = subprocess.run(["sh", "-c", line], capture_output=True, text=True)
     assert (answer.returncode, answer.stdout) == (3, "C\nITS\n\n")
+    # a target without base64: the command fails as such, not as a script that printed nothing and exited 0
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("env", "sh"):
+        (bare / tool).symlink_to(shutil.which(tool))
+    missing = subprocess.run([str(bare / "sh"), "-c", line], capture_output=True, text=True, env={"PATH": str(bare)})
+    assert missing.returncode == 127 and missing.stdout == ""
     assert engines.for_any_login(backend, "uname -r") == "env LC_ALL=C sh -c 'uname -r'"  # one line: as it is

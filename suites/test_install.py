@@ -32,8 +32,9 @@ def test_os_supported(host, evidence):
         os_release = probes.read_file(host, evidence, OS_RELEASE[1])
     redhat_release = None if os_release else probes.read_file(host, evidence, "/etc/redhat-release")
     kernel = evidence.cmd(host, "uname -r").stdout
-    # An EL7 derivative states its base release in no os-release field, only in its rpm macros (%rhel)
-    macros = {name: probes.rpm_macro(host, evidence, name) for name in judge.rpm_macros_read(PROFILES["supported"])}
+    # An EL7 derivative states its base release in no os-release field, only in its rpm macros (%rhel): asked of it only
+    wanted = judge.rpm_macros_read(os_release, redhat_release, PROFILES["supported"])
+    macros = {name: probes.rpm_macro(host, evidence, name) for name in wanted}
     judge.os_supported(os_release, redhat_release, kernel, PROFILES["supported"], macros).check(evidence)
 
 

@@ -39,8 +39,7 @@ def base_release(os_release_text: str | None, family: dict, rpm_macros: dict[str
     devuan VERSION_CODENAME daedalus -> 12, %rhel 7 -> 7 from the target's rpm macros), or None where it states none
     that reads. A reading whose field starts with % is the rpm macro of that name (rpm_macros, "" where undefined)."""
     fields = os_release(os_release_text) | {f"%{name}": value.strip() for name, value in (rpm_macros or {}).items()}
-    bases = family.get("base") or []
-    for base in bases if isinstance(bases, list) else [bases]:
+    for base in _bases(family):
         value = fields.get(base["field"], "")
         if not value or ("ids" in base and fields.get("ID", "").lower() not in base["ids"]):
             continue
@@ -54,34 +53,53 @@ def base_release(os_release_text: str | None, family: dict, rpm_macros: dict[str
     return None
 
 
-def rpm_macros_read(table: dict) -> list[str]:
-    """The rpm macros (names without %) that the supported table's `base` readings name, for the probe to evaluate."""
-    names = []
-    for family in table["os"]:
-        bases = family.get("base") or []
-        names += [b["field"][1:] for b in (bases if isinstance(bases, list) else [bases]) if b["field"].startswith("%")]
-    return names
+def _bases(family: dict) -> list[dict]:
+    """The family's `base` readings, as a list (the table gives one reading or a list)."""
+    bases = family.get("base") or []
+    return bases if isinstance(bases, list) else [bases]
+
+
+def os_family(os_id: str, id_like: list[str], families: list[dict]) -> dict | None:
+    """The supported family of these os-release ids: the one whose ids or derivatives hold ID, else whose ids hold an
+    ID_LIKE entry; None if none does."""
+    return next((f for f in families if os_id in f["ids"] or os_id in f.get("derivatives", ())), None) or \
+        next((f for f in families if set(id_like) & set(f["ids"])), None)
+
+
+def rpm_macros_read(os_release_text: str | None, redhat_release: str | None, table: dict) -> list[str]:
+    """The rpm macros (names without %) the probe must evaluate on this host: its family's `base` readings that are
+    macros, asked only of a derivative whose os-release states no base release (an EL7 derivative: no PLATFORM_ID)."""
+    os_id, id_like, _ = os_identity(os_release_text, redhat_release)
+    family = os_family(os_id, id_like, table["os"])
+    if family is None or os_id in family["ids"] or base_release(os_release_text, family):
+        return []
+    return [b["field"][1:] for b in _bases(family) if b["field"].startswith("%")]
 
 
 def os_supported(os_release: str | None, redhat_release: str | None, kernel: str, table: dict,
                  rpm_macros: dict[str, str] | None = None) -> Verdict:
     """Judge install.os-supported against the supported table. A derivative (matched on ID_LIKE) is judged on the
     family release it is built on where its os-release (or an rpm macro the table reads: rpm_macros, the target's
-    `rpm --eval` answers) states one (base_release), else on its own VERSION_ID."""
+    `rpm --eval` answers) states one (base_release), else on its own VERSION_ID, or, in a family whose derivatives
+    number their releases their own way (`base_only`), not at all: it fails."""
     os_id, id_like, version = os_identity(os_release, redhat_release)
     kernel = kernel.strip()
     found = f"ID={os_id or '?'} ID_LIKE={' '.join(id_like) or '-'} VERSION_ID={version or '?'}, kernel {kernel or '?'}"
     families = table["os"]
-    family = next((f for f in families if os_id in f["ids"] or os_id in f.get("derivatives", ())), None) or \
-        next((f for f in families if set(id_like) & set(f["ids"])), None)
+    family = os_family(os_id, id_like, families)
     expected = "; ".join(f"{f['name']} >= {f['min_version']}" for f in families) + f"; kernel >= {table['kernel_min']}"
     if family is None:
         return Verdict(False, expected, found + ": not a supported OS family")
     codename = _codename(os_release)
-    base = None if os_id in family["ids"] else base_release(os_release, family, rpm_macros)
+    derivative = os_id not in family["ids"]
+    base = base_release(os_release, family, rpm_macros) if derivative else None
     if base:
         version, how = base
         found += f", {how}"
+    elif derivative and family.get("base_only"):
+        return Verdict(False, f"{family['name']} >= {family['min_version']}",
+                       found + f": a {family['name']} derivative that states no {family['name']} release it is built on "
+                               f"({', '.join(b['field'] for b in _bases(family))}); {family['base_only']}")
     if not version and codename and family.get("rolling"):
         # os-release(5): VERSION_ID may be omitted; this family omits it only on its rolling releases.
         found += f", VERSION_CODENAME={codename}: {family['rolling']}"

@@ -133,14 +133,41 @@ def test_an_el7_derivative_is_judged_on_its_rhel_macro(os_release, kernel):
 def test_an_el6_derivative_or_one_that_states_no_base_still_fails():
     el6 = message(judge.os_supported(ALIBABA_CLOUD_LINUX_2, None, "2.6.32", SUPPORTED, rpm_macros={"rhel": "6"}))
     assert "RHEL family >= 7" in el6 and "%rhel=6: RHEL family 6" in el6
-    for undefined in ({"rhel": ""}, {}, None):  # no %rhel (or no rpm): its own VERSION_ID, as before
+    for undefined in ({"rhel": ""}, {}, None):  # no %rhel (or no rpm): no base, and its own VERSION_ID is not one
         text = message(judge.os_supported(ALIBABA_CLOUD_LINUX_2, None, "4.19", SUPPORTED, rpm_macros=undefined))
-        assert "RHEL family >= 7" in text and "VERSION_ID=2.1903" in text and "%rhel" not in text
+        assert "RHEL family >= 7" in text and "VERSION_ID=2.1903" in text and "states no RHEL family release" in text
     # PLATFORM_ID is read first; the family's own ids are judged on VERSION_ID whatever %rhel says
     assert "PLATFORM_ID=platform:al8" in judge.os_supported(ALIBABA_CLOUD_LINUX_3, None, "5.10", SUPPORTED,
                                                             rpm_macros={"rhel": "8"}).found
     assert "RHEL family >= 7" in message(judge.os_supported('ID="centos"\nVERSION_ID="6"\n', None, "2.6.32", SUPPORTED,
                                                             rpm_macros={"rhel": "7"}))
+
+
+# Amazon Linux AMI 2018.03 (Amazon Linux 1) as Ansible's distribution fixtures record it: EL6-era, no systemd, numbered by
+# year; no PLATFORM_ID and no %rhel (its system-release ships /etc/rpm/macros.disttag, not macros.dist: imeyer/runit-rpm
+# #6). Docker CE never supported it.
+AMAZON_LINUX_AMI = ('NAME="Amazon Linux AMI"\nVERSION="2018.03"\nID="amzn"\nID_LIKE="rhel fedora"\nVERSION_ID="2018.03"\n'
+                    'PRETTY_NAME="Amazon Linux AMI 2018.03"\nANSI_COLOR="0;33"\nCPE_NAME="cpe:/o:amazon:linux:2018.03:ga"\n'
+                    'HOME_URL="http://aws.amazon.com/amazon-linux-ami/"\n')
+
+
+@pytest.mark.red("install.os-supported")
+@pytest.mark.parametrize("rpm_macros", [{"rhel": ""}, {"rhel": "6"}], ids=["no-rhel-macro", "rhel-6"])
+def test_amazon_linux_ami_is_not_judged_on_its_year(rpm_macros):
+    # Recorded on a lab host (amzn1-sim: centos7-sim with this os-release, `rpm --eval '%{?rhel}'` empty):
+    # install.os-supported passed before (VERSION_ID 2018.03 read as an EL release >= 7).
+    text = message(judge.os_supported(AMAZON_LINUX_AMI, None, "4.14.94-73.73.amzn1.x86_64", SUPPORTED, rpm_macros))
+    assert "RHEL family >= 7" in text and "VERSION_ID=2018.03" in text
+
+
+@pytest.mark.parametrize("os_release,redhat_release,wanted", [
+    (DEBIAN_12, None, []), (CENTOS_7, None, []), (None, "CentOS release 6.10 (Final)\n", []),
+    ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n', None, []), ("ID=alpine\nVERSION_ID=3.19\n", None, []),
+    (ALIBABA_CLOUD_LINUX_3, None, []), (ALIBABA_CLOUD_LINUX_2, None, ["rhel"]), (AMAZON_LINUX_2, None, ["rhel"]),
+    (AMAZON_LINUX_AMI, None, ["rhel"])],
+    ids=["debian12", "centos7", "centos6", "ubuntu22.04", "alpine", "alinux3", "alinux2", "amzn2", "amzn1"])
+def test_rpm_macros_are_asked_only_of_a_derivative_whose_os_release_states_no_base(os_release, redhat_release, wanted):
+    assert judge.rpm_macros_read(os_release, redhat_release, SUPPORTED) == wanted
 
 
 def test_a_derivative_without_id_like_is_in_its_family_by_id():

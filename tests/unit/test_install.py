@@ -160,6 +160,23 @@ def test_amazon_linux_ami_is_not_judged_on_its_year(rpm_macros):
     assert "RHEL family >= 7" in text and "VERSION_ID=2018.03" in text
 
 
+# Anolis OS 7.9 as a real host printed it (modb.pro's Oracle install notes): an EL7 rebuild, no PLATFORM_ID, CentOS 7's
+# support fields kept.
+ANOLIS_7 = ('NAME="Anolis OS"\nVERSION="7.9"\nID="anolis"\nID_LIKE="rhel fedora centos"\nVERSION_ID="7.9"\n'
+            'PRETTY_NAME="Anolis OS 7.9"\nANSI_COLOR="0;31"\nHOME_URL="https://openanolis.cn/"\n'
+            'BUG_REPORT_URL="https://bugs.openanolis.cn/"\n\nCENTOS_MANTISBT_PROJECT="CentOS-7"\n'
+            'CENTOS_MANTISBT_PROJECT_VERSION="7"\nREDHAT_SUPPORT_PRODUCT="centos"\nREDHAT_SUPPORT_PRODUCT_VERSION="7"\n')
+
+
+@pytest.mark.red("install.os-supported")
+def test_an_el7_rebuild_that_kept_centos_support_fields_is_judged_on_them():
+    # Recorded on a lab host (anolis7-sim: centos7-sim with this os-release, no %rhel): install.os-supported failed
+    # before ("states no RHEL family release it is built on").
+    verdict = judge.os_supported(ANOLIS_7, None, "3.10.0-1160.an7.x86_64", SUPPORTED, {})
+    assert verdict.ok and "REDHAT_SUPPORT_PRODUCT_VERSION=7: RHEL family 7" in verdict.found
+    assert judge.rpm_macros_read(ANOLIS_7, None, SUPPORTED) == []  # stated in os-release: rpm is not asked
+
+
 @pytest.mark.parametrize("os_release,redhat_release,wanted", [
     (DEBIAN_12, None, []), (CENTOS_7, None, []), (None, "CentOS release 6.10 (Final)\n", []),
     ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n', None, []), ("ID=alpine\nVERSION_ID=3.19\n", None, []),

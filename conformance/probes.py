@@ -19,6 +19,7 @@ import docker
 import requests
 import requests.adapters
 import urllib3
+from testinfra.modules.package import DebianPackage, RpmPackage
 
 from conformance import rootless, units
 from conformance import engine as engines
@@ -39,17 +40,25 @@ def text(output: bytes | str | None) -> str:
     return output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
 
 
-class Packages:
-    """host.package through testinfra (dpkg-query or rpm -q), each answer recorded."""
+# testinfra's package modules by the package database a profile's hosts keep (profiles.toml <profile>.packages.database).
+# host.package picks one by os-release ID, which it knows only for a few distributions (not alinux, amzn, anolis,
+# tencentos ...), then by the tool that exists, dpkg-query first: an RPM host with dpkg installed was read from dpkg's.
+PACKAGE_MODULES = {"rpm": RpmPackage, "dpkg": DebianPackage}
 
-    def __init__(self, host, evidence):
-        self.host, self.evidence = host, evidence
+
+class Packages:
+    """testinfra's package module of the profile's package database (rpm -q or dpkg-query), each answer recorded."""
+
+    def __init__(self, host, evidence, database: str):
+        module = PACKAGE_MODULES[database]
+        self.module = type(module.__name__, (module,), {"_host": host})  # bound to the host as Module.get_module does
+        self.evidence = evidence
 
     def installed(self, name: str) -> bool:
-        package = self.host.package(name)
+        package = self.module(name)
         found = package.is_installed
         version = package.version if found else None
-        self.evidence.note(f"host.package({name!r}).is_installed -> {found}" + (f" (version {version})" if found else ""))
+        self.evidence.note(f"{self.module.__name__}({name!r}).is_installed -> {found}" + (f" (version {version})" if found else ""))
         return found
 
 

@@ -18,6 +18,11 @@ def only_profile(target, profile):
         not_applicable(f"a {profile} expectation; {target.name} is {target.profile} ({target.profile_reason})")
 
 
+def package_db(host, evidence, profile):
+    """The installed packages as the profile's package database (rpm or dpkg) records them."""
+    return probes.Packages(host, evidence, PROFILES[profile]["packages"]["database"])
+
+
 def profile_data(target):
     if target.profile not in PROFILES:
         not_applicable(f"conformance/profiles.toml has no expectations for profile {target.profile}; set --profile")
@@ -43,7 +48,7 @@ def test_os_supported(host, evidence):
 def test_prerequisite_installed(host, target, evidence, profile, entry):
     """A package the engine installation depends on is installed."""
     only_profile(target, profile)
-    packages = probes.Packages(host, evidence)
+    packages = package_db(host, evidence, profile)
     judge.prerequisite(entry["any_of"], {n: packages.installed(n) for n in entry["any_of"]}, entry["why"]).check(evidence)
 
 
@@ -52,7 +57,7 @@ def test_docker_repo(host, target, evidence):
     """Docker's own package source is configured and enabled."""
     repo = profile_data(target)["repo"]
     if repo["needed_for"]:
-        packages = probes.Packages(host, evidence)
+        packages = package_db(host, evidence, target.profile)
         if not any(packages.installed(name) for name in repo["needed_for"]):
             not_applicable(f"the engine is not {' or '.join(repo['needed_for'])} but the distribution's own package; "
                            f"no {repo['site']} source is needed")
@@ -71,7 +76,7 @@ def test_docker_repo(host, target, evidence):
 def test_engine_package_installed(host, target, evidence):
     """An allowed engine package is installed."""
     allowed = profile_data(target)["packages"]["engines"]
-    packages = probes.Packages(host, evidence)
+    packages = package_db(host, evidence, target.profile)
     judge.engine_package(allowed, {n: packages.installed(n) for n in allowed}).check(evidence)
 
 
@@ -80,7 +85,7 @@ def test_engine_package_installed(host, target, evidence):
 def test_legacy_package_absent(host, target, evidence, profile, name):
     """A legacy docker package is not installed."""
     only_profile(target, profile)
-    judge.legacy_absent(name, probes.Packages(host, evidence).installed(name)).check(evidence)
+    judge.legacy_absent(name, package_db(host, evidence, profile).installed(name)).check(evidence)
 
 
 def units_read(target, evidence):

@@ -393,3 +393,28 @@ def test_a_login_whose_pid_namespace_is_younger_than_the_process_cannot_hold_it(
     unread = Result(1, stderr="cat: /proc/1/stat: Permission denied\n")
     assert probes.pid_namespace_after(RecordedHost(("/proc/1/stat", unread)), evidence, PIDFILE_WRITTEN) == ""
 
+
+class PackageHost(RecordedHost):
+    """RecordedHost as testinfra's package modules call it (run_test, check_output)."""
+
+    def run_test(self, command, *args):
+        result = self.run(command, *args)
+        result.succeeded, result.failed = result.rc == 0, result.rc != 0
+        return result
+
+    def check_output(self, command, *args):
+        return self.run(command, *args).stdout
+
+
+def test_packages_are_read_from_the_profiles_database_whatever_else_the_host_has():
+    """An RPM host with dpkg installed too (variant alinux3-dpkg-sim): testinfra's host.package took dpkg-query there,
+    which knows none of its packages; the rhel profile reads rpm, the debian profile dpkg, whatever else exists."""
+    host = PackageHost(("rpm -q --quiet docker-ce", Result(0)), ("rpm -q --quiet lvm2", Result(1)),
+                       ('--queryformat="%{VERSION}" docker-ce', Result(0, "20.10.24")),
+                       ("-W docker.io", Result(0, "install ok installed 20.10.24")))
+    evidence = Evidence("ssh://alinux3", 10)
+    rpm = probes.Packages(host, evidence, "rpm")
+    assert rpm.installed("docker-ce") and not rpm.installed("lvm2")
+    assert probes.Packages(host, evidence, "dpkg").installed("docker.io")
+    assert not any("dpkg" in command for command in host.ran[:3])
+    assert "RpmPackage('docker-ce').is_installed -> True (version 20.10.24)" in evidence.items[0]["text"]

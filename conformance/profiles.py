@@ -54,10 +54,20 @@ def profile_of(os_ids: set[str]) -> str:
     return next((profile for profile, family in family_ids().items() if os_ids & family), "unknown")
 
 
+def os_family(os_id: str, id_like: list[str], families: list[dict]) -> dict | None:
+    """The supported OS family (supported.os) of these os-release ids: the one whose ids hold ID, else whose ids hold
+    an ID_LIKE entry, else whose derivatives hold ID (listed by ID for hosts that say no ID_LIKE: Alibaba Cloud Linux
+    2; its Deb Edition 4, same ID, says ID_LIKE "ubuntu debian"); None if none does."""
+    return next((f for f in families if os_id in f["ids"]), None) or \
+        next((f for f in families if set(id_like) & set(f["ids"])), None) or \
+        next((f for f in families if os_id in f.get("derivatives", ())), None)
+
+
 def profile_from_os_release(text: str) -> tuple[str, str]:
-    """('rhel'|'debian'|'unknown', how it was decided) from /etc/os-release content: ID, else ID_LIKE, in a profile's
-    families."""
+    """('rhel'|'debian'|'unknown', how it was decided) from /etc/os-release content: the profile of its OS family
+    (os_family)."""
     fields = os_release(text)
-    ids = {fields.get("ID", "").lower(), *fields.get("ID_LIKE", "").lower().split()}
+    family = os_family(fields.get("ID", "").lower(), fields.get("ID_LIKE", "").lower().split(),
+                       profiles()["supported"]["os"])
     how = f"os-release ID={fields.get('ID', '?')}" + (f" ID_LIKE={fields['ID_LIKE']!r}" if fields.get("ID_LIKE") else "")
-    return profile_of(ids), how
+    return (family["profile"] if family else "unknown"), how

@@ -7,7 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from conformance.judges import Verdict, version_tuple
-from conformance.profiles import os_release
+from conformance.profiles import os_family, os_release
 from conformance.masking import clip
 from conformance.outcomes import ObserverError
 from conformance.units import Snapshot as UnitsSnapshot, UnitState
@@ -57,13 +57,6 @@ def _bases(family: dict) -> list[dict]:
     """The family's `base` readings, as a list (the table gives one reading or a list)."""
     bases = family.get("base") or []
     return bases if isinstance(bases, list) else [bases]
-
-
-def os_family(os_id: str, id_like: list[str], families: list[dict]) -> dict | None:
-    """The supported family of these os-release ids: the one whose ids or derivatives hold ID, else whose ids hold an
-    ID_LIKE entry; None if none does."""
-    return next((f for f in families if os_id in f["ids"] or os_id in f.get("derivatives", ())), None) or \
-        next((f for f in families if set(id_like) & set(f["ids"])), None)
 
 
 def rpm_macros_read(os_release_text: str | None, redhat_release: str | None, table: dict) -> list[str]:

@@ -187,6 +187,24 @@ def test_rpm_macros_are_asked_only_of_a_derivative_whose_os_release_states_no_ba
     assert judge.rpm_macros_read(os_release, redhat_release, SUPPORTED) == wanted
 
 
+# Alibaba Cloud Linux 4 Deb Edition as a server-initialisation tool's tests record its os-release: the ID of the RPM-based
+# Alibaba Cloud Linux 2 and 3, an apt/dpkg host.
+ALIBABA_CLOUD_LINUX_4_DEB = ('NAME="Alibaba Cloud Linux"\nVERSION="4 (Deb Edition)"\nID="alinux"\nID_LIKE="ubuntu debian"\n'
+                             'VARIANT="Deb Edition"\nVARIANT_ID="deb"\nVERSION_ID="4"\n')
+
+
+@pytest.mark.red("install.os-supported")
+def test_an_id_listed_as_a_derivative_is_judged_in_the_family_its_id_like_names():
+    # Recorded on a lab host (alinux4-deb-sim): its profile was rhel, and install.prerequisites, install.repo and
+    # install.package failed against yum-utils, /etc/yum.repos.d and docker-ce in an rpm database.
+    assert profile_of({"alinux"}) == "rhel"
+    text = message(judge.os_supported(ALIBABA_CLOUD_LINUX_4_DEB, None, "6.6", SUPPORTED))
+    assert "Ubuntu >= 20.04" in text and "RHEL" not in text  # no UBUNTU_CODENAME: its own VERSION_ID 4
+    assert judge.rpm_macros_read(ALIBABA_CLOUD_LINUX_4_DEB, None, SUPPORTED) == []
+    with_base = ALIBABA_CLOUD_LINUX_4_DEB + "UBUNTU_CODENAME=noble\n"
+    assert "UBUNTU_CODENAME=noble: Ubuntu 24.04" in judge.os_supported(with_base, None, "6.6", SUPPORTED).found
+
+
 def test_a_derivative_without_id_like_is_in_its_family_by_id():
     """Alibaba Cloud Linux 2 says ID=alinux and no ID_LIKE: `derivatives` puts it in the RHEL family (and the rhel
     profile of --profile=auto), judged on %rhel like any derivative."""

@@ -29,6 +29,8 @@ def test_os_release_unbalanced_quote_and_nothing():
     ("ID=raspbian\nID_LIKE=debian\n", "debian"),
     ("ID=linuxmint\nID_LIKE=ubuntu\n", "debian"),
     ("ID=alpine\n", "unknown"),
+    ('ID="alinux"\nVERSION_ID="2.1903"\n', "rhel"),                          # Alibaba Cloud Linux 2: no ID_LIKE
+    ('ID="alinux"\nID_LIKE="ubuntu debian"\nVARIANT_ID="deb"\nVERSION_ID="4"\n', "debian"),  # its 4 Deb Edition
 ])
 def test_profile_from_os_release(text, profile):
     assert profiles.profile_from_os_release(text)[0] == profile

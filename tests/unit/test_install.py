@@ -205,6 +205,21 @@ def test_an_id_listed_as_a_derivative_is_judged_in_the_family_its_id_like_names(
     assert "UBUNTU_CODENAME=noble: Ubuntu 24.04" in judge.os_supported(with_base, None, "6.6", SUPPORTED).found
 
 
+# Alibaba Cloud Linux 4 (Pro Edition) as a real host printed it: ID_LIKE anolis only, an Anolis 23 derivative; its
+# PLATFORM_ID numbers its own release.
+ALIBABA_CLOUD_LINUX_4 = ('NAME="Alibaba Cloud Linux"\nVERSION="4"\nID="alinux"\nID_LIKE="anolis"\nVERSION_ID="4"\n'
+                         'VARIANT="Pro Edition"\nVARIANT_ID="pro"\nALINUX_MINOR_ID="0"\nALINUX_UPDATE_ID="1"\n'
+                         'PLATFORM_ID="platform:alnx4"\nPRETTY_NAME="Alibaba Cloud Linux 4.0.1 (Pro Edition)"\n')
+
+
+def test_a_platform_id_that_numbers_its_own_release_is_no_el_release():
+    # Before: "PLATFORM_ID=platform:alnx4: RHEL family 4", failed as if it were EL4.
+    text = message(judge.os_supported(ALIBABA_CLOUD_LINUX_4, None, "6.6.88", SUPPORTED, {"rhel": ""}))
+    assert "states no RHEL family release" in text and "RHEL family 4" not in text
+    assert judge.rpm_macros_read(ALIBABA_CLOUD_LINUX_4, None, SUPPORTED) == ["rhel"]
+    assert "%rhel=9: RHEL family 9" in judge.os_supported(ALIBABA_CLOUD_LINUX_4, None, "6.6", SUPPORTED, {"rhel": "9"}).found
+
+
 def test_a_derivative_without_id_like_is_in_its_family_by_id():
     """Alibaba Cloud Linux 2 says ID=alinux and no ID_LIKE: `derivatives` puts it in the RHEL family (and the rhel
     profile of --profile=auto), judged on %rhel like any derivative."""

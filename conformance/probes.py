@@ -763,11 +763,11 @@ def expand_unit_argv(argv, environment: dict[str, str]) -> tuple[str, ...]:
     at all when it is unset or empty), ${VAR} within a word its value."""
     expanded: list[str] = []
     for arg in argv:
-        whole = re.fullmatch(r"\$(\w+)", arg)
-        if whole:
+        whole = UNIT_VARIABLE.fullmatch(arg)
+        if whole and whole.group(1):
             expanded.extend(environment.get(whole.group(1), "").split())
-        else:
-            expanded.append(re.sub(r"\$\{(\w+)\}", lambda m: environment.get(m.group(1), ""), arg))
+        else:  # $VAR matches only as the whole word: here every match is a ${VAR}
+            expanded.append(UNIT_VARIABLE.sub(lambda m: environment.get(m.group(2), ""), arg))
     return tuple(expanded)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import json
 import re
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests.utils
@@ -376,28 +377,47 @@ def read_mirrors(path: str, raw: bytes | None, version: tuple[int, ...], flag_mi
         raise ValueError(f"{path}: {e}") from e
 
 
-def flag_values(argv, name: str, short: str | None = None) -> list[str]:
-    """Every value of a dockerd (pflag) flag in argv, in order: `--name value`, `--name=value` and, with its
-    shorthand, `-H value`, `-Hvalue`, `-H=value`."""
-    found = []
-    for i, arg in enumerate(argv):
-        if arg in (name, short) and i + 1 < len(argv):
-            found.append(argv[i + 1])
-        elif arg.startswith(name + "="):
-            found.append(arg.partition("=")[2])
-        elif short and arg.startswith(short) and len(arg) > len(short) and not arg.startswith("--"):
-            found.append(arg[len(short):].removeprefix("="))
-    return found
+class Flag(NamedTuple):
+    """One dockerd (pflag) flag of an argv: its long name without '--' (a shorthand as its long name), the value
+    attached to it (after '=', a shorthand's rest; None without one) and the word after it (None at the end)."""
+    name: str
+    attached: str | None
+    following: str | None
+
+    @property
+    def value(self) -> str | None:
+        """The flag's value as pflag takes it for a flag that needs one: attached, else the next word."""
+        return self.attached if self.attached is not None else self.following
+
+
+def dockerd_flags(argv) -> list[Flag]:
+    """The flags of a dockerd argv (argv[0] the program), in order: `--name value`, `--name=value` and the
+    shorthands units use (SHORT_FLAGS), `-H value`, `-Hvalue`, `-H=value`; every other word is skipped."""
+    flags: list[Flag] = []
+    words = list(argv[1:])
+    for i, arg in enumerate(words):
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+        elif arg[:2] in SHORT_FLAGS:
+            name, value = SHORT_FLAGS[arg[:2]], arg[2:].removeprefix("=")
+            eq = "=" if value else ""
+        else:
+            continue
+        flags.append(Flag(name, value if eq else None, words[i + 1] if i + 1 < len(words) else None))
+    return flags
+
+
+def flag_values(argv, name: str) -> list[str]:
+    """Every value of a dockerd flag that takes one (`--name`) in argv, in order, in any of dockerd_flags' forms."""
+    return [f.value for f in dockerd_flags(argv) if f.name == name.removeprefix("--") and f.value is not None]
 
 
 def _bool_flag(argv, name: str) -> bool | None:
     """The last value of a pflag bool flag (`--icc`, `--icc=false`; strconv.ParseBool's words), None when not given."""
     value = None
-    for arg in argv:
-        if arg == name:
-            value = True
-        elif arg.startswith(name + "="):
-            word = arg.partition("=")[2]
+    for flag in dockerd_flags(argv):
+        if flag.name == name.removeprefix("--"):
+            word = flag.attached if flag.attached is not None else "true"  # a bool flag never takes the next word
             value = True if word in ("1", "t", "T", "true", "TRUE", "True") else \
                 False if word in ("0", "f", "F", "false", "FALSE", "False") else value
     return value
@@ -421,19 +441,11 @@ def set_both_ways(data: dict, argv) -> list[str]:
     """The keys of the file's top level that argv's flags set too, each as dockerd says it: `key: (from flag: [...],
     from file: ...)` (daemon/config findConfigurationConflicts: any flag given, whatever its value)."""
     given: dict[str, list[str]] = {}
-    for i, arg in enumerate(argv[1:], 1):
-        if arg.startswith("--"):
-            name, eq, value = arg[2:].partition("=")
-        elif arg[:2] in SHORT_FLAGS:
-            name, value = SHORT_FLAGS[arg[:2]], arg[2:].removeprefix("=")
-            eq = "=" if value else ""
-        else:
-            continue
-        if not eq and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
-            value = argv[i + 1]
-        key = FLAG_KEYS.get(name, name)
-        if key in data and key not in MERGED_KEYS:
-            given.setdefault(key, []).append(value)
+    for flag in dockerd_flags(argv):
+        key = FLAG_KEYS.get(flag.name, flag.name)
+        if key in data and key not in MERGED_KEYS:  # shown with the next word only where that is no flag (bool flags)
+            shown = flag.value if flag.attached is not None or not (flag.following or "-").startswith("-") else ""
+            given.setdefault(key, []).append(shown)
     return [f"{key}: (from flag: {values}, from file: {data[key]})" for key, values in given.items()]
 
 

@@ -370,6 +370,18 @@ def test_dockerd_command_line_names_the_config_file_and_flag_mirrors():
     assert probes.parse_dockerd("pid=\n--- version\nsh: dockerd: not found\n") == ("", (), "sh: dockerd: not found")
 
 
+def test_one_tokenizer_reads_dockerd_flags():
+    """flag_values, set_both_ways and the bool flags read one tokenization: long forms, shorthands, attached values."""
+    argv = ("dockerd", "-Hfd://", "-H=tcp://h:2375", "-D", "--icc=false", "--label", "a=b", "--debug", "--iptables")
+    assert judge.dockerd_flags(argv) == [
+        judge.Flag("host", "fd://", "-H=tcp://h:2375"), judge.Flag("host", "tcp://h:2375", "-D"),
+        judge.Flag("debug", None, "--icc=false"), judge.Flag("icc", "false", "--label"), judge.Flag("label", None, "a=b"),
+        judge.Flag("debug", None, "--iptables"), judge.Flag("iptables", None, None)]
+    assert judge.flag_values(argv, "--host") == ["fd://", "tcp://h:2375"] and judge.flag_values(argv, "--label") == ["a=b"]
+    assert judge.set_both_ways({"debug": True, "labels": []}, argv) == [
+        "debug: (from flag: ['', ''], from file: True)", "labels: (from flag: ['a=b'], from file: [])"]
+
+
 def test_podman_compat_info_passes_engine_info():
     """engine.info is fixed by construction in Moby, and Podman's compat /info has the four fields too: the
     catalogue says so (by_construction); its red is a recorded answer without them (tests/unit/test_install.py)."""

@@ -701,10 +701,25 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
     return int(match.group(1)), headers, rest
 
 
+# /etc/init.d/docker (Debian's docker.io, Docker CE's Debian and Ubuntu packages) starts "$DOCKERD" -p "$DOCKER_PIDFILE"
+# $DOCKER_OPTS, its own defaults overridden by /etc/default/docker, which it sources: the start where no dockerd runs and
+# systemd has no docker.service (sysvinit, `service docker start` on WSL without systemd, Devuan), and what a
+# docker.service that systemd generated from it (ExecStart /etc/init.d/docker start) runs. Its default lines are
+# evaluated and the file sourced as the script does, in a subshell; a file the login may not read: `from=unreadable`.
+SYSV_ARGV = r"""case "$argv" in ""|/etc/init.d/docker|/etc/init.d/docker[[:space:]]*)
+if grep -qs '^DOCKERD=' /etc/init.d/docker && grep -qs 'DOCKER_OPTS' /etc/init.d/docker; then
+  if [ -e /etc/default/docker ] && [ ! -r /etc/default/docker ]; then echo "from=unreadable"; argv=
+  else echo "from=sysv"; argv=$(cd / && eval "$(grep -E '^(BASE|DOCKERD|DOCKER_PIDFILE|DOCKER_OPTS)=' /etc/init.d/docker)"
+    [ ! -f /etc/default/docker ] || . /etc/default/docker >/dev/null 2>&1; printf '%s\n' "$DOCKERD" -p "$DOCKER_PIDFILE" $DOCKER_OPTS)
+  fi
+fi ;; esac"""
+SYSV_DEFAULTS = "/etc/default/docker"
+
+
 # The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
 # namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line (from
 # /proc, else the argv systemd starts it with: where /proc hides root's processes from the login (hidepid), and
-# where no dockerd runs, whose next start reads what that argv names), then the version of the binary that reads
+# where no dockerd runs, whose next start reads what that argv names; else SYSV_ARGV), then the version of the binary that reads
 # the configuration at its next start.
 SBIN_PATH = 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin"'  # dockerd lives in sbin, which a login's PATH may lack
 DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
@@ -712,6 +727,7 @@ case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null ||
 echo "pid=$pid"; exe=dockerd; argv=
 [ -z "$pid" ] || argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
 [ -n "$argv" ] || argv=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
+""" + SYSV_ARGV + r"""
 [ -z "$argv" ] || { echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1); }
 if [ -n "$pid" ]; then
 """ + rootless.PROCESS + r"""
@@ -734,9 +750,15 @@ def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
     """(pid, argv, version line) from the output of DOCKERD."""
     head, _, version = stdout.partition("--- version\n")
     pid_line, _, argv = head.partition("--- argv\n")
-    pid = pid_line.strip().removeprefix("pid=")
+    pid = (pid_line.strip().splitlines() or [""])[0].removeprefix("pid=")
     argv = argv.partition("--- process\n")[0]
     return pid, tuple(a for a in argv.splitlines() if a), version.strip()
+
+
+def dockerd_source(stdout: str) -> str:
+    """Where DOCKERD took the argv of a start from SYSV_ARGV: 'sysv', 'unreadable', else ''."""
+    found = re.search(r"^from=(\w+)$", stdout.partition("--- argv\n")[0], re.M)
+    return found.group(1) if found else ""
 
 
 def parse_dockerd_process(stdout: str) -> rootless.Dockerd | None:
@@ -847,6 +869,10 @@ def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     if any(UNIT_VARIABLE.search(a) for a in argv):  # docker.service's ExecStart, not a running dockerd's own argv
         unit_argv, argv = argv, expand_unit_argv(argv, unit_environment(host, evidence))
         evidence.note(f"docker.service's ExecStart {' '.join(unit_argv)} as systemd starts it: {' '.join(argv)}")
+    source = dockerd_source(stdout)
+    if source == "unreadable":
+        raise ObserverError(f"{evidence.target_id}: cannot read {SYSV_DEFAULTS}, which /etc/init.d/docker sources for the "
+                            f"DOCKER_OPTS of dockerd's next start; {NEEDS_ROOT}")
     process = parse_dockerd_process(stdout)
     try:
         default = process.config_path(default_path) if process else default_path
@@ -854,7 +880,9 @@ def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
         raise ObserverError(f"{evidence.target_id}: {e}") from None
     path = (registry.flag_values(argv, "--config-file") or [default])[-1]
     mirrors = tuple(registry.flag_values(argv, "--registry-mirror"))
-    running = f"pid {pid}" if pid else "not running, its next start (docker.service ExecStart)"
+    sysv = f"/etc/init.d/docker's start, with {SYSV_DEFAULTS}: {' '.join(argv)}" if source == "sysv" else ""
+    running = (f"pid {pid}" + (f" (its argv not readable: {sysv})" if sysv else "") if pid else
+               f"not running, its next start ({sysv or 'docker.service ExecStart'})")
     evidence.note(f"dockerd {running}: reads {path}"
                   + (" (--config-file)" if registry.flag_values(argv, "--config-file") else
                      f" (rootless: its user's default, not {default_path}; no --config-file)" if default != default_path

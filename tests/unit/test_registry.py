@@ -571,3 +571,26 @@ def test_dockerd_validate_gets_the_unit_argv_as_systemd_expands_it():
     host.answers = [a for a in host.answers if a[1].stdout != DEFAULT_DOCKER]
     with pytest.raises(probes.ObserverError):
         probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+
+
+# Recorded on lab host h3-a (sid, sysvinit, Docker 28.5) stopped by /etc/init.d/docker stop, its /etc/default/docker
+# ending in DOCKER_OPTS="--registry-mirror=http://172.17.0.1:5000": no dockerd, no systemd, so the next start is the
+# init script's "$DOCKERD" -p "$DOCKER_PIDFILE" $DOCKER_OPTS; then the same read by a login that may not read the file.
+SID_STOPPED = ("pid=\nfrom=sysv\n--- argv\n/usr/sbin/dockerd\n-p\n/var/run/docker.pid\n"
+               "--registry-mirror=http://172.17.0.1:5000\n--- version\nDocker version 28.5.2+dfsg4, build 3ef3c07c\n")
+SID_UNREADABLE = "pid=\nfrom=unreadable\n--- version\nDocker version 28.5.2+dfsg4, build 3ef3c07c\n"
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_a_sysvinit_start_takes_default_docker_opts():
+    """Before: no flags where no dockerd ran and systemd had no unit: the mirror beside DOCKER_OPTS' passed."""
+    mirror = b'{"registry-mirrors": ["http://172.17.0.1:5000"]}'
+    host = RecordedHost(("pid=$(systemctl", Result(0, SID_STOPPED)), ("base64 -w 0", Result(0, "e30=")))
+    config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+    assert config.pid == "" and config.argv[1:3] == ("-p", "/var/run/docker.pid")
+    assert config.flag_mirrors == ("http://172.17.0.1:5000",) and config.path == PATH
+    assert "specified both as a flag and in the configuration file: registry-mirrors" in message(judge.mirror_configured(
+        PATH, mirror, (28, 5, 2), list(config.flag_mirrors), (), None, config.argv))
+    assert judge.mirror_configured(PATH, None, (28, 5, 2), list(config.flag_mirrors), (), None, config.argv).ok
+    with pytest.raises(probes.ObserverError, match="cannot read /etc/default/docker"):
+        probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, SID_UNREADABLE))), Evidence("ssh://h", 10), PATH)

@@ -69,6 +69,13 @@ class UnitState:
         return [(key, name) for key in HARD_DEPENDENCIES for name in self.get(key).split()]
 
     @property
+    def unwatched(self) -> bool:
+        """Active while systemd watches no main process of it (MainPID 0): a unit systemd-sysv-generator made from an
+        init script (Type=forking, no PIDFile, RemainAfterExit=yes) stays active (exited) once its daemon is gone, and
+        active (running) while anything is left in its cgroup; its state then says nothing of the daemon."""
+        return self.active == "active" and self.get("MainPID") == "0"
+
+    @property
     def listening(self) -> bool:
         return self.active == "active" and self.get("SubState") in ("listening", "running")
 

@@ -111,7 +111,7 @@ def test_service_running(host, target, evidence):
             snapshot.service.get("SubState") in judge.STARTING:
         snapshot = probes.units_settled(host, evidence, target.settings.call_timeout)
     pid = comm = None
-    if not snapshot.systemd_pid1:
+    if not snapshot.systemd_pid1 or snapshot.service.unwatched:  # systemd watches no dockerd: its pid file
         pid = (probes.read_file(host, evidence, PIDFILE) or "").strip() or None
         if pid and pid.isdigit():
             written = (probes.mtime(host, evidence, PIDFILE), f"dockerd wrote {PIDFILE}")

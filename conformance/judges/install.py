@@ -250,6 +250,12 @@ def service_running(snapshot: UnitsSnapshot, pidfile_pid: str | None = None, pid
                                            "is alive")
         return Verdict(False, expected, f"{unit.name} not active; systemd is not PID 1 and /var/run/docker.pid names "
                                         f"{pidfile_pid or 'nothing'} ({pid_comm or 'no such process'})")
+    if unit.unwatched:  # active says nothing of dockerd: systemd watches no process of it
+        found = (f"{unit.name} {unit.state} with MainPID 0: systemd watches no main process of it "
+                 f"({unit.get('SourcePath') or unit.get('FragmentPath') or '?'}), so its state says nothing of dockerd; "
+                 f"/var/run/docker.pid names {pidfile_pid or 'nothing'}")
+        return Verdict(pid_comm == "dockerd", expected, found + (" (dockerd, alive)" if pid_comm == "dockerd" else
+                                                                 f" ({pid_comm or 'no such process'})"))
     if unit.get("LoadState") == "not-found" or not unit.known:
         return Verdict(False, expected, f"no docker.service unit (LoadState={unit.get('LoadState') or '?'}): something "
                                         "other than docker.service would have to run the engine")

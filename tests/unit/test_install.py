@@ -383,6 +383,28 @@ def test_stopped_service_fails_also_where_the_socket_would_start_it():
     assert "restart loop" in message(judge.service_running(snapshot(looping, SOCKET_LISTENING)))
 
 
+# Recorded on lab host h3-b (Debian 12, systemd 252): docker.service generated from /etc/init.d/docker
+# (systemd-sysv-generator: Type=forking, RemainAfterExit=yes, no PIDFile), after a start whose dockerd refused its
+# configuration (also after a kill -9 of dockerd); with dockerd alive the same unit is active (running), MainPID 0.
+SERVICE_GENERATED_EXITED = ("Id=docker.service\nLoadState=loaded\nActiveState=active\nSubState=exited\n"
+                            "UnitFileState=generated\nMainPID=0\nTriggeredBy=\nTriggers=\nListen=\n"
+                            "FragmentPath=/run/systemd/generator.late/docker.service\nSourcePath=/etc/init.d/docker\n")
+
+
+@pytest.mark.red("service.running")
+def test_a_generated_unit_active_exited_is_judged_by_the_pidfile():
+    """Before: passed ('docker.service active') with no dockerd: RemainAfterExit keeps the unit active."""
+    exited = snapshot(SERVICE_GENERATED_EXITED, NOT_FOUND.replace("docker.service", "docker.socket"), enabled="generated")
+    text = message(judge.service_running(exited))
+    assert "active (exited) with MainPID 0" in text and "/var/run/docker.pid names nothing (no such process)" in text
+    assert not judge.service_running(exited, "4242", None).ok  # a stale pid file
+    assert judge.service_running(exited, "4242", "dockerd").ok
+    left = snapshot(SERVICE_GENERATED_EXITED.replace("SubState=exited", "SubState=running"), "", enabled="generated")
+    assert not judge.service_running(left).ok  # something else left in its cgroup (a containerd dockerd started)
+    assert judge.service_running(left, "1687", "dockerd").ok  # recorded: dockerd alive, the unit active (running)
+    assert judge.service_running(snapshot(SERVICE_ACTIVE, SOCKET_LISTENING)).ok  # a native unit: MainPID dockerd
+
+
 @pytest.mark.red("service.running")
 def test_without_systemd_as_pid1_a_live_dockerd_named_by_its_pidfile_counts():
     offline = snapshot("", "", pid1=False)  # systemd installed but not running: systemctl show answers nothing

@@ -861,6 +861,19 @@ def dockerd_refuses(host, evidence, config: DaemonConfig) -> str | None:
     return None if result.rc == 0 else (result.stderr.strip() or result.stdout.strip() or f"exit status {result.rc}")
 
 
+def dockerd_unknown_flags(host, evidence, config: DaemonConfig, names: list[str]) -> list[str]:
+    """The names the dockerd binary that reads the file has no flag for: each asked as `dockerd --NAME=x --version`,
+    which parses its flags, then prints its version and exits (cobra; nothing started or written): pflag's
+    'unknown flag: --NAME', where a known flag takes x or refuses it as its value (checked on a lab host's 20.10)."""
+    if not names:
+        return []
+    exe = config.argv[0] if config.argv else "dockerd"
+    script = (f'for k; do {SBIN_PATH} "$0" "--$k=x" --version 2>&1 | grep -qF -- "unknown flag: --$k" && echo "$k"; '
+              "done; true")
+    result = evidence.cmd(host, "sh -c %s %s" + " %s" * len(names), script, exe, *names)
+    return [line for line in result.stdout.splitlines() if line in names]
+
+
 def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""

@@ -437,6 +437,29 @@ SHORT_FLAGS = {"-H": "host", "-D": "debug", "-G": "group", "-l": "log-level", "-
 MERGED_KEYS = ("runtimes",)
 
 
+# dockerd before 23.0 (no --validate) refuses a key of the file that names none of its flags, except these
+# (daemon/config skipValidateOptions); an object's members are checked as keys in its place, except the objects
+# kept whole (flatOptions; configValuesSet): "proxies" {"http-proxy": ...} is refused as http-proxy by 20.10.
+SKIP_VALIDATE = ("features", "builder", "deprecated-key-path")
+FLAT_KEYS = ("cluster-store-opts", "log-opts", "runtimes", "default-ulimits", "features", "builder")
+UNKNOWN_KEYS = "the following directives don't match any configuration option: "
+
+
+def keys_to_ask(raw: bytes | None, version: tuple[int, ...]) -> list[str]:
+    """The keys of the file dockerd checks against its flags' names at its start (findConfigurationConflicts), less
+    the named options' keys (FLAG_KEYS) and the keys it skips: the ones to ask the binary about. [] when the file is
+    absent or dockerd refuses it anyway (mirror_configured says why)."""
+    try:
+        data = parse_daemon_json(raw, version) if raw is not None else {}
+    except ValueError:
+        return []
+    keys = []
+    for key, value in data.items():
+        keys.extend(value if isinstance(value, dict) and key not in FLAT_KEYS else [key])
+    named = set(FLAG_KEYS.values())
+    return [k for k in dict.fromkeys(keys) if k not in named and k not in SKIP_VALIDATE]
+
+
 def set_both_ways(data: dict, argv) -> list[str]:
     """The keys of the file's top level that argv's flags set too, each as dockerd says it: `key: (from flag: [...],
     from file: ...)` (daemon/config findConfigurationConflicts: any flag given, whatever its value)."""
@@ -473,10 +496,11 @@ def _said(data: dict, argv, key: str) -> str:
 
 
 def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], flag_mirrors: list[str],
-                      expected: tuple[str, ...], refused: str | None = None, argv=()) -> Verdict:
+                      expected: tuple[str, ...], refused: str | None = None, argv=(), unknown=()) -> Verdict:
     """Judge registry.mirror-configured: the file dockerd reads, read as dockerd does, names the expected mirrors.
     refused: what `dockerd --validate` said of the file with the running dockerd's flags when it refused it (the
-    other keys' types and values, a key also set as a flag); argv: those flags, for the conflicts it does not see."""
+    other keys' types and values, a key also set as a flag); argv: those flags, for the conflicts it does not see;
+    unknown: the file's keys the dockerd binary has no flag for (before 23.0, which has no --validate)."""
     want = (f"{path} (the file dockerd reads) valid as dockerd parses it, with registry-mirrors "
             + (f"holding {', '.join(expected)}" if expected else "not empty"))
     if raw is None and not flag_mirrors:
@@ -487,6 +511,8 @@ def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], fl
         return Verdict(False, want, f"dockerd refuses it at its next start: {e}")
     if refused:
         return Verdict(False, want, f"dockerd refuses it at its next start: dockerd --validate: {refused}")
+    if unknown:
+        return Verdict(False, want, f"dockerd refuses it at its next start: {path}: {UNKNOWN_KEYS}{', '.join(unknown)}")
     conflict = start_conflicts(parse_daemon_json(raw, version) if raw is not None else {}, argv)
     if conflict:
         return Verdict(False, want, f"dockerd refuses it at its next start: {path}: {conflict}")

@@ -594,3 +594,29 @@ def test_a_sysvinit_start_takes_default_docker_opts():
     assert judge.mirror_configured(PATH, None, (28, 5, 2), list(config.flag_mirrors), (), None, config.argv).ok
     with pytest.raises(probes.ObserverError, match="cannot read /etc/default/docker"):
         probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, SID_UNREADABLE))), Evidence("ssh://h", 10), PATH)
+
+
+# Debian 12's docker.io 20.10.24 (no --validate) whose daemon.json gained 23.0's "proxies": its start is refused,
+# recorded on lab host h3-b: "the following directives don't match any configuration option: http-proxy, no-proxy";
+# a deprecated flag's key ("graph", hidden from --help) starts.
+WITH_PROXIES = (b'{"registry-mirrors": ["http://10.0.0.5:5000"], "graph": "/var/lib/docker", "log-opts": {"max-size": '
+                b'"10m"}, "proxies": {"http-proxy": "http://proxy.example:3128", "no-proxy": "localhost"}}')
+UNKNOWN_FLAG = "Status: unknown flag: --http-proxy\nSee 'dockerd --help'., Code: 125\n"
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_a_key_dockerd_20_10_has_no_flag_for_fails():
+    """Before: passed (20.10 has no --validate, and the file's other keys were not judged)."""
+    assert judge.keys_to_ask(WITH_PROXIES, V20) == ["graph", "http-proxy", "no-proxy"]  # log-opts kept whole
+    assert judge.keys_to_ask(b'{"features": {"containerd-snapshotter": true}, "hosts": []}', V20) == []
+    assert judge.keys_to_ask(b"{", V20) == [] and judge.keys_to_ask(None, V20) == []
+    host = RecordedHost(("sh -c", Result(0, "http-proxy\nno-proxy\n")))
+    config = probes.DaemonConfig("812", SYSTEMD_ARGV, PATH, WITH_PROXIES, "Docker version 20.10.24", ())
+    unknown = probes.dockerd_unknown_flags(host, Evidence("ssh://h", 10), config, ["graph", "http-proxy", "no-proxy"])
+    assert unknown == ["http-proxy", "no-proxy"] and host.ran[0].endswith("/usr/sbin/dockerd graph http-proxy no-proxy'")
+    expected = ("http://10.0.0.5:5000",)
+    assert ("dockerd refuses it at its next start: /etc/docker/daemon.json: the following directives don't match any "
+            "configuration option: http-proxy, no-proxy") in message(
+        judge.mirror_configured(PATH, WITH_PROXIES, V20, [], expected, None, SYSTEMD_ARGV, unknown))
+    assert judge.mirror_configured(PATH, WITH_PROXIES, V20, [], expected, None, SYSTEMD_ARGV, []).ok
+    assert probes.dockerd_unknown_flags(host, Evidence("ssh://h", 10), config, []) == [] and len(host.ran) == 1

@@ -719,16 +719,19 @@ SYSV_DEFAULTS = "/etc/default/docker"
 # The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
 # namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line (from
 # /proc, else the argv systemd starts it with: where /proc hides root's processes from the login (hidepid), and
-# where no dockerd runs, whose next start reads what that argv names; else SYSV_ARGV), then the version of the binary that reads
-# the configuration at its next start.
+# where no dockerd runs, whose next start reads what that argv names; else SYSV_ARGV); where docker.service runs it
+# (its MainPID), its ExecStart too, the argv of its next start, which a drop-in may have changed since (`--- next`);
+# then the version of the binary that reads the configuration at its next start.
 SBIN_PATH = 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin"'  # dockerd lives in sbin, which a login's PATH may lack
-DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null)
-case "$pid" in ""|0) pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
+DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null); main=$pid
+case "$pid" in ""|0) main=; pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/null || pgrep -xo dockerd) ;; esac
 echo "pid=$pid"; exe=dockerd; argv=
+unit=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
 [ -z "$pid" ] || argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
-[ -n "$argv" ] || argv=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
+[ -n "$argv" ] || argv=$unit
 """ + SYSV_ARGV + r"""
 [ -z "$argv" ] || { echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1); }
+case "$main:$(echo "$unit" | head -n 1)" in :*) ;; *:dockerd|*/dockerd) echo "--- next"; echo "$unit" ;; esac
 if [ -n "$pid" ]; then
 """ + rootless.PROCESS + r"""
 fi
@@ -751,8 +754,14 @@ def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
     head, _, version = stdout.partition("--- version\n")
     pid_line, _, argv = head.partition("--- argv\n")
     pid = (pid_line.strip().splitlines() or [""])[0].removeprefix("pid=")
-    argv = argv.partition("--- process\n")[0]
+    argv = argv.partition("--- process\n")[0].partition("--- next\n")[0]
     return pid, tuple(a for a in argv.splitlines() if a), version.strip()
+
+
+def parse_next_start(stdout: str) -> tuple[str, ...]:
+    """docker.service's ExecStart argv (unexpanded) from DOCKERD's output, where docker.service runs the dockerd."""
+    section = stdout.partition("--- version\n")[0].partition("--- next\n")[2].partition("--- process\n")[0]
+    return tuple(a for a in section.splitlines() if a)
 
 
 def dockerd_source(stdout: str) -> str:
@@ -874,14 +883,27 @@ def dockerd_unknown_flags(host, evidence, config: DaemonConfig, names: list[str]
     return [line for line in result.stdout.splitlines() if line in names]
 
 
+def as_systemd_starts(host, evidence, argv: tuple[str, ...]) -> tuple[str, ...]:
+    """An argv as systemd starts it: docker.service's ExecStart words with its $VAR and ${VAR} expanded from the unit's
+    environment (a running dockerd's own argv has none, and is returned as it is)."""
+    if not any(UNIT_VARIABLE.search(a) for a in argv):
+        return argv
+    expanded = expand_unit_argv(argv, unit_environment(host, evidence))
+    evidence.note(f"docker.service's ExecStart {' '.join(argv)} as systemd starts it: {' '.join(expanded)}")
+    return expanded
+
+
 def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
     stdout = evidence.cmd(host, DOCKERD).stdout
     pid, argv, version_text = parse_dockerd(stdout)
-    if any(UNIT_VARIABLE.search(a) for a in argv):  # docker.service's ExecStart, not a running dockerd's own argv
-        unit_argv, argv = argv, expand_unit_argv(argv, unit_environment(host, evidence))
-        evidence.note(f"docker.service's ExecStart {' '.join(unit_argv)} as systemd starts it: {' '.join(argv)}")
+    argv = as_systemd_starts(host, evidence, argv)
+    following = as_systemd_starts(host, evidence, parse_next_start(stdout))
+    if following and " ".join(following) != " ".join(argv):  # the unit changed (a drop-in) since dockerd started
+        evidence.note(f"docker.service's next start runs {' '.join(following)}, not the running dockerd's "
+                      f"{' '.join(argv)} (its unit changed since it started): the next start's flags are judged")
+        argv = following
     source = dockerd_source(stdout)
     if source == "unreadable":
         raise ObserverError(f"{evidence.target_id}: cannot read {SYSV_DEFAULTS}, which /etc/init.d/docker sources for the "

@@ -620,3 +620,25 @@ def test_a_key_dockerd_20_10_has_no_flag_for_fails():
         judge.mirror_configured(PATH, WITH_PROXIES, V20, [], expected, None, SYSTEMD_ARGV, unknown))
     assert judge.mirror_configured(PATH, WITH_PROXIES, V20, [], expected, None, SYSTEMD_ARGV, []).ok
     assert probes.dockerd_unknown_flags(host, Evidence("ssh://h", 10), config, []) == [] and len(host.ran) == 1
+
+
+# Recorded on lab host h3-a (Debian 12, Docker 20.10): a drop-in gave docker.service ExecStart= then ExecStart=dockerd
+# ... --registry-mirror=..., daemon-reload done, no restart: the running dockerd's argv, then its unit's next start.
+PENDING_DROPIN = ("pid=987\n--- argv\n/usr/sbin/dockerd\n-H\nfd://\n--containerd=/run/containerd/containerd.sock\n"
+                  "--- next\n/usr/sbin/dockerd\n-H\nfd://\n--containerd=/run/containerd/containerd.sock\n"
+                  "--registry-mirror=http://172.17.0.1:5000\n--- process\nuid=0\nenviron=read\n"
+                  "--- version\nDocker version 20.10.24+dfsg1, build 5d6db84\n")
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_the_next_start_of_a_changed_unit_is_judged():
+    """Before: passed on the running dockerd's argv, though the next start adds --registry-mirror beside the file's."""
+    assert probes.parse_dockerd(PENDING_DROPIN)[1] == SYSTEMD_ARGV
+    host = RecordedHost(("pid=$(systemctl", Result(0, PENDING_DROPIN)), ("base64 -w 0", Result(0, "e30=")))
+    config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+    assert config.pid == "987" and config.argv == (*SYSTEMD_ARGV, "--registry-mirror=http://172.17.0.1:5000")
+    assert config.flag_mirrors == ("http://172.17.0.1:5000",)
+    same = PENDING_DROPIN.replace("--registry-mirror=http://172.17.0.1:5000\n--- process", "--- process")
+    unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30="))),
+                                     Evidence("ssh://h", 10), PATH)
+    assert unchanged.argv == SYSTEMD_ARGV and unchanged.flag_mirrors == ()

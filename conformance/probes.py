@@ -721,6 +721,8 @@ SYSV_DEFAULTS = "/etc/default/docker"
 # /proc, else the argv systemd starts it with: where /proc hides root's processes from the login (hidepid), and
 # where no dockerd runs, whose next start reads what that argv names; else SYSV_ARGV); where docker.service runs it
 # (its MainPID), its ExecStart too, the argv of its next start, which a drop-in may have changed since (`--- next`);
+# where /etc/init.d/docker started it (its pid in the script's -p pidfile), SYSV_ARGV as the next start (`next=sysv`,
+# `--- next`), which /etc/default/docker may have changed since;
 # then the version of the binary that reads the configuration at its next start.
 SBIN_PATH = 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin"'  # dockerd lives in sbin, which a login's PATH may lack
 DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null); main=$pid
@@ -730,8 +732,14 @@ unit=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n '
 [ -z "$pid" ] || argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
 [ -n "$argv" ] || argv=$unit
 """ + SYSV_ARGV + r"""
+next=; if [ -n "$pid" ]; then running=$argv; argv=$unit
+""" + SYSV_ARGV + r""" >/dev/null
+[ "$argv" = "$unit" ] || [ "$(cat "$(echo "$argv" | sed -n 3p)" 2>/dev/null)" != "$pid" ] ||
+  { echo "next=sysv"; next=$argv; }
+argv=$running; fi
 [ -z "$argv" ] || { echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1); }
 case "$main:$(echo "$unit" | head -n 1)" in :*) ;; *:dockerd|*/dockerd) echo "--- next"; echo "$unit" ;; esac
+[ -z "$next" ] || { echo "--- next"; echo "$next"; }
 if [ -n "$pid" ]; then
 """ + rootless.PROCESS + r"""
 fi
@@ -759,7 +767,8 @@ def parse_dockerd(stdout: str) -> tuple[str, tuple[str, ...], str]:
 
 
 def parse_next_start(stdout: str) -> tuple[str, ...]:
-    """docker.service's ExecStart argv (unexpanded) from DOCKERD's output, where docker.service runs the dockerd."""
+    """The argv of the running dockerd's next start from DOCKERD's output: docker.service's ExecStart (unexpanded)
+    where docker.service runs it, /etc/init.d/docker's where that script started it."""
     section = stdout.partition("--- version\n")[0].partition("--- next\n")[2].partition("--- process\n")[0]
     return tuple(a for a in section.splitlines() if a)
 
@@ -900,9 +909,11 @@ def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     pid, argv, version_text = parse_dockerd(stdout)
     argv = as_systemd_starts(host, evidence, argv)
     following = as_systemd_starts(host, evidence, parse_next_start(stdout))
-    if following and " ".join(following) != " ".join(argv):  # the unit changed (a drop-in) since dockerd started
-        evidence.note(f"docker.service's next start runs {' '.join(following)}, not the running dockerd's "
-                      f"{' '.join(argv)} (its unit changed since it started): the next start's flags are judged")
+    if following and " ".join(following) != " ".join(argv):  # a drop-in, or DOCKER_OPTS, changed since it started
+        changed = (f"/etc/init.d/docker's next start, with {SYSV_DEFAULTS}," if re.search(r"^next=sysv$", stdout, re.M)
+                   else "docker.service's next start")
+        evidence.note(f"{changed} runs {' '.join(following)}, not the running dockerd's "
+                      f"{' '.join(argv)} (changed since it started): the next start's flags are judged")
         argv = following
     source = dockerd_source(stdout)
     if source == "unreadable":

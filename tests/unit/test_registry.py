@@ -642,3 +642,26 @@ def test_the_next_start_of_a_changed_unit_is_judged():
     unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30="))),
                                      Evidence("ssh://h", 10), PATH)
     assert unchanged.argv == SYSTEMD_ARGV and unchanged.flag_mirrors == ()
+
+
+# Recorded on lab host h5-a (sid, sysvinit, Docker 28.5): dockerd started by /etc/init.d/docker (its pid in
+# /var/run/docker.pid), then /etc/default/docker gained DOCKER_OPTS="--registry-mirror=...", no restart: the running
+# argv, then the script's next start (`next=sysv`), which /etc/init.d/docker restart saw refused.
+SID_PENDING = ("pid=610\nnext=sysv\n--- argv\n/usr/sbin/dockerd\n-p\n/var/run/docker.pid\n"
+               "--- next\n/usr/sbin/dockerd\n-p\n/var/run/docker.pid\n--registry-mirror=http://172.17.0.1:5000\n"
+               "--- process\nuid=0\nenviron=read\n--- version\nDocker version 28.5.2+dfsg4, build 3ef3c07c\n")
+
+
+def test_the_next_sysvinit_start_is_judged_where_default_docker_changed():
+    """A dockerd /etc/init.d/docker started is judged by the script's next start where DOCKER_OPTS changed since."""
+    running = ("/usr/sbin/dockerd", "-p", "/var/run/docker.pid")
+    evidence = Evidence("ssh://h", 10)
+    host = RecordedHost(("pid=$(systemctl", Result(0, SID_PENDING)), ("base64 -w 0", Result(0, "e30=")))
+    config = probes.daemon_config(host, evidence, PATH)
+    assert config.pid == "610" and config.argv == (*running, "--registry-mirror=http://172.17.0.1:5000")
+    assert config.flag_mirrors == ("http://172.17.0.1:5000",)
+    assert "/etc/init.d/docker's next start, with /etc/default/docker, runs" in evidence.text()
+    same = SID_PENDING.replace("--registry-mirror=http://172.17.0.1:5000\n--- process", "--- process")
+    unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30="))),
+                                     Evidence("ssh://h", 10), PATH)
+    assert unchanged.argv == running and unchanged.flag_mirrors == ()

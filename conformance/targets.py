@@ -7,6 +7,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import docker.errors
+
 from conformance import audit as audits, cleanup, engine as engines, engine_kind, hostkeys, units as unit_states
 from conformance.config import Settings, TargetSettings
 from conformance.evidence import KILL_AFTER
@@ -299,6 +301,25 @@ class Target:
         except TargetError as e:
             raise TargetError(f"{self.name}: {what}: {e}") from None
 
+    @_once
+    def observer_container(self) -> str:
+        """The engine's own container the login runs in ('' when none): the login is in a container (its
+        /etc/hostname is bound from <engine root>/containers/<id>/hostname) given the engine's socket (bound in
+        at /var/run/docker.sock), and the engine has a container of that id. Its reads of os-release, packages,
+        units and daemon.json are then the container's. The engine is asked only then: a connection may start a
+        socket-activated engine, and there it runs the login's container."""
+        found = login_container(self.host_answers()["container"].stdout)
+        if not found:
+            return ""
+        try:
+            container = self.engine.api.inspect_container(found)
+        except docker.errors.NotFound:
+            return ""
+        except docker.errors.APIError as e:
+            raise TargetError(f"{self.name}: ask the engine for container {found[:12]}, the login's own: "
+                              f"{one_line(str(e))}") from None
+        return f"{str(container.get('Name', '')).lstrip('/')} ({found[:12]})"
+
     def close(self) -> list[str]:
         """Run teardown callbacks, newest first; the last ones sweep this run's labels and close the client."""
         problems = []
@@ -359,8 +380,23 @@ class Answer(NamedTuple):
 # What the run reads of the host itself (os-release for the profile, the rest for the report's facts), asked with one
 # command: each read's output follows a line naming it, and its exit status a line after it.
 HOST_READS = {"os-release": READ_OS_RELEASE, "kernel": "uname -r", "init": "cat /proc/1/comm", "observer": "id",
-              "engine socket": "readlink -e /var/run/docker.sock", "engine route": CLI_ROUTE}
+              "engine socket": "readlink -e /var/run/docker.sock", "engine route": CLI_ROUTE,
+              "container": "grep -E ' /etc/hostname | /(var/)?run/docker[.]sock ' /proc/self/mountinfo"}
 READ_MARK = "@@conformance-read"
+
+# /proc/self/mountinfo: a container's /etc/hostname is bound from its engine's per-container folder, Docker's
+# <root>/containers/<id>/hostname, Podman's .../overlay-containers/<id>/userdata/hostname (field 4, the mount's root).
+CONTAINER_HOSTNAME = re.compile(r"/([0-9a-f]{64})(?:/userdata)?/hostname$")
+
+
+def login_container(mountinfo: str) -> str:
+    """The id of the container the login runs in when it is given an engine's socket, from /proc/self/mountinfo
+    lines: its /etc/hostname bound from a container's folder, and /var/run/docker.sock (or /run/docker.sock) a
+    mount point; '' otherwise (a host, or a container that runs its own engine, as the lab's hosts do)."""
+    mounts = {fields[4]: fields[3] for fields in (line.split() for line in mountinfo.splitlines()) if len(fields) > 4}
+    named = CONTAINER_HOSTNAME.search(mounts.get("/etc/hostname", ""))
+    socket = "/var/run/docker.sock" in mounts or "/run/docker.sock" in mounts
+    return named.group(1) if named and socket else ""
 
 
 def host_reads_script(reads: dict[str, str]) -> str:

@@ -25,7 +25,7 @@ from conformance import rootless, units
 from conformance import engine as engines
 from conformance.engine import bounded
 from conformance.evidence import trim
-from conformance.judges import engine_time, page_title
+from conformance.judges import page_title
 from conformance.judges import registry
 from conformance.judges.registry import TlsTrust
 from conformance.targets import is_local
@@ -175,11 +175,6 @@ def pid_namespace_after(host, evidence, when: float) -> str:
         return ""
     return (f"this login runs in a PID namespace of its own: its PID 1 ({started[0]!r}) started at "
             f"{_when(started[1])}")
-
-
-def container_started(container) -> tuple[float | None, str]:
-    """read_proc's `born` for a container's process: when the engine says it started (State.StartedAt)."""
-    return engine_time(container.attrs["State"].get("StartedAt")), f"container {container.short_id} started"
 
 
 def _when(epoch: float) -> str:

@@ -30,7 +30,7 @@ from docker.transport import SSHHTTPAdapter
 from docker.utils import parse_host
 from docker.utils.proxy import ProxyConfig
 
-from conformance import api_versions, hostkeys
+from conformance import api_versions, hostkeys, spare_threads
 from conformance.outcomes import TargetError, one_line
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
@@ -48,6 +48,7 @@ class NoAnswer(TargetError):
 def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
     """Run call in a daemon thread and give up after seconds (for libraries without a timeout)."""
     box: dict[str, object] = {}
+    answered = threading.Event()
 
     def run() -> None:
         try:
@@ -55,10 +56,8 @@ def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             box["error"] = e
 
-    worker = threading.Thread(target=run, name=f"bounded {what}", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
+    spare_threads.start(run, f"bounded {what}", answered)
+    if not answered.wait(seconds):
         raise NoAnswer(f"{what}: no answer within {seconds:g} s")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]

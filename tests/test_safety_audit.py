@@ -3,6 +3,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,6 +54,27 @@ def test_bounded_gives_up_and_names_the_operation():
     with pytest.raises(TargetError, match="GET /info: no answer within 0.2 s"):
         engines.bounded(lambda: time.sleep(5), 0.2, "GET /info")
     assert time.monotonic() - began < 1
+
+
+def test_a_bounded_call_runs_in_the_thread_the_one_before_left_waiting():
+    first = engines.bounded(threading.current_thread, 5, "GET /version")
+    assert engines.bounded(threading.current_thread, 5, "GET /info") is first  # no new thread a call (spare_threads)
+
+
+def test_a_hung_bounded_call_keeps_its_thread_and_the_next_call_gets_another():
+    started, release, hung = threading.Event(), threading.Event(), []
+
+    def hang():
+        hung.append(threading.current_thread())
+        started.set()
+        release.wait(60)
+    try:
+        with pytest.raises(TargetError, match="no answer within"):
+            engines.bounded(hang, 0.05, "GET /info")
+        assert started.wait(30)
+        assert engines.bounded(threading.current_thread, 5, "GET /version") is not hung[0]
+    finally:
+        release.set()
 
 
 def test_a_tripped_breaker_fails_later_calls_at_once():

@@ -791,6 +791,17 @@ def dockerd(host, evidence) -> rootless.Dockerd | None:
     return parse_dockerd_process(evidence.cmd(host, DOCKERD).stdout)
 
 
+def dockerd_pidfile(host, evidence, default: str) -> str:
+    """The pidfile the dockerd that serves this host writes its pid to (DOCKERD's argv: the running dockerd's, else
+    its next start's), read without a connection to the engine: its -p/--pidfile flag, which init scripts pass
+    (Debian's /etc/init.d/docker passes -p "$DOCKER_PIDFILE", which /etc/default/docker may set), else default."""
+    argv = parse_dockerd(evidence.cmd(host, DOCKERD).stdout)[1]
+    named = registry.flag_values(argv, "--pidfile")
+    evidence.note(f"dockerd's pidfile: {named[-1]} (its -p/--pidfile)" if named else
+                  f"dockerd's pidfile: {default} (the default; no -p/--pidfile in {' '.join(argv) or 'no argv read'})")
+    return named[-1] if named else default
+
+
 # A word of ExecStart that names a variable: $VAR as a word of its own, ${VAR} anywhere (systemd.service(5), Command
 # lines). systemctl show prints ExecStart's argv unexpanded: Debian's and Ubuntu's docker.service end in $DOCKER_OPTS.
 UNIT_VARIABLE = re.compile(r"^\$(\w+)$|\$\{(\w+)\}")

@@ -10,7 +10,6 @@ PROFILES = profiles()
 PREREQUISITES = [(p, e) for p in NAMES for e in PROFILES[p]["prerequisite"]]
 LEGACY = [(p, name) for p in NAMES for name in PROFILES[p]["packages"]["legacy"]]
 UNIT = "docker.service"  # full unit name: testinfra's service.exists is a prefix match (pytest-testinfra #768)
-PIDFILE = "/var/run/docker.pid"  # dockerd's default --pidfile: its pid, where no systemd unit names it
 
 
 def only_profile(target, profile):
@@ -111,12 +110,14 @@ def test_service_running(host, target, evidence):
             snapshot.service.get("SubState") in judge.STARTING:
         snapshot = probes.units_settled(host, evidence, target.settings.call_timeout)
     pid = comm = None
+    pidfile = judge.PIDFILE
     if not snapshot.systemd_pid1 or snapshot.service.unwatched:  # systemd watches no dockerd: its pid file
-        pid = (probes.read_file(host, evidence, PIDFILE) or "").strip() or None
+        pidfile = probes.dockerd_pidfile(host, evidence, judge.PIDFILE)
+        pid = (probes.read_file(host, evidence, pidfile) or "").strip() or None
         if pid and pid.isdigit():
-            written = (probes.mtime(host, evidence, PIDFILE), f"dockerd wrote {PIDFILE}")
+            written = (probes.mtime(host, evidence, pidfile), f"dockerd wrote {pidfile}")
             comm = (probes.read_proc(host, evidence, int(pid), "comm", born=written) or "").strip()
-    verdict = judge.service_running(snapshot, pid, comm)
+    verdict = judge.service_running(snapshot, pid, comm, pidfile)
     if not verdict.ok:
         not_a_rootless_engine(host, evidence)
     verdict.check(evidence)

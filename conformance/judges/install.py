@@ -237,23 +237,27 @@ BOOT_WORDS_CLOSURE = ("static", "indirect", "generated", "linked", "linked-runti
 STARTING = ("start-pre", "start", "start-post", "condition")
 
 
-def service_running(snapshot: UnitsSnapshot, pidfile_pid: str | None = None, pid_comm: str | None = None) -> Verdict:
+PIDFILE = "/var/run/docker.pid"  # dockerd's default --pidfile
+
+
+def service_running(snapshot: UnitsSnapshot, pidfile_pid: str | None = None, pid_comm: str | None = None,
+                    pidfile: str = PIDFILE) -> Verdict:
     """Judge service.running from the docker units read before the suite's first connection to the engine
     (a later reading would see the suite's own socket activation); without systemd as PID 1, a live dockerd
-    named by its pidfile counts."""
+    named by its pidfile (the one it was started with: pidfile) counts."""
     unit, socket = snapshot.service, snapshot.socket
     expected = f"{unit.name} active"
     if not snapshot.systemd_pid1:
         if pid_comm == "dockerd":
             return Verdict(True, expected, f"systemd is not PID 1, so no {unit.name} runs the engine (an init script or "
-                                           f"another supervisor does); dockerd pid {pidfile_pid} (/var/run/docker.pid) "
+                                           f"another supervisor does); dockerd pid {pidfile_pid} ({pidfile}) "
                                            "is alive")
-        return Verdict(False, expected, f"{unit.name} not active; systemd is not PID 1 and /var/run/docker.pid names "
+        return Verdict(False, expected, f"{unit.name} not active; systemd is not PID 1 and {pidfile} names "
                                         f"{pidfile_pid or 'nothing'} ({pid_comm or 'no such process'})")
     if unit.unwatched:  # active says nothing of dockerd: systemd watches no process of it
         found = (f"{unit.name} {unit.state} with MainPID 0: systemd watches no main process of it "
                  f"({unit.get('SourcePath') or unit.get('FragmentPath') or '?'}), so its state says nothing of dockerd; "
-                 f"/var/run/docker.pid names {pidfile_pid or 'nothing'}")
+                 f"{pidfile} names {pidfile_pid or 'nothing'}")
         return Verdict(pid_comm == "dockerd", expected, found + (" (dockerd, alive)" if pid_comm == "dockerd" else
                                                                  f" ({pid_comm or 'no such process'})"))
     if unit.get("LoadState") == "not-found" or not unit.known:

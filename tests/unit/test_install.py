@@ -3,11 +3,13 @@ import json
 
 import pytest
 
-from conformance import units as unit_states
+from conformance import probes, units as unit_states
+from conformance.evidence import Evidence
 from conformance.judges import install as judge
 from conformance.outcomes import ObserverError
 from conformance.profiles import profile_of, profiles
 from judged import message
+from tests.unit.test_probes import RecordedHost, Result
 
 PROFILES = profiles()
 SUPPORTED = PROFILES["supported"]
@@ -411,6 +413,25 @@ def test_without_systemd_as_pid1_a_live_dockerd_named_by_its_pidfile_counts():
     running = judge.service_running(offline, "6305", "dockerd")
     assert running.ok and "so no docker.service runs the engine (an init script or another supervisor does)" in running.found
     assert "/var/run/docker.pid names 6305 (no such process)" in message(judge.service_running(offline, "6305", None))
+
+
+# Recorded on lab host h34-b (sid, sysvinit, Docker 28.5) whose /etc/default/docker sets DOCKER_PIDFILE=/run/dockerd.pid
+# (/etc/init.d/docker: "modify these in /etc/default/docker"), restarted: DOCKERD's output; /var/run/docker.pid absent.
+SID_PIDFILE_ELSEWHERE = ("pid=924\nnext=sysv\n--- argv\n/usr/sbin/dockerd\n-p\n/run/dockerd.pid\n--- next\n"
+                         "/usr/sbin/dockerd\n-p\n/run/dockerd.pid\n--- process\nuid=0\nenviron=read\nHOME=/root\n"
+                         "--- version\nDocker version 28.5.2+dfsg4, build 3ef3c07c883be49a2e8097bcf6d2952fce1d70eb\n")
+
+
+def test_the_pidfile_read_is_the_one_dockerd_was_started_with():
+    """Before: /var/run/docker.pid was read whatever -p dockerd had: failed ('names nothing') with dockerd alive."""
+    host = RecordedHost(("pid=$(systemctl", Result(0, SID_PIDFILE_ELSEWHERE)))
+    assert probes.dockerd_pidfile(host, Evidence("ssh://h", 10), judge.PIDFILE) == "/run/dockerd.pid"
+    unread = RecordedHost(("pid=$(systemctl", Result(0, "pid=\n--- version\nsh: dockerd: not found\n")))
+    assert probes.dockerd_pidfile(unread, Evidence("ssh://h", 10), judge.PIDFILE) == judge.PIDFILE
+    offline = snapshot("", "", pid1=False)
+    assert "dockerd pid 924 (/run/dockerd.pid) is alive" in judge.service_running(offline, "924", "dockerd",
+                                                                                 "/run/dockerd.pid").found
+    assert "/run/dockerd.pid names nothing" in message(judge.service_running(offline, None, None, "/run/dockerd.pid"))
 
 
 def test_units_read_before_any_connection_are_parsed():

@@ -9,6 +9,7 @@ import base64
 import binascii
 import dataclasses
 import datetime
+import json
 import re
 import shlex
 import ssl
@@ -903,6 +904,23 @@ def dockerd_unknown_flags(host, evidence, config: DaemonConfig, names: list[str]
     return [line for line in result.stdout.splitlines() if line in names]
 
 
+# docker.service's ExecStart as systemd keeps it (its D-Bus property, a(sasbttttuii): path, argv, ...), each word a JSON
+# string (busctl --json, systemd 240 on): `systemctl show` joins the words with spaces, so one that holds a space
+# ("--label=owner=ops team", quoted in the unit) reads as two, which dockerd refuses ("accepts no argument(s)").
+UNIT_ARGV = ("busctl --json=short get-property org.freedesktop.systemd1 /org/freedesktop/systemd1/unit/docker_2eservice "
+             "org.freedesktop.systemd1.Service ExecStart")
+
+
+def unit_words(host, evidence) -> tuple[str, ...]:
+    """docker.service's ExecStart word for word as systemd keeps it; () where busctl cannot answer (systemd before
+    240, no system bus for the login, no such unit)."""
+    result = evidence.cmd(host, UNIT_ARGV)
+    try:
+        return tuple(json.loads(result.stdout)["data"][0][1]) if result.rc == 0 else ()
+    except (ValueError, LookupError, TypeError):
+        return ()
+
+
 def as_systemd_starts(host, evidence, argv: tuple[str, ...]) -> tuple[str, ...]:
     """An argv as systemd starts it: docker.service's ExecStart words with its $VAR and ${VAR} expanded from the unit's
     environment (a running dockerd's own argv has none, and is returned as it is)."""
@@ -918,8 +936,14 @@ def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
     stdout = evidence.cmd(host, DOCKERD).stdout
     pid, argv, version_text = parse_dockerd(stdout)
+    following = parse_next_start(stdout)
+    if (following or not pid) and not dockerd_source(stdout) and not re.search(r"^next=sysv$", stdout, re.M):
+        # the words of docker.service's ExecStart, as `systemctl show` printed it
+        exact = unit_words(host, evidence)
+        argv, following = (exact if exact and " ".join(exact) == " ".join(words) else words
+                           for words in (argv, following))
     argv = as_systemd_starts(host, evidence, argv)
-    following = as_systemd_starts(host, evidence, parse_next_start(stdout))
+    following = as_systemd_starts(host, evidence, following)
     if following and " ".join(following) != " ".join(argv):  # a drop-in, or DOCKER_OPTS, changed since it started
         changed = (f"/etc/init.d/docker's next start, with {SYSV_DEFAULTS}," if re.search(r"^next=sysv$", stdout, re.M)
                    else "docker.service's next start")

@@ -3,6 +3,7 @@ import codecs
 import datetime
 import hashlib
 import ipaddress
+import json
 
 import pytest
 
@@ -547,6 +548,12 @@ TRIXIE_STOPPED = ("pid=\n--- argv\n/usr/sbin/dockerd\n-H\nfd://\n--containerd=/r
 DEFAULT_DOCKER = "# Here in Debian, this file is sourced by:\n#   - systemd's docker.service\n"
 
 
+def busctl(*argv):
+    """UNIT_ARGV's answer (busctl --json=short) for a docker.service whose ExecStart is argv."""
+    return Result(0, json.dumps({"type": "a(sasbttttuii)", "data": [[argv[0], list(argv), False, 0, 0, 0, 0, 0, 0, 0]]},
+                                separators=(",", ":")) + "\n")
+
+
 @pytest.mark.red("registry.mirror-configured")
 def test_dockerd_validate_gets_the_unit_argv_as_systemd_expands_it():
     """Before: dockerd --validate was given a literal '$DOCKER_OPTS' ("dockerd" accepts no argument(s)): failed."""
@@ -554,7 +561,7 @@ def test_dockerd_validate_gets_the_unit_argv_as_systemd_expands_it():
                         ("systemctl show -p Environment",
                          Result(0, "\n--- files\n/etc/default/docker (ignore_errors=yes)\n")),
                         ("cat -- /etc/default/docker", Result(0, DEFAULT_DOCKER)),
-                        ("base64 -w 0", Result(0, "e30=")))
+                        ("busctl", busctl(*SYSTEMD_ARGV, "$DOCKER_OPTS")), ("base64 -w 0", Result(0, "e30=")))
     config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
     assert config.argv == SYSTEMD_ARGV and config.pid == ""
     assert probes.validate_argv(config.argv, PATH)[-3:] == ["--validate", "--config-file", PATH]
@@ -634,14 +641,43 @@ PENDING_DROPIN = ("pid=987\n--- argv\n/usr/sbin/dockerd\n-H\nfd://\n--containerd
 def test_the_next_start_of_a_changed_unit_is_judged():
     """Before: passed on the running dockerd's argv, though the next start adds --registry-mirror beside the file's."""
     assert probes.parse_dockerd(PENDING_DROPIN)[1] == SYSTEMD_ARGV
-    host = RecordedHost(("pid=$(systemctl", Result(0, PENDING_DROPIN)), ("base64 -w 0", Result(0, "e30=")))
+    host = RecordedHost(("pid=$(systemctl", Result(0, PENDING_DROPIN)), ("base64 -w 0", Result(0, "e30=")),
+                        ("busctl", busctl(*SYSTEMD_ARGV, "--registry-mirror=http://172.17.0.1:5000")))
     config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
     assert config.pid == "987" and config.argv == (*SYSTEMD_ARGV, "--registry-mirror=http://172.17.0.1:5000")
     assert config.flag_mirrors == ("http://172.17.0.1:5000",)
     same = PENDING_DROPIN.replace("--registry-mirror=http://172.17.0.1:5000\n--- process", "--- process")
-    unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30="))),
-                                     Evidence("ssh://h", 10), PATH)
+    unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30=")),
+                                                  ("busctl", busctl(*SYSTEMD_ARGV))), Evidence("ssh://h", 10), PATH)
     assert unchanged.argv == SYSTEMD_ARGV and unchanged.flag_mirrors == ()
+
+
+# Recorded on lab host h35-a (trixie, Docker 26.1, systemd 257): a drop-in gave docker.service ExecStart= then
+# `ExecStart=/usr/sbin/dockerd  -H fd://<TAB>--containerd=... "--label=owner=ops team" $DOCKER_OPTS`, daemon-reload
+# done, no restart: `systemctl show` joins the words with spaces (the --- next section), busctl keeps them; the
+# restart then ran, `docker info` listing the label "owner=ops team".
+QUOTED_DROPIN = ("pid=786\n--- argv\n/usr/sbin/dockerd\n-H\nfd://\n--containerd=/run/containerd/containerd.sock\n"
+                 "--- next\n/usr/sbin/dockerd\n-H\nfd://\n--containerd=/run/containerd/containerd.sock\n"
+                 "--label=owner=ops\nteam\n$DOCKER_OPTS\n--- process\nuid=0\nenviron=read\n"
+                 "--- version\nDocker version 26.1.5+dfsg1, build 411e817\n")
+QUOTED_BUSCTL = Result(0, '{"type":"a(sasbttttuii)","data":[["/usr/sbin/dockerd",["/usr/sbin/dockerd","-H","fd://",'
+                          '"--containerd=/run/containerd/containerd.sock","--label=owner=ops team","$DOCKER_OPTS"],'
+                          'false,0,0,0,0,0,0,0]]}\n')
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_a_unit_word_holding_a_space_stays_one_word():
+    """Before: 'owner=ops' and 'team' two words, which dockerd --validate refused ("accepts no argument(s)"): failed."""
+    def config(stdout, words):
+        return probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, stdout)), ("busctl", words),
+                                                 ("systemctl show -p Environment", Result(0, "\n--- files\n")),
+                                                 ("base64 -w 0", Result(0, "e30="))), Evidence("ssh://h", 10), PATH)
+    assert config(QUOTED_DROPIN, QUOTED_BUSCTL).argv == (*SYSTEMD_ARGV, "--label=owner=ops team")
+    stopped = QUOTED_DROPIN.replace("pid=786", "pid=").partition("--- argv\n")[0] + "--- argv\n" + \
+        QUOTED_DROPIN.partition("--- next\n")[2].replace("--- process\nuid=0\nenviron=read\n", "")
+    assert config(stopped, QUOTED_BUSCTL).argv == (*SYSTEMD_ARGV, "--label=owner=ops team")
+    no_bus = Result(1, stderr="Failed to connect to bus: No such file or directory\n")  # systemctl show's words kept
+    assert config(QUOTED_DROPIN, no_bus).argv[-2:] == ("--label=owner=ops", "team")
 
 
 # Recorded on lab host h5-a (sid, sysvinit, Docker 28.5): dockerd started by /etc/init.d/docker (its pid in

@@ -718,6 +718,10 @@ if grep -qs '^DOCKERD=' /etc/init.d/docker && grep -qs 'DOCKER_OPTS' /etc/init.d
   fi
 fi ;; esac"""
 SYSV_DEFAULTS = "/etc/default/docker"
+# The pidfile of an argv (one word a line) as dockerd takes it, the last -p/--pidfile given (pflag): its DOCKER_PIDFILE,
+# or a -p in DOCKER_OPTS after it; the forms of registry.dockerd_flags (-p X, -pX, -p=X, --pidfile X, --pidfile=X).
+LAST_PIDFILE = (r"""awk 'p { f = $0 } { p = 0 } $0 == "-p" || $0 == "--pidfile" { p = 1 } """
+                r"""/^--pidfile=/ { f = substr($0, 11) } /^-p./ { f = substr($0, 3); sub(/^=/, "", f) } END { print f }'""")
 
 
 # The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
@@ -738,7 +742,7 @@ unit=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n '
 """ + SYSV_ARGV + r"""
 next=; if [ -n "$pid" ]; then running=$argv; argv=$unit
 """ + SYSV_ARGV + r""" >/dev/null
-[ "$argv" = "$unit" ] || [ "$(cat "$(echo "$argv" | sed -n 3p)" 2>/dev/null)" != "$pid" ] ||
+[ "$argv" = "$unit" ] || [ "$(cat "$(echo "$argv" | """ + LAST_PIDFILE + r""")" 2>/dev/null)" != "$pid" ] ||
   { echo "next=sysv"; next=$argv; }
 argv=$running; fi
 [ -z "$argv" ] || { echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1); }

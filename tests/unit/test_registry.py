@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import ipaddress
 import json
+import subprocess
 
 import pytest
 
@@ -701,3 +702,21 @@ def test_the_next_sysvinit_start_is_judged_where_default_docker_changed():
     unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30="))),
                                      Evidence("ssh://h", 10), PATH)
     assert unchanged.argv == running and unchanged.flag_mirrors == ()
+
+
+# Recorded on lab host h35-a (sid, sysvinit, Docker 28.5): /etc/default/docker set DOCKER_OPTS="-p /run/dockerd-opts.pid"
+# (dockerd wrote that file, not /var/run/docker.pid), started, then gained DOCKER_OPTS="$DOCKER_OPTS --registry-mirror=..."
+# beside daemon.json's registry-mirrors, no restart: the script's next start, one word a line, as SYSV_ARGV printed it.
+SID_OPTS_PIDFILE_NEXT = ("/usr/sbin/dockerd", "-p", "/var/run/docker.pid", "-p", "/run/dockerd-opts.pid",
+                         "--registry-mirror=http://172.17.0.1:5000")
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_the_scripts_dockerd_is_told_by_the_last_pidfile_of_its_start():
+    """Before: by its third word (DOCKER_PIDFILE), which dockerd never wrote: the next start went unjudged, passed."""
+    for argv in (SID_OPTS_PIDFILE_NEXT, ("d", "-p", "/a", "--pidfile=/b"), ("d", "--pidfile", "/c"), ("d", "-p/e"),
+                 ("d", "-p=/f"), ("d", "-p", "-p")):
+        out = subprocess.run(["sh", "-c", probes.LAST_PIDFILE], input="\n".join(argv) + "\n", capture_output=True,
+                             text=True, check=True).stdout
+        assert out == judge.flag_values(argv, "--pidfile")[-1] + "\n"  # as dockerd (pflag) takes it
+    assert "| " + probes.LAST_PIDFILE + ")" in probes.DOCKERD

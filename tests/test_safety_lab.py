@@ -45,10 +45,10 @@ def lab_host(client):
     """start(role) -> (container name, spec); every host is stopped at teardown."""
     started = []
 
-    def start(role):
+    def start(role, variant="debian"):
         name = f"{TAG}-{role}"
         started.append(name)
-        return hosts.PREFIX + name, hosts.start(client, name, "debian")
+        return hosts.PREFIX + name, hosts.start(client, name, variant)
 
     yield start
     for name in started:
@@ -161,6 +161,18 @@ def test_changed_content_of_a_user_volume_fails_the_leak_audit(tmp_path, client,
     line = f"run.leak-audit on {display_name(spec)}: failed: 1 difference(s) the run does not explain: volume edited"
     assert line in out
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_user_nginx_that_declares_a_volume_leaves_no_volume_behind(tmp_path, client, lab_host):
+    """The host's own nginx:latest declares VOLUME /etc/nginx: every container the run makes from it gets an anonymous
+    volume, which goes with the container (before: image.rm-discards's `docker rm -f` left one, the audit failed)."""
+    container, spec = lab_host("volume-image", "nginx-volume-etc")
+    before = state(client, container)
+    code, out = run_suite(tmp_path, spec)
+    audit = results(tmp_path, spec)["run_checks"]["run.leak-audit"]
+    assert audit["status"] == "passed" and audit["differences"] == [], audit
+    assert state(client, container) == before
+    assert code == 0, out[-3000:]
 
 
 def test_keep_pulled_images_keeps_them_and_the_audit_says_so(tmp_path, client, lab_host):

@@ -307,19 +307,27 @@ def _engine_message(response) -> str:
         return clip(response.text, 300)
 
 
+# `docker exec -u 0`, for the experiments that write the container's files: the image's USER may not (an nginx:latest
+# of the host's own that runs as www-data cannot write /etc/nginx/nginx.conf or /). Reads stay the image's user's: root
+# without CAP_SYS_PTRACE may not read /proc/1/ns/pid of a PID 1 that runs as another user.
+ROOT = "0"
+
+
 def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bool = False,
-           lines: int = 1) -> tuple[int, str]:
+           lines: int = 1, user: str = "") -> tuple[int, str]:
     """Run argv in the container under coreutils timeout (exec_run has no client timeout); (exit code, output).
-    prints: a read-only command that prints at least `lines` lines when it exits 0."""
+    prints: a read-only command that prints at least `lines` lines when it exits 0; user: as whom ('': the image's
+    USER, as `docker exec` does)."""
     wrapped = ["timeout", str(int(seconds)), *argv]
     # Over ssh:// docker-py now and then returns exit 0 with no output, or with its first lines missing (seen on a
     # loaded machine: docker/docker-py#3332, #2042); a read-only command that must print is asked again while it
     # printed fewer lines than it must, at most twice, and every attempt is evidence.
     for _ in range(3 if prints else 1):
-        result = bounded(lambda: container.exec_run(wrapped), seconds + 10,
+        result = bounded(lambda: container.exec_run(wrapped, user=user), seconds + 10,
                          f"{evidence.target_id}: exec in container {container.short_id}")
         output = text(result.output)
-        evidence.api(f"POST /containers/{container.short_id}/exec", cmd=argv, exit_code=result.exit_code,
+        evidence.api(f"POST /containers/{container.short_id}/exec", cmd=argv, **({"User": user} if user else {}),
+                     exit_code=result.exit_code,
                      output=clip(output, 2000, end=True))
         if result.exit_code != 0 or len([line for line in output.splitlines() if line.strip()]) >= lines:
             break

@@ -45,7 +45,7 @@ def file_to_change(container, evidence):
 def change(container, run_id, what, evidence, path=IMAGE_FILE):
     """Append to the image's file and add a new one; returns the exit code."""
     script = f"echo '{APPEND}' >> {path} && echo {run_id} > {added_file(run_id, what)}"
-    return probes.run_in(container, ["sh", "-c", script], evidence)[0]
+    return probes.run_in(container, ["sh", "-c", script], evidence, user=probes.ROOT)[0]
 
 
 def new_container_sees(target, make, image, path, evidence, image_file=IMAGE_FILE):

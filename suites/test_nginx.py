@@ -49,7 +49,7 @@ def test_nginx_isolated_fs(host, target, evidence, run_id):
     """A file written inside is not on the host and a host marker is not visible inside."""
     container = nginx(target)
     inside = f"/conformance-inside-{run_id}"
-    written = probes.run_in(container, ["touch", inside], evidence)[0] == 0
+    written = probes.run_in(container, ["touch", inside], evidence, user=probes.ROOT)[0] == 0
     host_sees = probes.exists(host, evidence, inside)
     made = evidence.cmd(host, "mktemp /tmp/conformance-marker.XXXXXX")
     marker = made.stdout.strip()

@@ -356,7 +356,8 @@ class CutOutput:
     def __init__(self, *outputs: bytes):
         self.outputs = list(outputs)
 
-    def exec_run(self, argv):
+    def exec_run(self, argv, user=""):
+        self.user = user
         return types.SimpleNamespace(exit_code=0, output=self.outputs.pop(0))
 
 
@@ -368,6 +369,19 @@ def test_an_exec_that_printed_fewer_lines_than_it_must_is_asked_again():
     assert probes.run_in(CutOutput(b"", b"6.1.0\n"), ["uname", "-r"], evidence, prints=True) == (0, "6.1.0\n")
     cut = CutOutput(*[b"pid:[4026532485]\n"] * 3)
     assert probes.run_in(cut, ["sh"], evidence, prints=True, lines=2) == (0, "pid:[4026532485]\n")  # the caller judges
+
+
+def test_a_write_runs_as_the_containers_root_a_read_as_the_images_user():
+    """An nginx:latest of the host's own with USER www-data (lab variant nginx-non-root): the write experiments, run
+    as the image's user, could not write /etc/nginx/nginx.conf or / (five checks failed on a conforming host); root
+    without CAP_SYS_PTRACE could not read /proc/1/ns/pid there (engine.pid-isolation): reads stay the image's."""
+    evidence = Evidence("ssh://root@h", 10)
+    written = CutOutput(b"")
+    assert probes.run_in(written, ["touch", "/x"], evidence, user=probes.ROOT) == (0, "")
+    read = CutOutput(b"nginx\n")
+    assert probes.run_in(read, ["cat", "/proc/1/comm"], evidence, prints=True) == (0, "nginx\n")
+    assert (written.user, read.user) == ("0", "")
+    assert evidence.text().count('"User": "0"') == 1
 
 
 # Recorded on lab host h2-b (Debian sid, sysvinit) with `cat /proc/1/stat; grep '^btime ' /proc/stat; getconf CLK_TCK`:

@@ -69,7 +69,8 @@ def run_suite(case, spec, values, folder):
     codes = (0, 1, 4) if case.error and not {proof.PASSED, proof.FAILED} & statuses else (0, 1)
     if proc.returncode not in codes or not results.exists():
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-        outcome.problem = f"pytest exit {proc.returncode}, no usable results.json:\n    " + "\n    ".join(tail)
+        outcome.problem = f"the suite could not be run: pytest exit {proc.returncode}, no usable results.json:\n    " + \
+            "\n    ".join(tail)
         return outcome
     host = json.loads(results.read_text())["hosts"].get(spec)
     if host is None:
@@ -77,6 +78,9 @@ def run_suite(case, spec, values, folder):
         return outcome
     outcome.got = {i: proof.observed(e["status"], e["message"]) for i, e in host["requirements"].items()}
     outcome.messages = {i: e["message"] for i, e in host["requirements"].items()}
+    audit = host.get("run_checks", {}).get("run.leak-audit", {})
+    if audit.get("status") == "failed":  # every verdict as expected, but the run left something behind on the host
+        outcome.problem = f"the run left something behind: run.leak-audit failed: {audit.get('message')}"
     return outcome
 
 
@@ -134,7 +138,7 @@ def matrix(request, tmp_path_factory):
             else:
                 outcome = run_suite(state_of(case), case.spec, values, folder)
         except (LabError, subprocess.TimeoutExpired, OSError, Exception) as e:  # noqa: BLE001 - reported per case
-            outcome.problem = f"{type(e).__name__}: {e}"
+            outcome.problem = f"the suite could not be run: {type(e).__name__}: {e}"
         outcome.seconds = time.monotonic() - t0
         return outcome
 

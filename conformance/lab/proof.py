@@ -174,7 +174,8 @@ def suite_options(case: Case, values: dict) -> list[str]:
 
 @dataclasses.dataclass
 class Outcome:
-    """What one case produced: the suite's statuses and messages, or why the suite could not be run."""
+    """What one case produced: the suite's statuses and messages, and what else went wrong (problem: the suite could
+    not be run, its run left something behind on the host, a unit is not as expected after it)."""
     case: Case
     spec: str = ""
     got: dict = dataclasses.field(default_factory=dict)        # id -> status
@@ -194,7 +195,7 @@ def explain(outcome: Outcome, want: dict[str, str]) -> str:
     """One readable block: the variant, then each requirement with expected and got."""
     head = f"variant {outcome.case.name}" + (f" ({outcome.spec})" if outcome.spec else "")
     if outcome.problem:
-        return f"{head}: the suite could not be run: {outcome.problem}"
+        return f"{head}: {outcome.problem}"
     diffs = differences(outcome, want)
     lines = [f"{head}: {len(diffs)} verdict(s) differ from {VERDICTS.relative_to(REPO)}"]
     width = max((len(d[0]) for d in diffs), default=0)
@@ -243,7 +244,7 @@ def render_html(data: dict) -> str:
             title = f'{i}: expected {c["expected"]}, got {c["got"]}' + (f' — {c["message"]}' if c["message"] else "")
             cls = ("ok " if match else "bad ") + c["got"]
             cells.append(f'<td class="{e(cls)}" title="{e(title)}">{e(text)}</td>')
-        verdict = "ok" if row["ok"] else ("could not run: " + row["problem"] if row["problem"] else "MISMATCH")
+        verdict = "ok" if row["ok"] else (row["problem"] or "MISMATCH")
         body.append(f'<tr><th class="case" title="{e(row["spec"])}">{e(row["case"])}<br><small>{e(row["profile"])}, '
                     f'{row["seconds"]} s, {e(verdict)}</small></th>{"".join(cells)}</tr>')
     return f"""<!doctype html>

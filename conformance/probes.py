@@ -218,6 +218,22 @@ def mtime(host, evidence, path: str) -> float | None:
     return float(result.stdout.strip()) if result.rc == 0 and result.stdout.strip().isdigit() else None
 
 
+# Where a marker file is made on the host: /tmp, else /var/tmp, where a login's /tmp is read-only (a CI runner container
+# started with --read-only and the engine's socket: "Read-only file system").
+MARKER = "mktemp /tmp/%s.XXXXXX || mktemp /var/tmp/%s.XXXXXX"
+
+
+def marker(host, evidence, name: str) -> str:
+    """Make an empty file on the host (mktemp, see MARKER) and return its path; where the login can create none, an
+    ObserverError naming mktemp's answer: the crossing cannot be tried, which says nothing of the host."""
+    made = evidence.cmd(host, MARKER, name, name)
+    path = made.stdout.strip()
+    if made.rc != 0 or not path:
+        raise ObserverError(f"{evidence.target_id}: cannot make a marker file on the host in /tmp or /var/tmp: "
+                            f"rc={made.rc} {clip(' '.join(made.stderr.split()), 300)}")
+    return path
+
+
 def exists(host, evidence, path: str) -> bool:
     """Whether the path exists on the target (host.file(path).exists)."""
     found = host.file(path).exists

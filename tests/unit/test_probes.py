@@ -109,6 +109,24 @@ def test_sha256_absent_is_none_and_unreadable_is_an_observer_error():
                                    ("id", HUNTER)), evidence, UPPER + "/x")
 
 
+# Recorded on lab hosts observer-read-only-tmp and observer-read-only-tmps (a login whose /tmp, then /var/tmp too, is
+# mounted read-only in its own mount namespace).
+TMP_READ_ONLY = "mktemp: failed to create file via template '/tmp/conformance-marker.XXXXXX': Read-only file system\n"
+VAR_TMP_READ_ONLY = ("mktemp: failed to create file via template '/var/tmp/conformance-marker.XXXXXX': "
+                     "Read-only file system\n")
+
+
+def test_a_marker_goes_where_the_login_can_write_and_nowhere_is_an_observer_error():
+    evidence = Evidence("ssh://root@h", 10)
+    made = Result(0, "/var/tmp/conformance-marker.Ab12Cd\n", TMP_READ_ONLY)
+    assert probes.marker(RecordedHost(("mktemp", made)), evidence, "conformance-marker") == made.stdout.strip()
+    with pytest.raises(ObserverError) as error:
+        probes.marker(RecordedHost(("mktemp", Result(1, stderr=TMP_READ_ONLY + VAR_TMP_READ_ONLY))), evidence,
+                      "conformance-marker")
+    assert str(error.value) == ("ssh://root@h: cannot make a marker file on the host in /tmp or /var/tmp: rc=1 "
+                                + " ".join((TMP_READ_ONLY + VAR_TMP_READ_ONLY).split()))
+
+
 CURL_200 = Result(0, "HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n<title>Welcome to nginx!</title>")
 DISCOVER = "command -v"
 

@@ -12,6 +12,7 @@ import datetime
 import json
 import re
 import shlex
+import signal
 import ssl
 import urllib.parse
 from collections.abc import Callable
@@ -626,6 +627,9 @@ class Http:
                                    paths=tls.client_pair if tls is not None and tls.client_pair else ())
         if problem:
             raise observer_error(self.host, self.evidence, problem, f"probe HTTP with {tool}")
+        if result.rc - 128 in signal.valid_signals():  # the shell's 128 + signal: the client died, no host's answer
+            raise ObserverError(f"{self.evidence.target_id}: cannot probe {url}: {tool} died of "
+                                f"{signal.Signals(result.rc - 128).name}")
         if tool.endswith("wget"):
             head = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
             starts = [i for i, line in enumerate(head) if line.startswith("HTTP/")]  # the last answer's head
@@ -669,8 +673,12 @@ class Http:
             trust, trust_args = trust + "--ca-certificate=%s --ca-directory=/etc/ssl/certs ", [ca_file]
         if pair:
             trust, trust_args = trust + "--certificate=%s --private-key=%s ", [*trust_args, *pair]
-        command = f"{env}{tool} -S {own} {trust}-O - -T %s " + "--header %s " * len(headers) + "%s"
-        return command, [*env_args, *trust_args, seconds, *headers, url]
+        if tool == "wget":
+            bound, limit, args = "", "-T %s ", [*env_args, *trust_args, seconds]
+        else:  # busybox bounded by timeout(1), not -T: Debian 12's busybox 1.35 wget dies of SIGSEGV with -T
+            bound, limit, args = "timeout %s ", "", [*env_args, seconds, *trust_args]
+        command = f"{env}{bound}{tool} -S {own} {trust}-O - {limit}" + "--header %s " * len(headers) + "%s"
+        return command, [*args, *headers, url]
 
 
 def _host_port(host: str, port: int) -> str:

@@ -163,6 +163,20 @@ def test_http_probe_takes_the_next_client_and_looks_once_per_target():
     assert "--no-proxy" in wget.ran[-1]
 
 
+def test_busybox_wget_is_bounded_by_timeout_and_a_client_that_dies_is_an_error():
+    # Recorded on lab host h38-b (variant busybox-wget-only, Debian 12's busybox 1.35): `busybox wget -S -q -Y off
+    # -O - -T 10 URL` died of SIGSEGV for nginx and the mirror alike, and nginx.http and registry.mirror-reachable
+    # failed ("HTTP no answer") on a conforming host; without -T, under timeout(1), it answers
+    busybox = RecordedHost((DISCOVER, Result(0, "busybox wget\n")), ("busybox", Result(
+        0, "<title>Welcome to nginx!</title>", "  HTTP/1.1 200 OK\n  Server: nginx/1.22.1\n")))
+    assert probes.Http(busybox, Evidence("ssh://h", 10), 5).get("http://172.18.0.2/")[:2] == (
+        200, {"server": "nginx/1.22.1"})
+    assert "timeout 5 busybox wget -S -q -Y off -O - http://172.18.0.2/" in busybox.ran[-1]
+    crashed = RecordedHost((DISCOVER, Result(0, "busybox wget\n")), ("busybox", Result(139, stderr="Segmentation fault\n")))
+    with pytest.raises(ObserverError, match="cannot probe http://172.18.0.2/: busybox wget died of SIGSEGV"):
+        probes.Http(crashed, Evidence("ssh://h", 10), 5).get("http://172.18.0.2/")
+
+
 def test_http_probe_sends_every_accepted_type_in_one_header():
     # python3's urllib keeps one header per name: the manifest types as separate Accept headers left only the last
     # (an OCI image manifest), so the registry answered another digest than the engine pulled (no-curl variant).

@@ -4,6 +4,7 @@ here, handing a call to one that waits about 0.04 ms. A call that never returns 
 thread left idle waits (daemon: it never holds up the end of the process), at most SPARE of them."""
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -37,3 +38,15 @@ def _serve(inbox: queue.SimpleQueue) -> None:
         finished.set()
         if not spare:
             return
+
+
+def _forget_parents_threads() -> None:
+    """In a forked child: none of the parent's threads exist there, so their inboxes would take calls nobody runs (a
+    bounded() call in the child waited out its time, seen in tests/test_safety_inputs.py), and the lock may have been
+    held by one of them at the fork."""
+    global _lock
+    _idle.clear()
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_parents_threads)

@@ -1,4 +1,5 @@
 """Leak audit judgements on recorded snapshots, volume content hashes, and the guards that bound calls (no engine)."""
+import os
 import re
 import shlex
 import shutil
@@ -75,6 +76,25 @@ def test_a_hung_bounded_call_keeps_its_thread_and_the_next_call_gets_another():
         assert engines.bounded(threading.current_thread, 5, "GET /version") is not hung[0]
     finally:
         release.set()
+
+
+def test_a_forked_child_runs_its_bounded_calls_in_threads_of_its_own():
+    """The parent's waiting threads do not exist in a forked child (tests/test_safety_inputs.py forks to drop to nobody):
+    a call handed to one of them would wait out its time there."""
+    engines.bounded(threading.current_thread, 5, "GET /version")  # leaves a thread waiting for the next call
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report what its bounded call answered
+        try:
+            answer = engines.bounded(lambda: "answered", 5, "GET /info")
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            answer = repr(e)
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as f:
+        assert f.read() == "answered"
 
 
 def test_a_tripped_breaker_fails_later_calls_at_once():

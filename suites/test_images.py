@@ -128,7 +128,10 @@ def test_cmd_applied(target, engine, evidence):
                  container.attrs["HostConfig"].get("Init"), image_Entrypoint=config.get("Entrypoint"),
                  image_Cmd=config.get("Cmd"))
     evidence.api("GET /info", InitBinary=init_binary)
-    _, listing = probes.run_in(container, ["sh", "-c", PROCESSES], evidence, prints=True)
+    for _ in range(3):  # over ssh docker-py now and then cuts an exec's first lines (#3332): PID 1's comes first
+        _, listing = probes.run_in(container, ["sh", "-c", PROCESSES], evidence, prints=True)
+        if any(line.split(" ", 1)[0] == "1" for line in listing.splitlines()):
+            break
     judge.process_cmd(config, path, args, judge.process_table(listing), judge.engine_inits(init_binary)).check(evidence)
 
 

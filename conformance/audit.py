@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from conformance.cleanup import KEPT, RUN_LABEL
+from conformance.cleanup import HANDED_LABEL, KEPT, RUN_LABEL
 from conformance import units as unit_states
 from conformance.outcomes import TargetError, one_line
 from conformance.profiles import DAEMON_JSON
@@ -63,9 +63,12 @@ class Snapshot:
 
 
 def _foreign(labels: dict | None, run_id: str, tags: tuple[str, ...] | None = None) -> bool:
-    """True for another run's objects and the lab's; a lab image that also carries a user tag is audited."""
+    """True for another run's objects and the lab's; a lab image that also carries a user tag is audited.
+
+    An image record another run handed to this one (HANDED_LABEL) is the other run's: when this run has ended
+    meanwhile, that run takes it back (cleanup.release_images), possibly after this audit read the target."""
     labels = labels or {}
-    other_run = labels.get(RUN_LABEL) not in (None, run_id)
+    other_run = labels.get(RUN_LABEL) not in (None, run_id) or labels.get(HANDED_LABEL) not in (None, run_id)
     lab = any(key in labels for key in OTHER_ACTIVITY_LABELS)
     if lab and tags is not None:
         lab = all(tag.startswith(LAB_REPOSITORY) for tag in tags)

@@ -162,6 +162,15 @@ def test_other_failures_are_not_retried():
     assert len(calls) == 1
 
 
+def test_a_record_another_run_handed_to_this_one_is_the_other_runs():
+    # CI: two runs on one host; the first ended its cleanup, then the second handed it an image record and took it
+    # back, but the first's audit read the target in between ('volume conformance-<first>-image-... left behind').
+    from conformance.audit import _foreign
+    mine = cleanup.labels("run1")
+    assert not _foreign({**mine, cleanup.IMAGE_LABEL: "nginx:latest"}, "run1")
+    assert _foreign({**mine, cleanup.IMAGE_LABEL: "nginx:latest", cleanup.HANDED_LABEL: "run2"}, "run1")
+
+
 def test_a_container_run_from_a_lab_image_is_audited_but_a_lab_host_is_not():
     from conformance.audit import _foreign
     assert not _foreign({"conformance.lab": "image", "conformance.lab.recipe": "70c1fac10a30"}, "run1")

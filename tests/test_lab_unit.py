@@ -3,8 +3,10 @@ import dataclasses
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 
+import docker
 import pytest
 
 from conformance import bundle
@@ -90,6 +92,56 @@ def test_merge_refuses_a_non_object(lab_home, tmp_path):
     target.write_text("[1, 2]")
     with pytest.raises(LabError, match="must hold a JSON object, found list"):
         daemon_json.merge(target, {"registry-mirrors": []})
+
+
+class ImagesBuiltOnce:
+    """client.images of a machine on which the recipe's image exists once built."""
+
+    def __init__(self):
+        self.built = None
+
+    def get(self, tag):
+        if self.built is None:
+            raise docker.errors.ImageNotFound(tag)
+        return self.built
+
+
+def test_two_lab_processes_build_an_image_once_the_second_waiting_for_the_first(lab_home, monkeypatch):
+    # Two builds at once shared debootstrap's cache: one failed in dpkg and left /proc mounted in its build folder.
+    images_ = ImagesBuiltOnce()
+    client = type("Client", (), {"images": images_})()
+    building, waiting, release, builds = threading.Event(), threading.Event(), threading.Event(), []
+
+    def build(client, recipe):
+        builds.append(recipe.name)
+        building.set()
+        assert release.wait(30)
+        images_.built = f"image {recipe.tag}"
+        return images_.built
+    monkeypatch.setattr(images, "_build", build)
+    monkeypatch.setattr(paths, "say", lambda text: waiting.set() if "waiting for another" in text else None)
+    got = {}
+    first = threading.Thread(target=lambda: got.setdefault("first", images.ensure_built(client, images.HOST)))
+    second = threading.Thread(target=lambda: got.setdefault("second", images.ensure_built(client, images.HOST)))
+    first.start()
+    assert building.wait(30)
+    second.start()
+    assert waiting.wait(30)  # the second holds off while the first builds
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert builds == ["host"]
+    assert got == {"first": f"image {images.HOST.tag}", "second": f"image {images.HOST.tag}"}
+
+
+def test_a_build_folder_is_cleared_of_mounts_a_failed_build_left_deepest_first():
+    mountinfo = ("36 25 0:32 / /var/lib/conformance-lab/build/host/rootfs/proc rw - proc proc rw\n"
+                 "37 36 0:33 / /var/lib/conformance-lab/build/host/rootfs/proc/sys/fs/binfmt_misc rw - binfmt_misc x rw\n"
+                 "38 25 0:34 / /var/lib/conformance-lab/build/hostile rw - tmpfs tmpfs rw\n"
+                 "39 25 0:35 / /proc rw - proc proc rw\n")
+    assert images.mounts_under(Path("/var/lib/conformance-lab/build/host"), mountinfo) == [
+        "/var/lib/conformance-lab/build/host/rootfs/proc/sys/fs/binfmt_misc",
+        "/var/lib/conformance-lab/build/host/rootfs/proc"]
 
 
 def test_debian_mirror_read_from_deb822_sources(tmp_path):

@@ -87,16 +87,46 @@ def debian_mirror(sources_dir=Path("/etc/apt")):
 
 
 def ensure_built(client, recipe):
-    """The recipe's image, built unless an image with its hash already exists."""
+    """The recipe's image, built unless an image with its hash already exists. One lab process builds at a time:
+    builds share the debootstrap cache (two at once broke each other's dpkg) and the build folder."""
+    image = _built(client, recipe)
+    if image is not None:
+        return image
+    with paths.locked("build", waiting=f"{recipe.tag}: waiting for another lab process's image build"):
+        image = _built(client, recipe)  # that process may have built this very image
+        if image is not None:
+            return image
+        return _build(client, recipe)
+
+
+def _built(client, recipe):
     try:
         image = client.images.get(recipe.tag)
-        say(f"{recipe.tag}: up to date")
-        return image
     except docker.errors.ImageNotFound:
-        pass
+        return None
+    say(f"{recipe.tag}: up to date")
+    return image
+
+
+def mounts_under(folder: Path, mountinfo: str) -> list[str]:
+    """The mount points at or below folder (/proc/self/mountinfo's field 5), deepest first."""
+    inside = [point for point in (line.split()[4] for line in mountinfo.splitlines() if len(line.split()) > 4)
+              if point == str(folder) or point.startswith(f"{folder}/")]
+    return sorted(inside, key=lambda point: point.count("/"), reverse=True)
+
+
+def _clear(work):
+    """Remove a build folder; first unmount what a failed debootstrap left mounted in it (the chroot's /proc): rmtree
+    cannot remove a mount point, and the next build could not start."""
+    for point in mounts_under(work, Path("/proc/self/mountinfo").read_text()):
+        run(["umount", "-l", point], title=f"unmount {point}, left by a build", timeout=60)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _build(client, recipe):
     with step(f"build {recipe.tag}"):
         work = paths.BUILD / recipe.name
-        shutil.rmtree(work, ignore_errors=True)
+        _clear(work)
         rootfs = work / "rootfs"
         rootfs.mkdir(parents=True)
         try:
@@ -106,7 +136,7 @@ def ensure_built(client, recipe):
                 _debootstrap(recipe, rootfs, work)
             return _import(client, recipe, rootfs, work)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            _clear(work)
 
 
 def ensure_pushed(client, recipe, image):

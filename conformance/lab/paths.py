@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conformance import profiles
-from conformance.lab.progress import LabError
+from conformance.lab.progress import LabError, say
 
 HOME = Path(os.environ.get("CONFORMANCE_LAB_HOME", "/var/lib/conformance-lab"))
 REGISTRY_DATA = HOME / "registry"
@@ -33,9 +33,15 @@ def recipe(name: str) -> Path:
 
 
 @contextmanager
-def locked(name: str):
-    """Hold HOME/<name>.lock exclusively: serialises one kind of edit between lab processes."""
+def locked(name: str, waiting: str = ""):
+    """Hold HOME/<name>.lock exclusively: serialises one kind of edit between lab processes. waiting: what to say
+    when another process holds it (the wait is as long as that process's own bounded work)."""
     HOME.mkdir(parents=True, exist_ok=True)
     with open(HOME / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                say(waiting)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield

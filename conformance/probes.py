@@ -620,6 +620,8 @@ class Http:
         ca_files = (*tls.ca_files, None) if tls is not None and tls.verify and tool != "python3" else (None,)
         for ca_file in ca_files:
             command, args = self._command(tool, url, headers, proxy, tls, ca_file)
+            if tls is not None and tls.verify:
+                command = LOGIN_ROOTS_UNSET + command
             result = self.evidence.cmd(self.host, command, *args)
             if result.rc != TLS_VERIFY_FAILED.get(tool):
                 break
@@ -685,6 +687,9 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+# dockerd verifies with the system's roots (Go's SystemCertPool; SSL_CERT_FILE and SSL_CERT_DIR of dockerd's own
+# environment): the login's, and curl's CURL_CA_BUNDLE, would make curl, wget (OpenSSL) or python3 trust other roots
+LOGIN_ROOTS_UNSET = "env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR "
 TLS_VERIFY_FAILED = {"curl": 60, "wget": 5}  # their exit status when the peer's certificate did not verify
 
 

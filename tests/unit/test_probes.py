@@ -241,6 +241,20 @@ def test_tls_trust_of_each_client_as_dockerd_has_it():
     assert ["--cacert" in c for c in curl.ran[1:]] == [True, True, False]
 
 
+@pytest.mark.red("registry.mirror-reachable")
+def test_a_verified_https_probe_ignores_the_roots_of_the_logins_environment():
+    # Lab variant mirror-tls-login-ca-env: /etc/environment's CURL_CA_BUNDLE and SSL_CERT_FILE named the mirror's
+    # private CA, which dockerd does not trust; curl took it and mirror-reachable passed ("v2/ -> 200")
+    from conformance.judges.registry import TlsTrust
+    for tool in ("curl", "wget", "python3"):
+        host = RecordedHost((DISCOVER, Result(0, f"{tool}\n")), (tool, CURL_200))
+        for tls in (TlsTrust(True, "verified"), TlsTrust(True, "verified", ("/etc/docker/certs.d/m/ca.crt",))):
+            probes.Http(host, Evidence("ssh://h", 10), 5).get("https://m/v2/", tls=tls)
+            assert "sh -c 'env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR " in host.ran[-1], host.ran[-1]
+        probes.Http(host, Evidence("ssh://h", 10), 5).get("https://m/v2/", tls=TlsTrust(False, "insecure"))
+        assert "CURL_CA_BUNDLE" not in host.ran[-1]  # nothing verified: no roots to choose
+
+
 def test_a_frozen_engine_is_not_asked_twice_through_dial_stdio(monkeypatch):
     from conformance import engine as engines
     from conformance.targets import Target

@@ -330,15 +330,26 @@ def _engine_message(response) -> str:
 ROOT = "0"
 
 
-def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bool = False,
-           lines: int = 1, user: str = "") -> tuple[int, str]:
+def lines_for(*keys: str) -> Callable[[str], bool]:
+    """A run_in `prints` rule: the output has a line whose first word is each of keys."""
+    return lambda output: set(keys) <= {line.split()[0] for line in output.splitlines() if line.split()}
+
+
+def has_lines(count: int) -> Callable[[str], bool]:
+    """A run_in `prints` rule: the output has at least count lines that are not blank."""
+    return lambda output: len([line for line in output.splitlines() if line.strip()]) >= count
+
+
+def run_in(container, argv: list[str], evidence, seconds: float = 20,
+           prints: bool | Callable[[str], bool] = False, user: str = "") -> tuple[int, str]:
     """Run argv in the container under coreutils timeout (exec_run has no client timeout); (exit code, output).
-    prints: a read-only command that prints at least `lines` lines when it exits 0; user: as whom ('': the image's
-    USER, as `docker exec` does)."""
+    prints: a read-only command whose output, when it exits 0, has a line (True) or meets this rule (lines_for,
+    has_lines); user: as whom ('': the image's USER, as `docker exec` does)."""
     wrapped = ["timeout", str(int(seconds)), *argv]
+    whole = prints if callable(prints) else has_lines(1)
     # Over ssh:// docker-py now and then returns exit 0 with no output, or with its first lines missing (seen on a
-    # loaded machine: docker/docker-py#3332, #2042); a read-only command that must print is asked again while it
-    # printed fewer lines than it must, at most twice, and every attempt is evidence.
+    # loaded machine: docker/docker-py#3332, #2042); a read-only command that must print is asked again while its
+    # output falls short of what it must print, at most twice, and every attempt is evidence.
     for _ in range(3 if prints else 1):
         result = bounded(lambda: container.exec_run(wrapped, user=user), seconds + 10,
                          f"{evidence.target_id}: exec in container {container.short_id}")
@@ -346,7 +357,7 @@ def run_in(container, argv: list[str], evidence, seconds: float = 20, prints: bo
         evidence.api(f"POST /containers/{container.short_id}/exec", cmd=argv, **({"User": user} if user else {}),
                      exit_code=result.exit_code,
                      output=clip(output, 2000, end=True))
-        if result.exit_code != 0 or len([line for line in output.splitlines() if line.strip()]) >= lines:
+        if result.exit_code != 0 or whole(output):
             break
     return result.exit_code, output
 

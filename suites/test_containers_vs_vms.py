@@ -36,7 +36,7 @@ def test_pid_isolation(host, target, evidence):
         evidence.api(f"GET /containers/{container.short_id}/top", State_Pid=pid, Processes=top["Processes"])
     # Both namespaces without root: the container's from inside it, the host's from the observer's own process.
     code, inside = probes.run_in(container, ["sh", "-c", "cat /proc/1/comm; readlink /proc/1/ns/pid"], evidence,
-                                 prints=True, lines=2)
+                                 prints=probes.has_lines(2))
     if len(inside.splitlines()) < 2:  # a line each when they work: not read, or the output cut on the way (#3332)
         raise ObserverError(f"{target.name}: PID 1's name and PID namespace not both read inside the container "
                             f"(exit {code}, output {inside!r}); the namespaces were not judged")

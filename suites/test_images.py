@@ -96,7 +96,7 @@ def run_test_d(target, make, evidence):
     """test -d of every ROOTFS_DIRS path in the shared nginx container, in one exec; path -> exit code."""
     script = 'for d in "$@"; do test -d "$d"; echo "$d $?"; done'
     _, output = probes.run_in(ahead.shared_nginx(target), ["sh", "-c", script, "sh", *ROOTFS_DIRS], evidence,
-                              prints=True, lines=len(ROOTFS_DIRS))
+                              prints=probes.lines_for(*ROOTFS_DIRS))
     return {path: int(code) for path, code in (line.split() for line in output.splitlines() if line.strip())}
 
 
@@ -128,10 +128,8 @@ def test_cmd_applied(target, engine, evidence):
                  container.attrs["HostConfig"].get("Init"), image_Entrypoint=config.get("Entrypoint"),
                  image_Cmd=config.get("Cmd"))
     evidence.api("GET /info", InitBinary=init_binary)
-    for _ in range(3):  # over ssh docker-py now and then cuts an exec's first lines (#3332): PID 1's comes first
-        _, listing = probes.run_in(container, ["sh", "-c", PROCESSES], evidence, prints=True)
-        if any(line.split(" ", 1)[0] == "1" for line in listing.splitlines()):
-            break
+    # PID 1's line comes first, the one an output cut on the way (docker/docker-py#3332) lacks: read again then
+    _, listing = probes.run_in(container, ["sh", "-c", PROCESSES], evidence, prints=probes.lines_for("1"))
     judge.process_cmd(config, path, args, judge.process_table(listing), judge.engine_inits(init_binary)).check(evidence)
 
 

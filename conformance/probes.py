@@ -27,7 +27,7 @@ from conformance import rootless, units
 from conformance import engine as engines
 from conformance.engine import bounded
 from conformance.evidence import trim
-from conformance.judges import page_title
+from conformance.judges import engine_time, page_title
 from conformance.judges import registry
 from conformance.judges.registry import TlsTrust
 from conformance.targets import is_local
@@ -151,6 +151,11 @@ def read_proc(host, evidence, pid: int | str, name: str, born: tuple[float | Non
                                 "shell's startup files, a container given the engine's socket); observe the host from "
                                 "its own PID namespace")
     return content
+
+
+def container_started(container) -> tuple[float | None, str]:
+    """read_proc's born for a container's process: (its State.StartedAt, what that is)."""
+    return engine_time(container.attrs["State"].get("StartedAt")), f"container {container.short_id} started"
 
 
 # When the login's PID 1 started: its starttime (clock ticks after boot, field 22 of /proc/1/stat, after the name in

@@ -5,7 +5,7 @@ import docker
 import pytest
 
 from conformance import ahead, probes
-from conformance.judges import containers_vs_vms as judge, engine_time
+from conformance.judges import containers_vs_vms as judge
 from conformance.outcomes import ObserverError
 
 
@@ -41,8 +41,7 @@ def test_pid_isolation(host, target, evidence):
         raise ObserverError(f"{target.name}: PID 1's name and PID namespace not both read inside the container "
                             f"(exit {code}, output {inside!r}); the namespaces were not judged")
     inside_pid1, container_ns = inside.splitlines()[:2]
-    started = (engine_time(container.attrs["State"].get("StartedAt")), f"container {container.short_id} started")
-    comm = probes.read_proc(host, evidence, pid, "comm", born=started) or ""
+    comm = probes.read_proc(host, evidence, pid, "comm", born=probes.container_started(container)) or ""
     host_ns = probes.observe(host, evidence, "readlink /proc/self/ns/pid", tools=("readlink",),
                              paths=("/proc/self/ns/pid",), doing="read the observer's PID namespace").stdout.strip()
     judge.pid_isolation(inside_pid1, pid, top_pids, comm, container_ns, host_ns).check(evidence)

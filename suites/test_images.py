@@ -5,7 +5,7 @@ import docker
 import pytest
 
 from conformance import ahead, probes
-from conformance.judges import engine_time, images as judge
+from conformance.judges import images as judge
 from conformance.outcomes import ObserverError, expect
 from conformance.profiles import profiles
 from conformance.masking import clip
@@ -73,8 +73,8 @@ def layers_of(host, container, evidence):
     evidence.api(f"GET /containers/{container.short_id}/json", GraphDriver=container.attrs.get("GraphDriver"),
                  **({"Storage": container.attrs["Storage"]} if "Storage" in container.attrs else {}))
     try:
-        started = (engine_time(container.attrs["State"].get("StartedAt")), f"container {container.short_id} started")
-        mountinfo = probes.read_proc(host, evidence, container.attrs["State"]["Pid"], "mountinfo", born=started) or ""
+        mountinfo = probes.read_proc(host, evidence, container.attrs["State"]["Pid"], "mountinfo",
+                                     born=probes.container_started(container)) or ""
     except ObserverError as e:
         if not (graph.get("Data") or {}).get("UpperDir"):
             raise  # the containerd store names its dirs only in the mount

@@ -20,6 +20,11 @@ _KEEPING: set[str] = set()  # ids of runs in this process that keep the images t
 HANDED_LABEL = "conformance.handed-by"  # on a record one run made for another when it ended first
 
 
+# How a container the run made is removed (DELETE /containers/{id}?force=1&v=1): v, with its anonymous volumes, which
+# an image of the host's own may declare (VOLUME /etc/nginx): else they outlive the run.
+REMOVAL = {"force": True, "v": True}
+
+
 def labels(run_id: str) -> dict[str, str]:
     return {RUN_LABEL: run_id, SUITE_LABEL: SUITE}
 
@@ -239,13 +244,17 @@ class Factory:
         self._made.append(("volume", volume))
         return volume
 
+    def remove(self, container) -> None:
+        """Remove one of its containers now (REMOVAL); cleanup() finds it gone."""
+        container.remove(**REMOVAL)
+
     def cleanup(self) -> list[str]:
         """Remove what this factory made, newest first; return what could not be removed."""
         order = {"container": 0, "image": 1, "network": 2, "volume": 3}
         problems = []
         for kind, thing in sorted(reversed(self._made), key=lambda made: order[made[0]]):
             if kind == "container":
-                problem = _quietly(lambda c=thing: c.remove(force=True, v=True))
+                problem = _quietly(lambda c=thing: self.remove(c))
             elif kind == "image":
                 problem = _quietly(lambda ref=thing: self.client.images.remove(ref))
             else:
@@ -263,7 +272,7 @@ def sweep(client: docker.DockerClient, run_id: str, released: dict[str, str] | N
     selector = {"label": [f"{RUN_LABEL}={run_id}", f"{SUITE_LABEL}={SUITE}"]}
     api = client.api
     steps = (  # raw lists: the models' list() inspects each object and fails on one removed meanwhile
-        lambda: [_quietly(lambda i=c["Id"]: api.remove_container(i, force=True, v=True))
+        lambda: [_quietly(lambda i=c["Id"]: api.remove_container(i, **REMOVAL))
                  for c in api.containers(all=True, filters=selector)],
         lambda: [_quietly(lambda i=i["Id"]: api.remove_image(i, force=True)) for i in api.images(filters=selector)],
         lambda: [_quietly(lambda i=n["Id"]: api.remove_network(i)) for n in api.networks(filters=selector)],

@@ -239,7 +239,7 @@ def write_commit_remove(target, make, evidence):
     except docker.errors.APIError as e:  # image.commit-persists's finding alone; the removal goes on
         evidence.api(f"POST /commit?container={first.short_id}", error=str(e.explanation or e))
         commit_seen = e
-    first.remove(force=True, v=True)  # v: its anonymous volumes too (an image of the host's own may declare VOLUME)
+    make.remove(first)
     evidence.api(f"DELETE /containers/{first.short_id}?force=1&v=1")
     upper_exists = probes.stat_path(target.host, evidence, upper) if upper and not isinstance(visible, Exception) else None
     new_sees = new_container_sees(target, make, probes.NGINX, added, evidence)[0]

@@ -847,16 +847,37 @@ def parse_dockerd_process(stdout: str) -> rootless.Dockerd | None:
     return rootless.parse(pid, section) if pid else None
 
 
-def dockerd(host, evidence) -> rootless.Dockerd | None:
+def dockerd_output(target, evidence) -> str:
+    """DOCKERD's output, read once per target (service.running, service.enabled and the registry checks judge it)
+    where it found a dockerd and no connection can start another: systemd is not PID 1, or docker.service was active
+    before the suite's first connection (Target.units); a later check's evidence gets the first read. Read again
+    elsewhere: a connection since may have started docker.service (socket activation), whose dockerd DOCKERD names."""
+    kept = target.shared.get("conformance.dockerd")
+    if kept is not None:
+        evidence.note("dockerd as an earlier check of this target read it (read once per target):")
+        evidence.items.append(kept[0])
+        return kept[1]
+    stdout = evidence.cmd(target.host, DOCKERD).stdout
+    try:
+        units = target.units()
+        settled = not units.systemd_pid1 or units.service.active == "active"
+    except TargetError:
+        settled = False
+    if parse_dockerd(stdout)[0] and settled:
+        target.share("conformance.dockerd", lambda: (evidence.items[-1], stdout))
+    return stdout
+
+
+def dockerd(target, evidence) -> rootless.Dockerd | None:
     """The running dockerd (see DOCKERD), read without a connection to the engine; None when none runs."""
-    return parse_dockerd_process(evidence.cmd(host, DOCKERD).stdout)
+    return parse_dockerd_process(dockerd_output(target, evidence))
 
 
-def dockerd_pidfile(host, evidence, default: str) -> str:
+def dockerd_pidfile(target, evidence, default: str) -> str:
     """The pidfile the dockerd that serves this host writes its pid to (DOCKERD's argv: the running dockerd's, else
     its next start's), read without a connection to the engine: its -p/--pidfile flag, which init scripts pass
     (Debian's /etc/init.d/docker passes -p "$DOCKER_PIDFILE", which /etc/default/docker may set), else default."""
-    argv = parse_dockerd(evidence.cmd(host, DOCKERD).stdout)[1]
+    argv = parse_dockerd(dockerd_output(target, evidence))[1]
     named = registry.flag_values(argv, "--pidfile")
     evidence.note(f"dockerd's pidfile: {named[-1]} (its -p/--pidfile)" if named else
                   f"dockerd's pidfile: {default} (the default; no -p/--pidfile in {' '.join(argv) or 'no argv read'})")
@@ -991,10 +1012,10 @@ def as_systemd_starts(host, evidence, argv: tuple[str, ...]) -> tuple[str, ...]:
     return expanded
 
 
-def daemon_config(host, evidence, default_path: str) -> DaemonConfig:
+def daemon_config(target, evidence, default_path: str) -> DaemonConfig:
     """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
     --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
-    stdout = evidence.cmd(host, DOCKERD).stdout
+    host, stdout = target.host, dockerd_output(target, evidence)
     pid, argv, version_text = parse_dockerd(stdout)
     following = parse_next_start(stdout)
     if (following or not pid) and not dockerd_source(stdout) and not re.search(r"^next=sysv$", stdout, re.M):

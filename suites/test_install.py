@@ -112,14 +112,14 @@ def test_service_running(host, target, evidence):
     pid = comm = None
     pidfile = judge.PIDFILE
     if not snapshot.systemd_pid1 or snapshot.service.unwatched:  # systemd watches no dockerd: its pid file
-        pidfile = probes.dockerd_pidfile(host, evidence, judge.PIDFILE)
+        pidfile = probes.dockerd_pidfile(target, evidence, judge.PIDFILE)
         pid = (probes.read_file(host, evidence, pidfile) or "").strip() or None
         if pid and pid.isdigit():
             written = (probes.mtime(host, evidence, pidfile), f"dockerd wrote {pidfile}")
             comm = (probes.read_proc(host, evidence, int(pid), "comm", born=written) or "").strip()
     verdict = judge.service_running(snapshot, pid, comm, pidfile)
     if not verdict.ok:
-        not_a_rootless_engine(host, evidence)
+        not_a_rootless_engine(target, evidence)
     verdict.check(evidence)
 
 
@@ -143,7 +143,7 @@ def test_service_enabled(host, target, evidence):
         if word in judge.BOOT_WORDS_CLOSURE:
             closure = probes.in_boot_transaction(host, evidence, UNIT) if snapshot.systemd_pid1 else None
             links = probes.persistent_wants_links(host, evidence, UNIT)
-    not_a_rootless_engine(host, evidence)  # a system unit left enabled would pass for a rootless engine
+    not_a_rootless_engine(target, evidence)  # a system unit left enabled would pass for a rootless engine
     try:
         verdict = judge.service_enabled(snapshot, closure, links or "", sysv, alias, dependencies)
     except ObserverError as e:
@@ -151,10 +151,10 @@ def test_service_enabled(host, target, evidence):
     verdict.check(evidence)
 
 
-def not_a_rootless_engine(host, evidence) -> None:
+def not_a_rootless_engine(target, evidence) -> None:
     """The system's docker.service says nothing about the engine when the dockerd that runs is rootless: its service
     is a user unit (`systemctl --user`), which the suite does not read; then the check ends as error."""
-    process = probes.dockerd(host, evidence)  # the process, read without a connection to the engine
+    process = probes.dockerd(target, evidence)  # the process, read without a connection to the engine
     if process is not None and process.rootless:
         raise TargetError(f"{evidence.target_id}: {process.unit_reason(UNIT)}")
 

@@ -14,15 +14,15 @@ MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json",  
                   "application/vnd.oci.image.manifest.v1+json")
 
 
-def dockerd_config(host, evidence):
+def dockerd_config(target, evidence):
     """The configuration file the running dockerd reads (its --config-file, else daemon.json), as bytes."""
-    return probes.daemon_config(host, evidence, DAEMON_JSON)
+    return probes.daemon_config(target, evidence, DAEMON_JSON)
 
 
-def configured_mirrors(host, evidence) -> tuple[str, list[str]]:
+def configured_mirrors(target, evidence) -> tuple[str, list[str]]:
     """(the file dockerd reads, the mirrors it configures); [] when dockerd would refuse it (mirror-configured
     judges that)."""
-    config = dockerd_config(host, evidence)
+    config = dockerd_config(target, evidence)
     version = judge.dockerd_version(config.version_text)
     try:
         return config.path, judge.read_mirrors(config.path, config.raw, version, list(config.flag_mirrors))
@@ -100,7 +100,7 @@ def test_default_hub(engine, evidence):
 @pytest.mark.req("registry.mirror-configured")
 def test_mirror_configured(host, target, evidence):
     """The file dockerd reads is valid as dockerd parses it and lists the expected registry mirror(s)."""
-    config = dockerd_config(host, evidence)
+    config = dockerd_config(target, evidence)
     version = judge.dockerd_version(config.version_text)
     evidence.note(f"expected mirrors: {list(target.settings.mirrors) or 'any, at least one'}")
     refused, unknown = None, []
@@ -124,9 +124,9 @@ def test_mirror_configured(host, target, evidence):
 
 
 @pytest.mark.req("registry.mirror-applied")
-def test_mirror_applied(host, engine, evidence):
+def test_mirror_applied(target, engine, evidence):
     """The running daemon uses exactly the mirrors its configuration lists, in order."""
-    path, configured = configured_mirrors(host, evidence)
+    path, configured = configured_mirrors(target, evidence)
     judge.mirror_applied(path, configured, daemon_mirrors(engine.info(), evidence)).check(evidence)
 
 
@@ -134,7 +134,7 @@ def test_mirror_applied(host, engine, evidence):
 def test_mirror_reachable(host, target, engine, evidence):
     """The expected mirror (else every mirror the daemon uses) answers as a registry where dockerd pulls from it."""
     info = engine.info()  # one answer for the mirrors, dockerd's proxies and its TLS trust
-    mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(host, evidence)[1])
+    mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(target, evidence)[1])
     client = http(host, target, evidence)
     get = client.get
     proxies, trust = engine_proxies(info, evidence), engine_tls(host, info, evidence)
@@ -167,7 +167,7 @@ def test_mirror_serves_pulls(host, target, engine, make, evidence):
                                   "no pull to observe (the suite removes only images it pulled; remove it, "
                                   "or check a host without it)")
     info = engine.info()  # one answer for the mirrors, dockerd's proxies and its TLS trust
-    mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(host, evidence)[1])
+    mirrors = judge.mirrors_in_use(daemon_mirrors(info, evidence), configured_mirrors(target, evidence)[1])
     client = http(host, target, evidence)
     get = client.get_anonymously  # a token challenge answered as dockerd's anonymous pull does
     proxies, trust = engine_proxies(info, evidence), engine_tls(host, info, evidence)

@@ -9,7 +9,7 @@ from conformance.judges import install as judge
 from conformance.outcomes import ObserverError
 from conformance.profiles import profile_of, profiles
 from judged import message
-from tests.unit.test_probes import RecordedHost, Result
+from tests.unit.test_probes import ReadingTarget, RecordedHost, Result
 
 PROFILES = profiles()
 SUPPORTED = PROFILES["supported"]
@@ -425,13 +425,36 @@ SID_PIDFILE_ELSEWHERE = ("pid=924\nnext=sysv\n--- argv\n/usr/sbin/dockerd\n-p\n/
 def test_the_pidfile_read_is_the_one_dockerd_was_started_with():
     """Before: /var/run/docker.pid was read whatever -p dockerd had: failed ('names nothing') with dockerd alive."""
     host = RecordedHost(("pid=$(systemctl", Result(0, SID_PIDFILE_ELSEWHERE)))
-    assert probes.dockerd_pidfile(host, Evidence("ssh://h", 10), judge.PIDFILE) == "/run/dockerd.pid"
+    assert probes.dockerd_pidfile(ReadingTarget(host), Evidence("ssh://h", 10), judge.PIDFILE) == "/run/dockerd.pid"
     unread = RecordedHost(("pid=$(systemctl", Result(0, "pid=\n--- version\nsh: dockerd: not found\n")))
-    assert probes.dockerd_pidfile(unread, Evidence("ssh://h", 10), judge.PIDFILE) == judge.PIDFILE
+    assert probes.dockerd_pidfile(ReadingTarget(unread), Evidence("ssh://h", 10), judge.PIDFILE) == judge.PIDFILE
     offline = snapshot("", "", pid1=False)
     assert "dockerd pid 924 (/run/dockerd.pid) is alive" in judge.service_running(offline, "924", "dockerd",
                                                                                  "/run/dockerd.pid").found
     assert "/run/dockerd.pid names nothing" in message(judge.service_running(offline, None, None, "/run/dockerd.pid"))
+
+
+def test_dockerd_is_read_once_per_target_where_no_connection_can_start_another():
+    """On a sysvinit host service.running (its pidfile), service.enabled and the registry checks read DOCKERD once; a
+    read that found no dockerd, or one where a connection may start docker.service (socket activation), again."""
+    def reads(target):
+        first, later = Evidence("ssh://h", 10), Evidence("ssh://h", 10)
+        probes.dockerd_pidfile(target, first, judge.PIDFILE)
+        probes.daemon_config(target, later, "/etc/docker/daemon.json")
+        return len([c for c in target.host.ran if "pid=$(systemctl" in c]), first.items[0], later.items
+    sysvinit = ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, SID_PIDFILE_ELSEWHERE)),
+                                          ("base64 -w 0", Result(0, "e30="))))
+    count, first, later = reads(sysvinit)
+    assert count == 1 and later[1] == first and "read once per target" in later[0]["text"]
+    assert probes.dockerd(sysvinit, Evidence("ssh://h", 10)).pid == "924" and len(sysvinit.host.ran) == 2
+    stopped = "pid=\n--- version\nDocker version 28.5.2+dfsg4, build 3ef3c07c\n"
+    assert reads(ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, stopped)), ("busctl", Result(1)),
+                                            ("base64 -w 0", Result(0, "e30=")))))[0] == 2
+    running = SID_PIDFILE_ELSEWHERE.replace("next=sysv\n", "")
+    for service, count in ((SERVICE_STOPPED, 2), (SERVICE_ACTIVE, 1)):  # a rootless or hand-run dockerd beside it
+        target = ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, running)), ("busctl", Result(1)),
+                                            ("base64 -w 0", Result(0, "e30="))), snapshot(service, SOCKET_LISTENING))
+        assert reads(target)[0] == count
 
 
 def test_units_read_before_any_connection_are_parsed():

@@ -7,9 +7,10 @@ import pytest
 import testinfra
 import testinfra.backend.base
 
-from conformance import probes
+from conformance import probes, units as unit_states
 from conformance.evidence import Evidence
 from conformance.outcomes import ObserverError
+from conformance.targets import Target
 from judged import message
 
 
@@ -56,6 +57,17 @@ class RecordedHost:
         rendered = Backend.quote(command, *args)
         self.ran.append(rendered)
         return next(result for part, result in self.answers if part in rendered)
+
+
+class ReadingTarget:
+    """What the dockerd probes use of a Target: its host, its shared reads (Target.share) and its docker units (by
+    default those of a host where systemd is not PID 1: a sysvinit one)."""
+
+    share = Target.share
+
+    def __init__(self, host, snapshot=None):
+        self.host, self.shared = host, {}
+        self.units = lambda: snapshot or unit_states.Snapshot({}, systemd_pid1=False, systemctl=False, read_at="")
 
 
 UPPER = "/var/lib/docker/overlay2/5e1f/diff"

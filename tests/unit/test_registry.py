@@ -13,7 +13,7 @@ from conformance.profiles import DAEMON_JSON, profiles
 from conformance import probes
 from conformance.evidence import Evidence
 from judged import message
-from tests.unit.test_probes import RecordedHost, Result
+from tests.unit.test_probes import ReadingTarget, RecordedHost, Result
 
 HUB = profiles()["engine"]["hub_index"]
 PATH = DAEMON_JSON
@@ -563,7 +563,7 @@ def test_dockerd_validate_gets_the_unit_argv_as_systemd_expands_it():
                          Result(0, "\n--- files\n/etc/default/docker (ignore_errors=yes)\n")),
                         ("cat -- /etc/default/docker", Result(0, DEFAULT_DOCKER)),
                         ("busctl", busctl(*SYSTEMD_ARGV, "$DOCKER_OPTS")), ("base64 -w 0", Result(0, "e30=")))
-    config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+    config = probes.daemon_config(ReadingTarget(host), Evidence("ssh://h", 10), PATH)
     assert config.argv == SYSTEMD_ARGV and config.pid == ""
     assert probes.validate_argv(config.argv, PATH)[-3:] == ["--validate", "--config-file", PATH]
     options = 'DOCKER_OPTS="--dns 8.8.8.8 --config-file /etc/docker/lab.json"\n; a comment\nOTHER=a b\n'
@@ -578,7 +578,7 @@ def test_dockerd_validate_gets_the_unit_argv_as_systemd_expands_it():
     host.answers.append(("cat -- /etc/default/docker", denied))
     host.answers = [a for a in host.answers if a[1].stdout != DEFAULT_DOCKER]
     with pytest.raises(probes.ObserverError):
-        probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+        probes.daemon_config(ReadingTarget(host), Evidence("ssh://h", 10), PATH)
 
 
 # Recorded on lab host h3-a (sid, sysvinit, Docker 28.5) stopped by /etc/init.d/docker stop, its /etc/default/docker
@@ -594,14 +594,15 @@ def test_a_sysvinit_start_takes_default_docker_opts():
     """Before: no flags where no dockerd ran and systemd had no unit: the mirror beside DOCKER_OPTS' passed."""
     mirror = b'{"registry-mirrors": ["http://172.17.0.1:5000"]}'
     host = RecordedHost(("pid=$(systemctl", Result(0, SID_STOPPED)), ("base64 -w 0", Result(0, "e30=")))
-    config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+    config = probes.daemon_config(ReadingTarget(host), Evidence("ssh://h", 10), PATH)
     assert config.pid == "" and config.argv[1:3] == ("-p", "/var/run/docker.pid")
     assert config.flag_mirrors == ("http://172.17.0.1:5000",) and config.path == PATH
     assert "specified both as a flag and in the configuration file: registry-mirrors" in message(judge.mirror_configured(
         PATH, mirror, (28, 5, 2), list(config.flag_mirrors), (), None, config.argv))
     assert judge.mirror_configured(PATH, None, (28, 5, 2), list(config.flag_mirrors), (), None, config.argv).ok
     with pytest.raises(probes.ObserverError, match="cannot read /etc/default/docker"):
-        probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, SID_UNREADABLE))), Evidence("ssh://h", 10), PATH)
+        probes.daemon_config(ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, SID_UNREADABLE)))),
+                             Evidence("ssh://h", 10), PATH)
 
 
 # Debian 12's docker.io 20.10.24 (no --validate) whose daemon.json gained 23.0's "proxies": its start is refused,
@@ -644,12 +645,14 @@ def test_the_next_start_of_a_changed_unit_is_judged():
     assert probes.parse_dockerd(PENDING_DROPIN)[1] == SYSTEMD_ARGV
     host = RecordedHost(("pid=$(systemctl", Result(0, PENDING_DROPIN)), ("base64 -w 0", Result(0, "e30=")),
                         ("busctl", busctl(*SYSTEMD_ARGV, "--registry-mirror=http://172.17.0.1:5000")))
-    config = probes.daemon_config(host, Evidence("ssh://h", 10), PATH)
+    config = probes.daemon_config(ReadingTarget(host), Evidence("ssh://h", 10), PATH)
     assert config.pid == "987" and config.argv == (*SYSTEMD_ARGV, "--registry-mirror=http://172.17.0.1:5000")
     assert config.flag_mirrors == ("http://172.17.0.1:5000",)
     same = PENDING_DROPIN.replace("--registry-mirror=http://172.17.0.1:5000\n--- process", "--- process")
-    unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30=")),
-                                                  ("busctl", busctl(*SYSTEMD_ARGV))), Evidence("ssh://h", 10), PATH)
+    unchanged = probes.daemon_config(ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, same)),
+                                                                ("base64 -w 0", Result(0, "e30=")),
+                                                                ("busctl", busctl(*SYSTEMD_ARGV)))),
+                                     Evidence("ssh://h", 10), PATH)
     assert unchanged.argv == SYSTEMD_ARGV and unchanged.flag_mirrors == ()
 
 
@@ -670,9 +673,10 @@ QUOTED_BUSCTL = Result(0, '{"type":"a(sasbttttuii)","data":[["/usr/sbin/dockerd"
 def test_a_unit_word_holding_a_space_stays_one_word():
     """Before: 'owner=ops' and 'team' two words, which dockerd --validate refused ("accepts no argument(s)"): failed."""
     def config(stdout, words):
-        return probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, stdout)), ("busctl", words),
-                                                 ("systemctl show -p Environment", Result(0, "\n--- files\n")),
-                                                 ("base64 -w 0", Result(0, "e30="))), Evidence("ssh://h", 10), PATH)
+        host = RecordedHost(("pid=$(systemctl", Result(0, stdout)), ("busctl", words),
+                            ("systemctl show -p Environment", Result(0, "\n--- files\n")),
+                            ("base64 -w 0", Result(0, "e30=")))
+        return probes.daemon_config(ReadingTarget(host), Evidence("ssh://h", 10), PATH)
     assert config(QUOTED_DROPIN, QUOTED_BUSCTL).argv == (*SYSTEMD_ARGV, "--label=owner=ops team")
     stopped = QUOTED_DROPIN.replace("pid=786", "pid=").partition("--- argv\n")[0] + "--- argv\n" + \
         QUOTED_DROPIN.partition("--- next\n")[2].replace("--- process\nuid=0\nenviron=read\n", "")
@@ -694,12 +698,13 @@ def test_the_next_sysvinit_start_is_judged_where_default_docker_changed():
     running = ("/usr/sbin/dockerd", "-p", "/var/run/docker.pid")
     evidence = Evidence("ssh://h", 10)
     host = RecordedHost(("pid=$(systemctl", Result(0, SID_PENDING)), ("base64 -w 0", Result(0, "e30=")))
-    config = probes.daemon_config(host, evidence, PATH)
+    config = probes.daemon_config(ReadingTarget(host), evidence, PATH)
     assert config.pid == "610" and config.argv == (*running, "--registry-mirror=http://172.17.0.1:5000")
     assert config.flag_mirrors == ("http://172.17.0.1:5000",)
     assert "/etc/init.d/docker's next start, with /etc/default/docker, runs" in evidence.text()
     same = SID_PENDING.replace("--registry-mirror=http://172.17.0.1:5000\n--- process", "--- process")
-    unchanged = probes.daemon_config(RecordedHost(("pid=$(systemctl", Result(0, same)), ("base64 -w 0", Result(0, "e30="))),
+    unchanged = probes.daemon_config(ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, same)),
+                                                                ("base64 -w 0", Result(0, "e30=")))),
                                      Evidence("ssh://h", 10), PATH)
     assert unchanged.argv == running and unchanged.flag_mirrors == ()
 

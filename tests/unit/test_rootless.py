@@ -4,7 +4,7 @@ import pytest
 from conformance import probes, rootless
 from conformance.evidence import Evidence
 from conformance.outcomes import ObserverError
-from tests.unit.test_probes import RecordedHost, Result
+from tests.unit.test_probes import ReadingTarget, RecordedHost, Result
 
 ROOTFUL_PID = "812"
 ROOTLESS_PID = "4242"
@@ -25,7 +25,7 @@ USER_JSON = b'{"registry-mirrors": ["http://mirror.example:5000"]}'
 
 def config(dockerd_output, file=Result(0, "e30=")):
     host = RecordedHost(("pgrep", Result(0, dockerd_output)), ("base64", file))
-    return probes.daemon_config(host, Evidence("ssh://h", 10), "/etc/docker/daemon.json"), host
+    return probes.daemon_config(ReadingTarget(host), Evidence("ssh://h", 10), "/etc/docker/daemon.json"), host
 
 
 @pytest.mark.parametrize("output, path", [

@@ -760,13 +760,15 @@ def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:
 # systemd has no docker.service (sysvinit, `service docker start` on WSL without systemd, Devuan), and what a
 # docker.service that systemd generated from it (ExecStart /etc/init.d/docker start) runs. Its default lines are
 # evaluated and the file sourced as the script does, by the script's own interpreter (its #! line: Debian's is
-# /bin/bash, so the file may use bash, e.g. DOCKER_OPTS+=, which a login's /bin/sh, dash, does not read); a file the
-# login may not read: `from=unreadable`.
+# /bin/bash, so the file may use bash, e.g. DOCKER_OPTS+=, which a login's /bin/sh, dash, does not read), run as the
+# kernel runs it: the interpreter and at most one argument, the rest of the line (`#!/usr/bin/env bash`,
+# `#!/usr/bin/env -S bash -e`); a file the login may not read: `from=unreadable`.
 SYSV_ARGV = r"""case "$argv" in ""|/etc/init.d/docker|/etc/init.d/docker[[:space:]]*)
 if grep -qs '^DOCKERD=' /etc/init.d/docker && grep -qs 'DOCKER_OPTS' /etc/init.d/docker; then
   if [ -e /etc/default/docker ] && [ ! -r /etc/default/docker ]; then echo "from=unreadable"; argv=
-  else echo "from=sysv"; argv=$(cd / && "$(sed -n '1s/^#![[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/init.d/docker | grep . || echo sh)" \
-    -c 'eval "$(grep -E "^(BASE|DOCKERD|DOCKER_PIDFILE|DOCKER_OPTS)=" /etc/init.d/docker)"
+  else echo "from=sysv"; argv=$(cd / && run=$(sed -n '1s/^#![[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/init.d/docker) &&
+    with=$(sed -n '1{s/[[:space:]]*$//; s/^#![[:space:]]*[^[:space:]]*[[:space:]]*//p;}' /etc/init.d/docker) &&
+    "${run:-sh}" ${with:+"$with"} -c 'eval "$(grep -E "^(BASE|DOCKERD|DOCKER_PIDFILE|DOCKER_OPTS)=" /etc/init.d/docker)"
     [ ! -f /etc/default/docker ] || . /etc/default/docker >/dev/null 2>&1; printf "%s\n" "$DOCKERD" -p "$DOCKER_PIDFILE" $DOCKER_OPTS')
   fi
 fi ;; esac"""

@@ -725,3 +725,24 @@ def test_the_scripts_dockerd_is_told_by_the_last_pidfile_of_its_start():
                              text=True, check=True).stdout
         assert out == judge.flag_values(argv, "--pidfile")[-1] + "\n"  # as dockerd (pflag) takes it
     assert "| " + probes.LAST_PIDFILE + ")" in probes.DOCKERD
+
+
+# An /etc/init.d/docker whose #! line runs bash through env or with an option (an admin's edit, Docker CE's script,
+# Devuan), its /etc/default/docker using bash's +=: SYSV_ARGV (here on files of its own) prints the script's start.
+SHEBANGS = ("#!/bin/bash", "#!/usr/bin/env bash", "#! /usr/bin/env -S bash -e  ", "#!/bin/bash -e")
+
+
+@pytest.mark.red("registry.mirror-configured")
+@pytest.mark.parametrize("shebang", SHEBANGS)
+@pytest.mark.parametrize("login", ("sh", "bash"))
+def test_the_init_scripts_start_is_read_by_its_interpreter_as_the_kernel_runs_it(tmp_path, shebang, login):
+    """Before: `/usr/bin/env -c ...` (the #! line's first word alone) printed nothing: no argv for its next start."""
+    script, defaults = tmp_path / "init", tmp_path / "default"
+    script.write_text(f"{shebang}\nBASE=docker\nDOCKERD=/usr/sbin/dockerd\nDOCKER_PIDFILE=/var/run/$BASE.pid\n"
+                      "DOCKER_OPTS=\n")
+    defaults.write_text('DOCKER_OPTS+=" --registry-mirror=http://172.17.0.1:5000"\n')
+    sysv = probes.SYSV_ARGV.replace("/etc/init.d/docker", str(script)).replace("/etc/default/docker", str(defaults))
+    out = subprocess.run([login, "-c", f'argv=\n{sysv}\nprintf "%s\\n" "$argv"'], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines() == ["from=sysv", "/usr/sbin/dockerd", "-p", "/var/run/docker.pid",
+                                "--registry-mirror=http://172.17.0.1:5000"]

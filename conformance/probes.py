@@ -784,8 +784,9 @@ LAST_PIDFILE = (r"""awk 'p { f = $0 } { p = 0 } $0 == "-p" || $0 == "--pidfile" 
 # /proc, else the argv systemd starts it with: where /proc hides root's processes from the login (hidepid), and
 # where no dockerd runs, whose next start reads what that argv names; else SYSV_ARGV); where docker.service runs it
 # (its MainPID), its ExecStart too, the argv of its next start, which a drop-in may have changed since (`--- next`);
-# where /etc/init.d/docker started it (its pid in the script's -p pidfile), SYSV_ARGV as the next start (`next=sysv`,
-# `--- next`), which /etc/default/docker may have changed since;
+# where /etc/init.d/docker started it (its pid in the pidfile of its own start's last -p, not the next start's: a
+# DOCKER_PIDFILE changed since names a file not written yet), SYSV_ARGV as the next start (`next=sysv`, `--- next`),
+# which /etc/default/docker may have changed since;
 # then the version of the binary that reads the configuration at its next start.
 SBIN_PATH = 'PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin"'  # dockerd lives in sbin, which a login's PATH may lack
 DOCKERD = r"""pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null); main=$pid
@@ -797,7 +798,7 @@ unit=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n '
 """ + SYSV_ARGV + r"""
 next=; if [ -n "$pid" ]; then running=$argv; argv=$unit
 """ + SYSV_ARGV + r""" >/dev/null
-[ "$argv" = "$unit" ] || [ "$(cat "$(echo "$argv" | """ + LAST_PIDFILE + r""")" 2>/dev/null)" != "$pid" ] ||
+[ "$argv" = "$unit" ] || [ "$(cat "$(echo "$running" | """ + LAST_PIDFILE + r""")" 2>/dev/null)" != "$pid" ] ||
   { echo "next=sysv"; next=$argv; }
 argv=$running; fi
 [ -z "$argv" ] || { echo "--- argv"; echo "$argv"; exe=$(echo "$argv" | head -n 1); }

@@ -10,6 +10,8 @@ import binascii
 import dataclasses
 import datetime
 import json
+import os
+import pathlib
 import re
 import shlex
 import signal
@@ -709,14 +711,52 @@ LOGIN_ROOTS_UNSET = "env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR "
 TLS_VERIFY_FAILED = {"curl": 60, "wget": 5}  # their exit status when the peer's certificate did not verify
 
 
+# The system's roots dockerd trusts on Linux, read as Go's crypto/x509 reads them (root_linux.go, loadSystemRoots in
+# root_unix.go): the first of these files that reads, plus every file in these directories but a symlink to a name
+# beside it (OpenSSL's hash links). The local:// session trusts these, never certifi's bundle nor OpenSSL's default
+# paths (those follow the runner's SSL_CERT_FILE and SSL_CERT_DIR: the login's, not dockerd's, as for LOGIN_ROOTS_UNSET)
+SYSTEM_ROOT_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
+                     "/etc/pki/tls/cacert.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem")
+SYSTEM_ROOT_DIRS = ("/etc/ssl/certs", "/etc/pki/tls/certs", "/system/etc/security/cacerts",
+                    "/data/misc/keychain/certs-added")
+
+
+def system_roots() -> list[str]:
+    """The PEM certificates of this machine's system roots as dockerd reads them (SYSTEM_ROOT_FILES, _DIRS)."""
+    texts = []
+    for path in SYSTEM_ROOT_FILES:
+        try:
+            texts.append(pathlib.Path(path).read_text(errors="replace"))
+            break
+        except OSError:
+            continue
+    for directory in SYSTEM_ROOT_DIRS:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if not (entry.is_symlink() and "/" not in os.readlink(entry.path)):
+                    texts.append(pathlib.Path(entry.path).read_text(errors="replace"))
+            except OSError:
+                continue
+    return list(dict.fromkeys(PEM_CERTIFICATE.findall("\n".join(texts))))
+
+
 def _trust_in_session(session: requests.Session, tls: TlsTrust) -> None:
     """A requests session that trusts as tls says: no verification, or the system's roots plus its CA files."""
     if not tls.verify:
         session.verify = False
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    elif tls.ca_files:
-        context = ssl.create_default_context()
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no default paths: system_roots() only
         context.hostname_checks_common_name = False  # as Go since 1.15 and urllib3 2's own contexts
+        for pem in system_roots():
+            try:
+                context.load_verify_locations(cadata=pem)
+            except ssl.SSLError:
+                continue  # not a certificate OpenSSL parses: skipped, as Go's AppendCertsFromPEM skips one it cannot
         for ca in tls.ca_files:
             context.load_verify_locations(ca)
         session.mount("https://", _ContextAdapter(context))
@@ -725,15 +765,22 @@ def _trust_in_session(session: requests.Session, tls: TlsTrust) -> None:
 
 
 class _ContextAdapter(requests.adapters.HTTPAdapter):
-    """An HTTPAdapter whose connections verify with the given ssl context."""
+    """An HTTPAdapter whose connections verify with the given ssl context only."""
 
     def __init__(self, context: ssl.SSLContext):
         self.context = context
         super().__init__()
 
+    def cert_verify(self, conn, url, verify, cert):
+        super().cert_verify(conn, url, verify, cert)
+        conn.ca_certs = conn.ca_cert_dir = None  # not certifi's bundle, which urllib3 would load into the context
+
     def init_poolmanager(self, *args, **kwargs):
         kwargs["ssl_context"] = self.context
         return super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):  # through a proxy too (requests gives it no context)
+        return super().proxy_manager_for(proxy, ssl_context=self.context, **proxy_kwargs)
 
 
 def parse_http(raw: str) -> tuple[int | None, dict[str, str], str]:

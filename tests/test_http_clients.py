@@ -1,12 +1,15 @@
 """The HTTP probe's clients (curl, wget, python3, busybox wget) against a local server: the same answer from each,
 and none of them goes through the login's proxy."""
 import http.server
+import select
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
 
 import pytest
+import requests.adapters
 import testinfra
 
 from conformance import probes
@@ -122,6 +125,92 @@ def test_each_client_trusts_a_mirror_certificate_as_dockerd_does(tls_server, too
         assert get(TlsTrust(False, "insecure registry")) == 200
     finally:
         del host.backend.conformance_http_client
+
+
+ROOT_LAYOUTS = {  # name: (the system's root files, in Go's order; whether its root directory holds the mirror's CA)
+    "first-readable-file": (["absent", "ca"], False),  # update-ca-trust's bundle on CentOS/RHEL 7, 5th in Go's list
+    "file-in-directory": (["other"], True),  # every file of /etc/ssl/certs is read, beside the bundle
+    "second-file-unread": (["other", "ca"], False),  # Go stops at the first file it reads
+}
+
+
+@pytest.mark.parametrize("layout", ROOT_LAYOUTS)
+def test_local_session_trusts_the_system_roots_dockerd_reads(tls_server, layout, tmp_path, monkeypatch):
+    """On local://, a verified mirror without certs.d files is trusted as dockerd trusts it: with the roots Go reads
+    (a company CA installed by update-ca-certificates or update-ca-trust), not certifi's bundle."""
+    url, ca, other = tls_server
+    files, in_directory = ROOT_LAYOUTS[layout]
+    (tmp_path / "certs").mkdir()
+    if in_directory:
+        shutil.copy(ca, tmp_path / "certs" / "company-ca.pem")
+    paths = {"absent": str(tmp_path / "absent.crt"), "ca": ca, "other": other}
+    monkeypatch.setattr(probes, "SYSTEM_ROOT_FILES", tuple(paths[f] for f in files))
+    monkeypatch.setattr(probes, "SYSTEM_ROOT_DIRS", (str(tmp_path / "certs"),))
+    evidence = Evidence("local://", 10)
+    status = probes.Http(testinfra.get_host("local://"), evidence, 5).get(f"{url}/v2/", tls=TlsTrust(True, "v"))[0]
+    assert status == (None if layout == "second-file-unread" else 200), evidence.text()
+
+
+@pytest.mark.parametrize("named_by", ["SSL_CERT_FILE", "SSL_CERT_DIR", "certifi"])
+def test_local_session_trusts_no_roots_but_dockerds(tls_server, named_by, tmp_path, monkeypatch):
+    """The mirror's CA named by the runner's SSL_CERT_FILE or SSL_CERT_DIR (the login's, not dockerd's) or by
+    certifi's bundle, not by the system's roots, does not make the local:// session trust the mirror."""
+    url, ca, other = tls_server
+    if named_by == "SSL_CERT_DIR":
+        hashed = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", ca], check=True, capture_output=True,
+                                text=True, timeout=60).stdout.strip()
+        shutil.copy(ca, tmp_path / f"{hashed}.0")  # as c_rehash names it: how OpenSSL looks in SSL_CERT_DIR
+    monkeypatch.setenv("SSL_CERT_FILE", ca if named_by == "SSL_CERT_FILE" else other)
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", ca if named_by == "certifi" else other)
+    monkeypatch.setattr(probes, "SYSTEM_ROOT_FILES", (other,))
+    monkeypatch.setattr(probes, "SYSTEM_ROOT_DIRS", ())
+    evidence = Evidence("local://", 10)
+    probe = probes.Http(testinfra.get_host("local://"), evidence, 5)
+    for trust in (TlsTrust(True, "v"), TlsTrust(True, "v", (other,))):  # without and with a certs.d CA
+        assert probe.get(f"{url}/v2/", tls=trust)[0] is None, evidence.text()
+
+
+class Tunnel(http.server.BaseHTTPRequestHandler):
+    """An http proxy relaying CONNECT tunnels (a company proxy in front of an https mirror); opened lists them."""
+    opened: list[str] = []
+
+    def do_CONNECT(self):  # noqa: N802 - http.server's name
+        host, _, port = self.path.rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=10) as upstream:
+            Tunnel.opened.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            while ready := select.select([self.connection, upstream], [], [], 10)[0]:
+                for end in ready:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_local_session_trusts_the_same_roots_through_a_proxy(tls_server, monkeypatch):
+    """Through the proxy dockerd uses for the mirror (a CONNECT tunnel), the local:// session trusts as directly:
+    the system's roots plus the certs.d CAs, not the runner's SSL_CERT_FILE."""
+    url, ca, other = tls_server
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tunnel)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SSL_CERT_FILE", ca)
+    monkeypatch.setattr(probes, "SYSTEM_ROOT_DIRS", ())
+    evidence = Evidence("local://", 10)
+    probe = probes.Http(testinfra.get_host("local://"), evidence, 5)
+    via = f"http://127.0.0.1:{proxy.server_address[1]}"
+    try:
+        Tunnel.opened.clear()
+        for roots, cas, expected in [(other, (), None), (other, (ca,), 200), (ca, (), 200)]:
+            monkeypatch.setattr(probes, "SYSTEM_ROOT_FILES", (roots,))
+            assert probe.get(f"{url}/v2/", proxy=via, tls=TlsTrust(True, "v", cas))[0] == expected, evidence.text()
+        assert len(Tunnel.opened) == 3
+    finally:
+        proxy.shutdown()
 
 
 def test_a_common_name_only_certificate_is_read_and_refused_as_dockerd_refuses_it(tmp_path):

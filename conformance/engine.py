@@ -220,6 +220,25 @@ def for_any_login(backend, command: str) -> str:
     return backend.quote(C_LOCALE, command)
 
 
+def ssh_reason(stderr: str) -> str:
+    """The line of ssh's stderr that says what went wrong (its host key warning opens with a row of '@')."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip().strip("@").strip()]
+    reason = lines[-1] if lines else stderr.strip()
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
+        reason = (f"host key mismatch: the host's key differs from the one in known_hosts (ssh: {reason}); "
+                  "if the host was rebuilt, replace its known_hosts entry")
+    return reason
+
+
+class LinkFailed(TargetError):
+    """A command that could not run: ssh itself failed (exit 255) or paramiko's connection ended; reason says why.
+    An error, never a check's finding (a lab host stopped mid-run made registry.mirror-configured 'failed')."""
+
+    def __init__(self, operation: str, reason: str):
+        self.reason = one_line(reason)
+        super().__init__(f"{operation}: the ssh link failed: {self.reason}")
+
+
 def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
     """Bound every testinfra command of a backend (testinfra has no command timeout; see the library notes).
 
@@ -243,6 +262,13 @@ def guard_backend(backend, target_id: str, seconds: float) -> Breaker:
         except TargetError as e:
             breaker.trip(e)
             raise
+        except RuntimeError as e:  # testinfra's ssh backend: ssh itself failed (its exit status 255), nothing ran
+            answer = e.args[0] if e.args else None
+            if getattr(answer, "rc", None) != 255:
+                raise
+            raise LinkFailed(operation, ssh_reason(answer.stderr) if answer.stderr else str(e)) from e
+        except (paramiko.SSHException, EOFError, ConnectionError) as e:  # paramiko's connection ended or was refused
+            raise LinkFailed(operation, str(e) or type(e).__name__) from e
 
     backend.run = run
     backend.conformance_breaker = breaker

@@ -49,16 +49,6 @@ def login_noise(stdout: str) -> str | None:
             "the target's answers from it; make the login print nothing unless interactive")
 
 
-def ssh_reason(stderr: str) -> str:
-    """The line of ssh's stderr that says what went wrong (its host key warning opens with a row of '@')."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip().strip("@").strip()]
-    reason = lines[-1] if lines else stderr.strip()
-    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
-        reason = (f"host key mismatch: the host's key differs from the one in known_hosts (ssh: {reason}); "
-                  "if the host was rebuilt, replace its known_hosts entry")
-    return reason
-
-
 def display_name(spec: str, inventory_name: str | None = None) -> str:
     """A target's short name before it is made unique: its inventory name, else user@host[:port] (never a password;
     the port only when not the backend's default), `local` for local://."""
@@ -137,11 +127,13 @@ class Target:
         line = self.host.backend.quote(command, *args)
         try:
             return self.host.run("timeout %s sh -c %s", str(seconds), line, conformance_bound=seconds + 2)
+        except engines.LinkFailed as e:
+            raise TargetError(f"{self.name}: {what}: {e.reason}") from e
         except TargetError as e:
             raise TargetError(f"{self.name}: {what}: {str(e).removeprefix(self.name + ': ')}") from e
         except Exception as e:  # noqa: BLE001 - any backend failure means the target is unreachable
             stderr = getattr(e.args[0], "stderr", None) if e.args else None
-            detail = ssh_reason(stderr) if stderr else (str(e) or type(e).__name__)
+            detail = engines.ssh_reason(stderr) if stderr else (str(e) or type(e).__name__)
             raise TargetError(f"{self.name}: {what}: {one_line(detail)}") from e
 
     @_once

@@ -10,12 +10,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import docker
+import paramiko
 import pytest
 
 from conformance import audit, cleanup, engine as engines, units
 from conformance.audit import Snapshot, busy_volumes, differences, volume_contents
 from conformance.outcomes import TargetError
-from conformance.targets import ssh_reason
+from conformance.engine import ssh_reason
 
 A, B = "a" * 64, "b" * 64
 BEFORE = Snapshot(containers={A: "web image sha256:1"}, images={"sha256:" + B: ("nginx:latest",)},
@@ -460,6 +461,26 @@ def test_every_command_on_a_target_runs_in_the_c_locale():
                             env={"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN", "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True)
     assert answer.stdout == "C curl\nC wget\n"
+
+
+@pytest.mark.parametrize("failure, says", [
+    (RuntimeError(SimpleNamespace(rc=255, stderr="ssh: connect to host 172.17.0.9 port 22: No route to host\n")),
+     "the ssh link failed: ssh: connect to host 172.17.0.9 port 22: No route to host"),
+    (paramiko.SSHException("SSH session not active"), "the ssh link failed: SSH session not active"),
+])
+def test_a_command_whose_ssh_link_failed_is_a_target_error_not_a_finding(failure, says):
+    # CI (tests/test_fleet_lab.py, a lab host stopped mid-run): registry.mirror-configured ended as failed with
+    # "RuntimeError: CommandResult(..., exit_status=255, ...)", testinfra's word for ssh's own failure
+    class Backend:
+        quote = staticmethod(lambda command, *args: command)
+
+        def run(self, command, *args, **kwargs):
+            raise failure
+
+    backend = Backend()
+    engines.guard_backend(backend, "root@h", 5)
+    with pytest.raises(TargetError, match=re.escape(says)):
+        backend.run("busctl --json=short get-property ...")
 
 
 def test_a_command_of_several_lines_reaches_the_login_on_one_line(tmp_path):

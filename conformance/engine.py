@@ -377,6 +377,11 @@ class TargetAPIClient(docker.APIClient):
         self.mount("http+docker://ssh", self._custom_adapter)
         self._version = version if version not in (None, "auto") else self._retrieve_server_version()
 
+    def _get_raw_response_socket(self, response):
+        """An exec's or attach's upgraded stream, read through the reader that read the answer's head (see
+        _UpgradedStream); docker-py's own answer reads the socket or ssh channel under that reader."""
+        return _UpgradedStream(response.raw._fp.fp, super()._get_raw_response_socket(response))
+
     def _retrieve_server_version(self) -> str:
         """The newest API version both the engine and the suite know (docker-py would take the engine's newest)."""
         try:
@@ -384,6 +389,25 @@ class TargetAPIClient(docker.APIClient):
         except Exception as e:  # as docker-py words it (its own _retrieve_server_version)
             raise docker.errors.DockerException(f"Error while fetching server API version: {e}") from e
         return api_versions.negotiate(answer)
+
+
+class _UpgradedStream:
+    """The stream of an exec or an attach (HTTP 101, then the engine's frames), read through http.client's reader of
+    the answer. docker-py (7.1) reads it from the socket (or the paramiko channel) under that reader, so the bytes the
+    reader took in with the answer's head were lost: a command that printed before the head was read (a short one,
+    under load) returned exit 0 with no output or its first lines missing (docker/docker-py#3332, #2042; seen three
+    times in a row for one exec, over ssh:// in a fleet on a loaded machine). `recv` reads through the reader, whose
+    read(n) returns its buffered bytes first and waits for n bytes or the end, as docker-py's framing asks (a
+    frame's header, then its length); the rest (fileno for docker-py's poll, timeouts) is the socket's."""
+
+    def __init__(self, reader, raw):
+        self._reader, self._raw = reader, raw
+
+    def recv(self, size: int) -> bytes:
+        return self._reader.read(size)
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
 
 
 ENGINE_POOL = "http+docker://ssh/"  # the pool key of every request over ssh:// (_CheckedSSHAdapter.get_connection)

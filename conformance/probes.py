@@ -354,9 +354,9 @@ def run_in(container, argv: list[str], evidence, seconds: float = 20,
     has_lines); user: as whom ('': the image's USER, as `docker exec` does)."""
     wrapped = ["timeout", str(int(seconds)), *argv]
     whole = prints if callable(prints) else has_lines(1)
-    # Over ssh:// docker-py now and then returns exit 0 with no output, or with its first lines missing (seen on a
-    # loaded machine: docker/docker-py#3332, #2042); a read-only command that must print is asked again while its
-    # output falls short of what it must print, at most twice, and every attempt is evidence.
+    # docker-py lost the output a short command printed before the answer's head was read (docker/docker-py#3332,
+    # #2042; read now through engine._UpgradedStream). Should it still fall short, a read-only command that must
+    # print is asked again, at most twice, every attempt evidence, and then ends as an ObserverError.
     for _ in range(3 if prints else 1):
         result = bounded(lambda: container.exec_run(wrapped, user=user), seconds + 10,
                          f"{evidence.target_id}: exec in container {container.short_id}")
@@ -365,7 +365,11 @@ def run_in(container, argv: list[str], evidence, seconds: float = 20,
                      exit_code=result.exit_code,
                      output=clip(output, 2000, end=True))
         if result.exit_code != 0 or whole(output):
-            break
+            return result.exit_code, output
+    if prints:  # what the command printed never arrived whole: nothing to judge, and no finding
+        raise ObserverError(f"{evidence.target_id}: `{shlex.join(argv)}` in container {container.short_id} exited 0 "
+                            f"three times without printing what it must (output {clip(output, 200, end=True)!r}): "
+                            "its output was lost on the way; not judged")
     return result.exit_code, output
 
 

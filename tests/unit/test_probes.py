@@ -425,14 +425,23 @@ def test_an_exec_that_printed_fewer_lines_than_it_must_is_asked_again():
     assert probes.run_in(CutOutput(b"pid:[4026532485]\n", whole), ["sh"], evidence, prints=probes.has_lines(2)) == (
         0, whole.decode())
     assert probes.run_in(CutOutput(b"", b"6.1.0\n"), ["uname", "-r"], evidence, prints=True) == (0, "6.1.0\n")
-    cut = CutOutput(*[b"pid:[4026532485]\n"] * 3)
-    assert probes.run_in(cut, ["sh"], evidence, prints=probes.has_lines(2)) == (0, "pid:[4026532485]\n")  # the caller judges
     listing = b"1 0 nginx\n29 1 nginx\n"  # image.config-applied: PID 1's line, the first, cut
     assert probes.run_in(CutOutput(b"29 1 nginx\n", listing), ["sh"], evidence, prints=probes.lines_for("1")) == (
         0, listing.decode())
     codes = b"/dev 0\n/proc 0\n"  # image.rootfs: a line for every path, the first cut to its end
     assert probes.run_in(CutOutput(b"v 0\n/proc 0\n", codes), ["sh"], evidence,
                          prints=probes.lines_for("/dev", "/proc")) == (0, codes.decode())
+
+
+def test_an_exec_whose_output_falls_short_three_times_is_an_observer_error_never_a_finding():
+    """engine.shared-kernel judged '' against the host's release, and image.copy-on-write '' against the upper dir's
+    sha256, as failed on a conforming fleet host whose exec output was lost three times in a row."""
+    evidence = Evidence("ssh://root@h", 10)
+    for rule, outputs in ((True, [b""] * 3), (probes.has_lines(2), [b"pid:[4026532485]\n"] * 3)):
+        with pytest.raises(ObserverError, match=r"^ssh://root@h: `sha256sum /x` in container c0ffee exited 0 three "
+                                               r"times without printing what it must .*lost on the way; not judged"):
+            probes.run_in(CutOutput(*outputs), ["sha256sum", "/x"], evidence, prints=rule)
+    assert evidence.text().count("sha256sum") == 6  # every attempt is evidence
 
 
 def test_a_write_runs_as_the_containers_root_a_read_as_the_images_user():

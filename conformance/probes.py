@@ -364,8 +364,11 @@ def run_in(container, argv: list[str], evidence, seconds: float = 20,
         evidence.api(f"POST /containers/{container.short_id}/exec", cmd=argv, **({"User": user} if user else {}),
                      exit_code=result.exit_code,
                      output=clip(output, 2000, end=True))
-        if result.exit_code != 0 or whole(output):
+        if result.exit_code is not None and (result.exit_code != 0 or whole(output)):
             return result.exit_code, output
+    if result.exit_code is None:  # exec inspect: still running after its stream ended (the stream was cut)
+        raise ObserverError(f"{evidence.target_id}: `{shlex.join(argv)}` in container {container.short_id}: its "
+                            "stream ended before the command did (the engine reports no exit code): not judged")
     if prints:  # what the command printed never arrived whole: nothing to judge, and no finding
         raise ObserverError(f"{evidence.target_id}: `{shlex.join(argv)}` in container {container.short_id} exited 0 "
                             f"three times without printing what it must (output {clip(output, 200, end=True)!r}): "
@@ -438,15 +441,17 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
 
 def logs_instead(container, evidence, seconds: float) -> str:
     """The output of an exited container whose attach read nothing: docker-py over ssh:// now and then returns an
-    empty stream (docker/docker-py#3332, as for exec: run_in), seen in CI under load. The engine's log of it, where
-    its log driver keeps one; '' where it keeps none ("log-driver": "none") or the call fails."""
+    empty stream (docker/docker-py#3332, as for exec: run_in), seen in CI under load. The engine's log of it; where
+    its log driver keeps none ("log-driver": "none") what it printed is unknown: an ObserverError, never ''."""
     call = f"GET /containers/{container.short_id}/logs?stdout=1&stderr=1"
     try:
         logs = text(bounded(lambda: container.logs(stdout=True, stderr=True), seconds + 10,
                             f"{evidence.target_id}: read the log of container {container.short_id}"))
-    except (docker.errors.APIError, TargetError) as e:
+    except docker.errors.APIError as e:
         evidence.api(call, why="the attach read nothing", error=clip(e, 300))
-        return ""
+        raise ObserverError(f"{evidence.target_id}: container {container.short_id} exited 0, the attach to it read "
+                            f"nothing and the engine keeps no log of it ({clip(e.explanation or e, 200)}): what it "
+                            "printed is unknown; not judged") from e
     evidence.api(call, why="the attach read nothing", output=clip(logs, 2000, end=True))
     return logs
 

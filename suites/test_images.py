@@ -53,9 +53,12 @@ def new_container_sees(target, make, image, path, evidence, image_file=IMAGE_FIL
     script = f'test -e "$1"; echo "exists=$?"; sha256sum {image_file}'
     code, output = probes.output_to_exit(make, image, ["sh", "-c", script, "sh", path], evidence,
                                          target.settings.call_timeout)
-    found = re.search(r"^exists=(\d+)$", output, re.M)
+    found, sha = re.search(r"^exists=(\d+)$", output, re.M), re.search(r"^([0-9a-f]{64}) ", output, re.M)
+    if code == 0 and not (found and sha):  # sha256sum exited 0, so both lines were printed: one was lost on the way
+        raise ObserverError(f"{evidence.target_id}: a new {image} container exited 0 but its output lacks "
+                            f"{'the exists= line' if not found else 'the sha256 line'} ({clip(output, 300, end=True)!r}):"
+                            " lost on the way; not judged")
     expect(found, f"a new {image} container that prints exists=<test -e rc>", f"exit {code}, output {clip(output, 300, end=True)!r}")
-    sha = re.search(r"^([0-9a-f]{64}) ", output, re.M)
     return found.group(1) == "0", sha.group(1) if sha else ""
 
 

@@ -1,9 +1,14 @@
 """Seed 1.3 image checks fed recorded engine and host answers in which images or layers misbehave."""
+import types
+
 import pytest
 
+from conformance.evidence import Evidence
 from conformance.judges import images as judge
+from conformance.outcomes import ObserverError
 from conformance.profiles import profiles
 from judged import message
+from suites import test_images as suite
 
 LAYERS = ["sha256:624521eee3e786b16c8cb6722f5986a90a41cef0e31bf76e0d5b980daa52eaca"]
 IMAGE = {"Id": "sha256:1ce7baf9ef9f", "RootFS": {"Layers": LAYERS},
@@ -208,3 +213,14 @@ def test_an_entrypoint_that_execs_its_cmd_runs_the_image_config():
     assert not verdict.ok and "PID 1 'docker-entrypoi' or 'nginx'" in message(verdict)
     assert judge.started_programs(["sh", "-c", "exec nginx -g 'daemon off;'"], []) == ("sh", "nginx")
     assert judge.started_programs([], ["/bin/sh", "-c", "nginx -g 'daemon off;'"]) == ("sh", "nginx")
+
+
+@pytest.mark.parametrize("output, lacking", [("exists=1\n", "the sha256 line"),
+                                             (f"{'ab' * 32}  /etc/nginx/nginx.conf\n", "the exists= line")])
+def test_a_new_containers_output_that_lost_a_line_is_an_observer_error(monkeypatch, output, lacking):
+    """Its `sha256sum` exited 0, so it printed both lines: image.no-leak judged '' as the second container's sha256
+    (failed), and a lost exists= line failed all five ids of the experiments, on a conforming host."""
+    monkeypatch.setattr(suite.probes, "output_to_exit", lambda *args: (0, output))
+    target = types.SimpleNamespace(settings=types.SimpleNamespace(call_timeout=5))
+    with pytest.raises(ObserverError, match=f"exited 0 but its output lacks {lacking} .*lost on the way; not judged"):
+        suite.new_container_sees(target, None, "nginx:latest", "/conformance-write-1", Evidence("root@h", 5))

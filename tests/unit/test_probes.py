@@ -9,7 +9,7 @@ import testinfra.backend.base
 
 from conformance import probes, units as unit_states
 from conformance.evidence import Evidence
-from conformance.outcomes import ObserverError
+from conformance.outcomes import ObserverError, TargetError
 from conformance.targets import Target
 from judged import message
 
@@ -402,7 +402,13 @@ def test_an_attach_that_read_nothing_is_made_good_by_the_engines_log():
     assert "the attach read nothing" in evidence.text()
     gone = docker.errors.APIError("configured logging driver does not support reading")
     make = type("Make", (), {"created": lambda self, image, command: ExitedContainer(gone)})()
-    assert probes.output_to_exit(make, "nginx:latest", ["sh"], evidence, 5) == (0, "")
+    with pytest.raises(ObserverError, match=r"^root@h: container c0ffee exited 0, the attach to it read nothing and "
+                                            r"the engine keeps no log of it .*what it printed is unknown; not judged"):
+        probes.output_to_exit(make, "nginx:latest", ["sh"], evidence, 5)  # was (0, ''): judged as printing nothing
+    cut = TargetError("root@h: read the log of container c0ffee: no answer within 15 s")
+    make = type("Make", (), {"created": lambda self, image, command: ExitedContainer(cut)})()
+    with pytest.raises(TargetError, match="no answer within 15 s"):
+        probes.output_to_exit(make, "nginx:latest", ["sh"], evidence, 5)
 
 
 class CutOutput:
@@ -442,6 +448,11 @@ def test_an_exec_whose_output_falls_short_three_times_is_an_observer_error_never
                                                r"times without printing what it must .*lost on the way; not judged"):
             probes.run_in(CutOutput(*outputs), ["sha256sum", "/x"], evidence, prints=rule)
     assert evidence.text().count("sha256sum") == 6  # every attempt is evidence
+    unseen = types.SimpleNamespace(short_id="c0ffee", exec_run=lambda argv, user="": types.SimpleNamespace(
+        exit_code=None, output=b""))  # exec inspect: still running when its stream ended
+    for rule in (False, True):
+        with pytest.raises(ObserverError, match="its stream ended before the command did"):
+            probes.run_in(unseen, ["touch", "/x"], evidence, prints=rule)
 
 
 def test_a_write_runs_as_the_containers_root_a_read_as_the_images_user():

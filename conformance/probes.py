@@ -426,7 +426,11 @@ def output_to_exit(make, image: str, command, evidence, seconds: float) -> tuple
         exited = True
     except engines.StreamBroken:
         raise  # the engine or the link went away: nothing to judge
-    except TargetError:
+    except TargetError as e:
+        container.reload()
+        evidence.api(f"GET /containers/{container.short_id}/json", why="its output still open", Status=container.status)
+        if container.status == "exited":  # it ended, yet its stream did not: the link held the output back
+            raise ObserverError(f"{e}; the container had exited by then: its output was lost on the way; not judged")
         exited = False  # still running after `seconds` (e.g. a tag that names a server): not exited, as wait_exit says
     finally:
         engines.close_stream(stream)
@@ -530,6 +534,7 @@ class Http:
             self.evidence.note(f"GET {url} through {proxy}, the proxy dockerd uses for it (GET /info)")
         if tls is not None:
             self.evidence.note(tls.why)
+            self._can_read(url, tls)
         if is_local(self.host):
             session = requests.Session()
             session.trust_env = False  # not the runner's proxies: the target's own view of the URL
@@ -552,6 +557,14 @@ class Http:
                                                                else []), proxy, tls)
         self.evidence.http(url, status, page_title(body))
         return status, headers, body
+
+    def _can_read(self, url: str, tls: TlsTrust) -> None:
+        """dockerd (root) reads certs.d's CA files and client pair; where this login may not read one, its GET cannot be
+        dockerd's (curl and python3 fail before they connect, as if nothing answered): an ObserverError naming it."""
+        files = (*(tls.ca_files if tls.verify else ()), *(tls.client_pair or ()))
+        if files:
+            observe(self.host, self.evidence, "cat" + " %s" * len(files) + " > /dev/null", *files, tools=("cat",),
+                    paths=files, doing=f"probe {url} with dockerd's TLS files")
 
     def get_anonymously(self, url: str, accept: tuple[str, ...], repository: str,
                         proxy_for: Callable[[str], str | None], tls: TlsTrust | None = None

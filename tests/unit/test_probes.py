@@ -2,6 +2,7 @@
 import hashlib
 import types
 import shlex
+import threading
 
 import pytest
 import testinfra
@@ -9,6 +10,7 @@ import testinfra.backend.base
 
 from conformance import probes, units as unit_states
 from conformance.evidence import Evidence
+from conformance.judges.registry import TlsTrust
 from conformance.outcomes import ObserverError, TargetError
 from conformance.targets import Target
 from judged import message
@@ -139,6 +141,7 @@ def test_a_marker_goes_where_the_login_can_write_and_nowhere_is_an_observer_erro
                                 + " ".join((TMP_READ_ONLY + VAR_TMP_READ_ONLY).split()))
 
 
+READ_TLS_FILES = "'cat /etc/docker/certs.d/"
 CURL_200 = Result(0, "HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n<title>Welcome to nginx!</title>")
 DISCOVER = "command -v"
 
@@ -189,6 +192,22 @@ def test_busybox_wget_is_bounded_by_timeout_and_a_client_that_dies_is_an_error()
         probes.Http(crashed, Evidence("ssh://h", 10), 5).get("http://172.18.0.2/")
 
 
+def test_tls_files_the_login_may_not_read_are_an_observer_error_not_an_unreachable_mirror():
+    """A mirror that asks for a client certificate (certs.d's client.cert and client.key, the key 0600 root as usual)
+    probed by a docker-group login: curl failed before it connected ("unable to set private key file", exit 58) and
+    registry.mirror-reachable said "v2/ -> no answer"; dockerd, as root, reads the key and pulls through it."""
+    pair = ("/etc/docker/certs.d/m:5443/client.cert", "/etc/docker/certs.d/m:5443/client.key")
+    tls = TlsTrust(True, "certs.d", ("/etc/docker/certs.d/m:5443/ca.crt",), pair)
+    host = RecordedHost((READ_TLS_FILES, Result(1, stderr=f"cat: {pair[1]}: Permission denied\n")), ("id", HUNTER))
+    with pytest.raises(ObserverError) as error:
+        probes.Http(host, Evidence("ssh://hunter@h", 10), 5).get("https://m:5443/v2/", tls=tls)
+    assert str(error.value) == (f"ssh://hunter@h: cannot probe https://m:5443/v2/ with dockerd's TLS files: permission "
+                                f"denied on {pair[1]} as {HUNTER.stdout.strip()}; needs root on the target (ssh as "
+                                "root or ?sudo=true)")
+    readable = RecordedHost((READ_TLS_FILES, Result(0)), (DISCOVER, Result(0, "curl\n")), ("curl", CURL_200))
+    assert probes.Http(readable, Evidence("ssh://root@h", 10), 5).get("https://m:5443/v2/", tls=tls)[0] == 200
+
+
 def test_http_probe_sends_every_accepted_type_in_one_header():
     # python3's urllib keeps one header per name: the manifest types as separate Accept headers left only the last
     # (an OCI image manifest), so the registry answered another digest than the engine pulled (no-curl variant).
@@ -236,7 +255,6 @@ def test_python3_through_a_proxy_ignores_the_logins_no_proxy():
 
 
 def test_tls_trust_of_each_client_as_dockerd_has_it():
-    from conformance.judges.registry import TlsTrust
     insecure = TlsTrust(False, "an insecure registry")
     busybox = RecordedHost((DISCOVER, Result(0, "busybox wget\n")), ("busybox", Result(0, "", "  HTTP/1.1 200 OK\n")))
     probes.Http(busybox, Evidence("ssh://h", 10), 5).get("https://m:5443/v2/", tls=insecure)  # nothing to verify
@@ -245,21 +263,20 @@ def test_tls_trust_of_each_client_as_dockerd_has_it():
         probes.Http(busybox, Evidence("ssh://h", 10), 5).get("https://m:5443/v2/", tls=TlsTrust(True, "verified"))
     # certs.d CAs first, then the client's own roots: dockerd's pool holds both (a publicly signed mirror with a
     # certs.d file beside it verifies through the system's roots, which --capath may not hold: RHEL)
-    curl = RecordedHost((DISCOVER, Result(0, "curl\n")), ("--cacert", Result(60, "", "curl: (60) SSL certificate problem")),
-                        ("curl", CURL_200))
+    curl = RecordedHost((READ_TLS_FILES, Result(0)), (DISCOVER, Result(0, "curl\n")),
+                        ("--cacert", Result(60, "", "curl: (60) SSL certificate problem")), ("curl", CURL_200))
     status = probes.Http(curl, Evidence("ssh://h", 10), 5).get(
         "https://m/v2/", tls=TlsTrust(True, "verified", ("/etc/docker/certs.d/m/a.crt", "/etc/docker/certs.d/m/b.crt")))[0]
     assert status == 200
-    assert ["--cacert" in c for c in curl.ran[1:]] == [True, True, False]
+    assert ["--cacert" in c for c in curl.ran[2:]] == [True, True, False]
 
 
 @pytest.mark.red("registry.mirror-reachable")
 def test_a_verified_https_probe_ignores_the_roots_of_the_logins_environment():
     # Lab variant mirror-tls-login-ca-env: /etc/environment's CURL_CA_BUNDLE and SSL_CERT_FILE named the mirror's
     # private CA, which dockerd does not trust; curl took it and mirror-reachable passed ("v2/ -> 200")
-    from conformance.judges.registry import TlsTrust
     for tool in ("curl", "wget", "python3"):
-        host = RecordedHost((DISCOVER, Result(0, f"{tool}\n")), (tool, CURL_200))
+        host = RecordedHost((READ_TLS_FILES, Result(0)), (DISCOVER, Result(0, f"{tool}\n")), (tool, CURL_200))
         for tls in (TlsTrust(True, "verified"), TlsTrust(True, "verified", ("/etc/docker/certs.d/m/ca.crt",))):
             probes.Http(host, Evidence("ssh://h", 10), 5).get("https://m/v2/", tls=tls)
             assert "sh -c 'env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR " in host.ran[-1], host.ran[-1]
@@ -409,6 +426,48 @@ def test_an_attach_that_read_nothing_is_made_good_by_the_engines_log():
     make = type("Make", (), {"created": lambda self, image, command: ExitedContainer(cut)})()
     with pytest.raises(TargetError, match="no answer within 15 s"):
         probes.output_to_exit(make, "nginx:latest", ["sh"], evidence, 5)
+
+
+class HeldStream:
+    """An attach whose output never comes: it ends only when closed."""
+
+    def __init__(self):
+        self.closed = threading.Event()
+
+    def __iter__(self):
+        self.closed.wait(30)
+        return iter(())
+
+    def close(self):
+        self.closed.set()
+
+
+class HeldContainer(ExitedContainer):
+    """A container whose attach output is held back; the engine says it is `status` when asked again."""
+
+    def __init__(self, status):
+        super().__init__(b"")
+        self.status, self.stream = "created", HeldStream()
+        self.client.api.attach = lambda *a, **k: self.stream
+        self._after = status
+
+    def reload(self):
+        self.status = self._after
+
+
+def test_an_attach_held_back_from_a_container_that_exited_is_an_observer_error():
+    """hello-world exits at once; its stream not ended within the bound means the link held its output back
+    (engine.hello-world said "did not exit in time", failed). A container still running is the finding it was."""
+    evidence = Evidence("root@h", 5)
+    exited = HeldContainer("exited")
+    make = type("Make", (), {"created": lambda self, image, command: exited})()
+    with pytest.raises(ObserverError, match=r"^root@h: read the output of container c0ffee: no answer within 0.2 s; "
+                                            r"the container had exited by then: its output was lost on the way"):
+        probes.output_to_exit(make, "hello-world", None, evidence, 0.2)
+    assert exited.stream.closed.is_set()
+    running = HeldContainer("running")
+    make = type("Make", (), {"created": lambda self, image, command: running})()
+    assert probes.output_to_exit(make, "nginx:latest", None, evidence, 0.2) == (None, "")
 
 
 class CutOutput:

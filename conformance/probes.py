@@ -919,12 +919,15 @@ def parse_dockerd_process(stdout: str) -> rootless.Dockerd | None:
     return rootless.parse(pid, section) if pid else None
 
 
+DOCKERD_KEPT = "conformance.dockerd"  # Target.shared's key of the DOCKERD read kept for the target's later checks
+
+
 def dockerd_output(target, evidence) -> str:
     """DOCKERD's output, read once per target (service.running, service.enabled and the registry checks judge it)
     where it found a dockerd and no connection can start another: systemd is not PID 1, or docker.service was active
     before the suite's first connection (Target.units); a later check's evidence gets the first read. Read again
     elsewhere: a connection since may have started docker.service (socket activation), whose dockerd DOCKERD names."""
-    kept = target.shared.get("conformance.dockerd")
+    kept = target.shared.get(DOCKERD_KEPT)
     if kept is not None:
         evidence.note("dockerd as an earlier check of this target read it (read once per target):")
         evidence.items.append(kept[0])
@@ -936,7 +939,7 @@ def dockerd_output(target, evidence) -> str:
     except TargetError:
         settled = False
     if parse_dockerd(stdout)[0] and settled:
-        target.share("conformance.dockerd", lambda: (evidence.items[-1], stdout))
+        target.share(DOCKERD_KEPT, lambda: (evidence.items[-1], stdout))
     return stdout
 
 
@@ -1086,7 +1089,23 @@ def as_systemd_starts(host, evidence, argv: tuple[str, ...]) -> tuple[str, ...]:
 
 def daemon_config(target, evidence, default_path: str) -> DaemonConfig:
     """Find the running dockerd, the configuration file it reads (--config-file, else default_path) and its
-    --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text)."""
+    --registry-mirror flags, and read that file as bytes (base64: testinfra decodes output as text). Read once per
+    target where dockerd_output keeps its read (no connection can start another dockerd; the registry checks ask four
+    times): a later check's evidence gets the first read."""
+    key = f"conformance.daemon-config {default_path}"
+    kept = target.shared.get(key)
+    if kept is not None:
+        evidence.note("dockerd's configuration as an earlier check of this target read it (read once per target):")
+        evidence.items.extend(kept[0])
+        return kept[1]
+    first = len(evidence.items)
+    config = _read_daemon_config(target, evidence, default_path)
+    if DOCKERD_KEPT in target.shared:
+        target.share(key, lambda: (evidence.items[first:], config))
+    return config
+
+
+def _read_daemon_config(target, evidence, default_path: str) -> DaemonConfig:
     host, stdout = target.host, dockerd_output(target, evidence)
     pid, argv, version_text = parse_dockerd(stdout)
     following = parse_next_start(stdout)

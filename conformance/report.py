@@ -85,6 +85,7 @@ class Results:
         self.other_failures = 0  # failed items outside suites/ (self-tests)
         self.catalogue: dict | None = None  # catalogue.fingerprint of the catalogue the run used
         self._pending: dict[str, list[pytest.TestReport]] = {}
+        self._facts_read: dict[str, dict] = {}  # target id -> the facts last redacted into hosts, as reported
 
     def add(self, report: pytest.TestReport) -> tuple[str, str, str, str] | None:
         """Take one phase report; after the teardown report return (target, id, status, message)."""
@@ -96,7 +97,8 @@ class Results:
         key = f"{report.nodeid}@{getattr(report, 'node', '')}"
         self._pending.setdefault(key, []).append(report)
         host = self.host(data["target"], data.get("name"))
-        if data.get("facts"):
+        if data.get("facts") and data["facts"] != self._facts_read.get(data["target"]):  # most teardowns: the same
+            self._facts_read[data["target"]] = data["facts"]
             host["facts"] = redact(data["facts"])
         if report.when != "teardown":
             return None

@@ -1,5 +1,7 @@
 """Outcomes (passed, failed, blocked, not-applicable, error), exit codes and the reports."""
+import html
 import os
+import re
 from xml.etree import ElementTree
 
 import jsonschema
@@ -7,6 +9,7 @@ import junitparser
 import pytest
 
 from conformance.selftest import make_project, requirement, results, statuses
+from report_project import html_tests
 
 CATALOGUE = [
     requirement("service.running"),
@@ -185,6 +188,33 @@ def test_html_report_has_columns_and_evidence(pytester):
         assert f">{column}</th>" in page
     assert "col-requirement" in page and "description of service.running" in page  # the catalogue's
     assert "evidence" in page and "Target local" in page
+
+
+def test_html_rows_are_the_calls_and_the_phases_that_did_not_pass_with_teardown_logs_on_the_call(pytester):
+    """pytest-html drops a passed setup's and teardown's row (html_report.dropped empties them before it builds them)
+    but adds a teardown's captured log to its call's row: that log stays."""
+    checks = CHECKS.replace('@pytest.mark.req("engine.info")\n    def test_info(evidence):', """@pytest.fixture
+    def noisy():
+        yield
+        import logging
+        logging.getLogger("probe").warning("said at teardown")
+
+    @pytest.fixture
+    def broken():
+        raise RuntimeError("fixture broke")
+
+    @pytest.mark.req("engine.info")
+    def test_info(evidence, noisy):""").replace("def test_version(evidence):", "def test_version(evidence, broken):")
+    root = make_project(pytester, CATALOGUE, checks)
+    run(pytester)
+    rows = html_tests(next((root / "reports").glob("2*")))
+    ids = sorted(html.unescape(re.search(r'col-testId">(.*?)</td>', "".join(row["resultsTableRow"])).group(1))
+                 for row in rows)
+    assert ids == ["suites/test_checks.py::test_info[local]", "suites/test_checks.py::test_latency[local]",
+                   "suites/test_checks.py::test_prerequisites[local]", "suites/test_checks.py::test_repo[local]::setup",
+                   "suites/test_checks.py::test_service[local]", "suites/test_checks.py::test_version[local]::setup"]
+    info = next(row for row in rows if "test_info[local]</td>" in "".join(row["resultsTableRow"]))
+    assert "said at teardown" in info["log"]
 
 
 def test_checks_run_in_catalogue_order(pytester):

@@ -457,6 +457,23 @@ def test_dockerd_is_read_once_per_target_where_no_connection_can_start_another()
         assert reads(target)[0] == count
 
 
+def test_dockerds_configuration_is_read_once_per_target_where_dockerd_is():
+    """The four registry checks that judge daemon.json read it once where DOCKERD's read is kept, again where a
+    connection may start another dockerd (socket activation): the later check's evidence shows the first read."""
+    def base64_reads(target):
+        first, later = Evidence("ssh://h", 10), Evidence("ssh://h", 10)
+        found = [probes.daemon_config(target, evidence, "/etc/docker/daemon.json") for evidence in (first, later)]
+        assert found[0] == found[1] and found[0].raw == b"{}"
+        return len([c for c in target.host.ran if "base64 -w 0" in c]), first.items, later.items
+    count, first, later = base64_reads(ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, SID_PIDFILE_ELSEWHERE)),
+                                                                  ("base64 -w 0", Result(0, "e30=")))))
+    assert count == 1 and "read once per target" in later[0]["text"] and later[1:] == first
+    running = SID_PIDFILE_ELSEWHERE.replace("next=sysv\n", "")
+    socket_activated = ReadingTarget(RecordedHost(("pid=$(systemctl", Result(0, running)), ("busctl", Result(1)),
+                                                  ("base64 -w 0", Result(0, "e30="))), snapshot(SERVICE_STOPPED, SOCKET_LISTENING))
+    assert base64_reads(socket_activated)[0] == 2
+
+
 def test_units_read_before_any_connection_are_parsed():
     read = snapshot(SERVICE_STOPPED, SOCKET_LISTENING)
     assert read.systemd_pid1 and read.systemctl and read.socket_activated  # stopped, but the socket would start it

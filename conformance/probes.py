@@ -67,8 +67,9 @@ class Packages:
 
 
 NEEDS_ROOT = "needs root on the target (ssh as root or ?sudo=true)"
-DENIED = re.compile(r"Permission denied|Operation not permitted")
+DENIED = re.compile(r"Permission denied|Operation not permitted", re.I)  # Go tools (the docker CLI) write lower case
 ABSENT = re.compile(r"No such file or directory")
+CLI_SOCKET = re.compile(r"unix://(/\S+?):")  # "permission denied while trying to connect to ... at unix:///var/run/docker.sock: ..."
 NOT_FOUND = re.compile(r"([^\s:]+): (?:command )?not found")
 NO_PS = re.compile(r'"ps": executable file not found')  # GET /containers/{id}/top: the engine runs the host's ps
 
@@ -112,6 +113,19 @@ def observe(host, evidence, command: str, *args: str, tools: tuple[str, ...] = (
     problem = observer_problem(result.rc, result.stderr, tools, paths)
     if problem:
         raise observer_error(host, evidence, problem, doing)
+    return result
+
+
+def docker_cli(host, evidence, command: str, *args: str):
+    """evidence.cmd of the login's docker CLI. A permission denial (the engine's socket, to a login outside its group
+    while the runner reaches the engine another way, --engine-url tcp://...) is the login's limit: an ObserverError,
+    never the host's client or server missing. Other answers (a CLI that is not installed) are the caller's."""
+    result = evidence.cmd(host, command, *args)
+    problem = observer_problem(result.rc, result.stderr)
+    if problem and problem[0] == "permission":
+        socket = CLI_SOCKET.search(problem[1])  # the socket the CLI names, else its whole line
+        raise observer_error(host, evidence, ("permission", socket.group(1) if socket else problem[1]),
+                             "ask the host's docker CLI")
     return result
 
 

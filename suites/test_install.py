@@ -174,7 +174,7 @@ def test_engine_version(host, engine, evidence):
     # The host's client as installed: DOCKER_API_VERSION in the login's environment (left from another engine, a
     # fix for "client version 1.xx is too new/old") pins the CLI's API and skips its negotiation; DOCKER_HOST and the
     # login's context stay, the route docker-py takes too.
-    cli = evidence.cmd(host, "unset DOCKER_API_VERSION; docker version --format %s", "{{json .}}")
+    cli = probes.docker_cli(host, evidence, "unset DOCKER_API_VERSION; docker version --format %s", "{{json .}}")
     api = engine.version()
     evidence.api("GET /version", **{k: api.get(k) for k in ("Version", "ApiVersion", "MinAPIVersion", "Platform")})
     judge.engine_version(cli.rc, cli.stdout, api).check(evidence)

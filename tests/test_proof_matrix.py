@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -52,7 +53,7 @@ def state_of(case):
 def run_suite(case, spec, values, folder):
     """`python -m pytest --hosts=SPEC ...` from the repo root; returns the outcome read from results.json."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_") and k != "PYTEST_ADDOPTS"}
-    options = proof.suite_options(case, values)
+    options = proof.suite_options(case, {**values, "{host}": urllib.parse.urlsplit(spec).hostname or ""})
     if not any(o.startswith("--start-budget-ms") for o in options):
         # Several lab hosts and suites share 2 cores here, so a 5 s start says more about the machine than the
         # host; engine.start-latency is proved red by tight-start-budget with its own budget.

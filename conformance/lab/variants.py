@@ -18,6 +18,7 @@ POLICY_OPTIONS = {
     "min_engine_version": ("--min-engine-version", str),
     "edition": ("--edition", str),
     "start_budget_ms": ("--start-budget-ms", int),
+    "engine_url": ("--engine-url", str),  # "{host}" stands for the lab host's address
 }
 # registry: an extra lab registry serving only some repositories of the lab registry (see extra_registry.py).
 REGISTRY_PORTS = range(5001, 5100)

@@ -9,6 +9,7 @@ from conformance.judges import install as judge
 from conformance.outcomes import ObserverError
 from conformance.profiles import profile_of, profiles
 from judged import message
+from suites import test_install as install_suite
 from tests.unit.test_probes import ReadingTarget, RecordedHost, Result
 
 PROFILES = profiles()
@@ -616,6 +617,31 @@ def test_client_and_server_api_mismatch_fails():
     no_server = {"Client": CLI_VERSION["Client"], "Server": None}
     assert "server missing" in message(judge.engine_version(1, json.dumps(no_server), API_VERSION))
     assert "not JSON" in message(judge.engine_version(1, "Cannot connect to the Docker daemon", API_VERSION))
+
+
+# Recorded on lab host observer-tcp-engine (Debian 12, docker.io 20.10.24) as hunter, outside the docker group, while
+# the runner reached the engine over --engine-url tcp://HOST:2375.
+CLI_SOCKET_DENIED = Result(1, json.dumps({"Client": CLI_VERSION["Client"], "Server": None}) + "\n", (
+    "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "
+    '"http://%2Fvar%2Frun%2Fdocker.sock/v1.24/version": dial unix /var/run/docker.sock: connect: permission denied\n'))
+NOT_IN_DOCKER_GROUP = Result(0, "uid=1000(hunter) gid=1000(hunter) groups=1000(hunter)\n")
+
+
+class VersionEngine:
+    def version(self):
+        return API_VERSION
+
+
+def test_a_login_the_socket_refuses_cannot_ask_the_cli_an_error_never_server_missing():
+    """engine.version on a host whose engine the runner reaches over tcp://, observed by a login outside the docker
+    group: the CLI's server is there, the login may not ask it."""
+    host = RecordedHost(("docker version", CLI_SOCKET_DENIED), ("id", NOT_IN_DOCKER_GROUP))
+    with pytest.raises(ObserverError) as denied:
+        install_suite.test_engine_version(host, VersionEngine(), Evidence("ssh://hunter@h", 10))
+    assert str(denied.value) == ("ssh://hunter@h: cannot ask the host's docker CLI: permission denied on "
+                                 f"/var/run/docker.sock as {NOT_IN_DOCKER_GROUP.stdout.strip()}; {probes.NEEDS_ROOT}")
+    cli = Result(0, json.dumps(CLI_VERSION) + "\n")  # the same login in the docker group: judged as before
+    install_suite.test_engine_version(RecordedHost(("docker version", cli)), VersionEngine(), Evidence("h", 10))
 
 
 @pytest.mark.red("engine.hello-world")

@@ -864,9 +864,11 @@ LAST_PIDFILE = (r"""awk 'p { f = $0 } { p = 0 } $0 == "-p" || $0 == "--pidfile" 
 
 # The dockerd that serves this host: docker.service's MainPID, else the oldest dockerd in the observer's PID
 # namespace (a host that runs lab hosts or other containers has their dockerds too); its argv one per line (from
-# /proc, else the argv systemd starts it with: where /proc hides root's processes from the login (hidepid), and
-# where no dockerd runs, whose next start reads what that argv names; else SYSV_ARGV); where docker.service runs it
-# (its MainPID), its ExecStart too, the argv of its next start, which a drop-in may have changed since (`--- next`);
+# /proc, a bare first word, `dockerd` run from a PATH the login lacks as dockerd-rootless.sh does from the static
+# rootless install's ~/bin, as the binary /proc/PID/exe names; else the argv systemd starts it with: where /proc
+# hides root's processes from the login (hidepid), and where no dockerd runs, whose next start reads what that argv
+# names; else SYSV_ARGV); where docker.service runs it (its MainPID), its ExecStart too, the argv of its next start,
+# which a drop-in may have changed since (`--- next`);
 # where /etc/init.d/docker started it (its pid in the pidfile of its own start's last -p, not the next start's: a
 # DOCKER_PIDFILE changed since names a file not written yet), SYSV_ARGV as the next start (`next=sysv`, `--- next`),
 # which /etc/default/docker may have changed since;
@@ -877,6 +879,8 @@ case "$pid" in ""|0) main=; pid=$(pgrep -xo --ns $$ --nslist pid dockerd 2>/dev/
 echo "pid=$pid"; exe=dockerd; argv=
 unit=$(systemctl show -p ExecStart --value docker.service 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n')
 [ -z "$pid" ] || argv=$(tr '\0' '\n' 2>/dev/null < /proc/$pid/cmdline)
+case "$(echo "$argv" | head -n 1)" in ""|*/*) ;; *) path=$(readlink /proc/$pid/exe 2>/dev/null) &&
+  argv=$(echo "${path% (deleted)}"; echo "$argv" | tail -n +2) ;; esac
 [ -n "$argv" ] || argv=$unit
 """ + SYSV_ARGV + r"""
 next=; if [ -n "$pid" ]; then running=$argv; argv=$unit

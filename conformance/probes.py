@@ -169,6 +169,23 @@ def read_proc(host, evidence, pid: int | str, name: str, born: tuple[float | Non
     return content
 
 
+BOOT_ID = "/proc/sys/kernel/random/boot_id"  # one per boot of a kernel, the same in all its namespaces (a VM has its own)
+
+
+def unseen_on_this_kernel(host, evidence, container, pid: int) -> None:
+    """read_proc found no process `pid` (State.Pid) of a running container. Where the container runs on the login's
+    kernel (the same boot_id inside and here) the process is there, in a PID namespace this login's /proc does not
+    hold (a login in a container or toolbox of its own, older than the container): an ObserverError. A container on
+    another kernel (a VM's) returns: no such process on this host is the finding."""
+    _, inside = run_in(container, ["cat", BOOT_ID], evidence, prints=True)
+    here = evidence.cmd(host, "cat %s", BOOT_ID).stdout.strip()
+    if here and inside.strip() == here:
+        raise ObserverError(f"{evidence.target_id}: cannot read /proc/{pid}: container {container.short_id} runs on "
+                            f"this login's kernel (boot_id {here} inside and here), but its process {pid} is not in "
+                            "this login's /proc: the login runs in a PID namespace that does not hold the engine's "
+                            "processes; observe the host from the engine's PID namespace")
+
+
 def container_started(container) -> tuple[float | None, str]:
     """read_proc's born for a container's process: (its State.StartedAt, what that is)."""
     return engine_time(container.attrs["State"].get("StartedAt")), f"container {container.short_id} started"

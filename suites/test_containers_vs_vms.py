@@ -41,10 +41,12 @@ def test_pid_isolation(host, target, evidence):
         raise ObserverError(f"{target.name}: PID 1's name and PID namespace not both read inside the container "
                             f"(exit {code}, output {inside!r}); the namespaces were not judged")
     inside_pid1, container_ns = inside.splitlines()[:2]
-    comm = probes.read_proc(host, evidence, pid, "comm", born=probes.container_started(container)) or ""
+    comm = probes.read_proc(host, evidence, pid, "comm", born=probes.container_started(container))
+    if comm is None:
+        probes.unseen_on_this_kernel(host, evidence, container, pid)
     host_ns = probes.observe(host, evidence, "readlink /proc/self/ns/pid", tools=("readlink",),
                              paths=("/proc/self/ns/pid",), doing="read the observer's PID namespace").stdout.strip()
-    judge.pid_isolation(inside_pid1, pid, top_pids, comm, container_ns, host_ns).check(evidence)
+    judge.pid_isolation(inside_pid1, pid, top_pids, comm or "", container_ns, host_ns).check(evidence)
 
 
 ATTEMPTS = 3  # starts timed at most, while each is over budget (judge.time_again)

@@ -1,8 +1,14 @@
 """Seed 1.1 checks fed recorded answers of a host where containers would be VMs or the engine off-policy."""
+import types
+
 import pytest
 
+from conformance.evidence import Evidence
 from conformance.judges import containers_vs_vms as judge
+from conformance.outcomes import ObserverError
 from judged import message
+from suites import test_containers_vs_vms as suite
+from tests.unit.test_probes import RecordedHost, Result
 
 NS_HOST, NS_CONTAINER = "pid:[4026531836]", "pid:[4026532301]"
 
@@ -74,3 +80,70 @@ def test_edition_and_minimum_version_policy():
     mirantis = {"Version": "20.10.7", "Platform": {"Name": "Mirantis Container Runtime"}}  # Docker EE's successor
     assert judge.edition(mirantis, "ee", None).ok
     assert "EE 20.10.7" in message(judge.edition(mirantis, "ce", None))
+
+
+# Recorded on lab host h44-d (Debian 12, docker.io 20.10.24): root's commands entered (nsenter -p -m) a PID namespace
+# with its own /proc made 25 s before the nginx container started (`unshare --pid --fork --mount-proc sleep infinity`),
+# as for a login in a long-lived container or toolbox of its own; State.Pid and docker top are the engine's view.
+STARTED_AT, STATE_PID, BOOT_ID = "2026-11-30T19:13:23.580757688Z", 368, "0825dd82-f1dc-44ba-aff3-27d074ec6c51\n"
+PID1_OLDER_NS = Result(0, "1 (sleep) S 0 0 0 0 -1 4194560 89 0 0 0 0 0 0 0 20 0 1 0 3570853 2990080 383 "
+                          "18446744073709551615 93855147868160 93855147886089 140727336986448 0 0 0\n"
+                          "btime 1796030270\n100\n")
+TOP = {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+       "Processes": [["root", "368", "348", "1", "19:13", "?", "00:00:00", "nginx: master process nginx -g daemon off;"],
+                     ["www-data", "398", "368", "0", "19:13", "?", "00:00:00", "nginx: worker process"]]}
+
+
+class RecordedNginx:
+    """The shared nginx container as the engine answered: its State, top, and execs inside it."""
+    short_id, attrs = "6d2ae689cae7", {"State": {"Pid": STATE_PID, "StartedAt": STARTED_AT}}
+
+    def __init__(self, boot_id):
+        self.boot_id = boot_id
+
+    def reload(self):
+        pass
+
+    def top(self):
+        return TOP
+
+    def exec_run(self, argv, user=""):
+        output = self.boot_id if "boot_id" in " ".join(argv) else "nginx\npid:[4026533174]\n"
+        return types.SimpleNamespace(exit_code=0, output=output.encode())
+
+
+class ProcFile:
+    """host.file() of the login's /proc, where PID 1 is and State.Pid is not (cat: No such file or directory)."""
+
+    def __init__(self, path):
+        self.path, self.exists = path, path == "/proc/1"
+
+    @property
+    def content_string(self):
+        raise RuntimeError(f"Unexpected output CommandResult(rc=1, stderr='cat: {self.path}: No such file or directory')")
+
+
+class ProcHost(RecordedHost):
+    def file(self, path):
+        return ProcFile(path)
+
+
+def check_pid_isolation(monkeypatch, container_boot_id):
+    monkeypatch.setattr(suite.ahead, "shared_nginx", lambda target: RecordedNginx(container_boot_id))
+    host = ProcHost(("/proc/1/stat", PID1_OLDER_NS), ("readlink /proc/self/ns/pid", Result(0, "pid:[4026534588]\n")),
+                    ("boot_id", Result(0, BOOT_ID)))
+    suite.test_pid_isolation(host, types.SimpleNamespace(name="root@h"), Evidence("ssh://root@h", 10))
+
+
+def test_a_login_whose_pid_namespace_does_not_hold_the_engines_cannot_look_an_error_never_no_process(monkeypatch):
+    """The container runs on the login's kernel (the same boot_id inside and here), its process is not in the login's
+    /proc, whose PID 1 is older than the container: the login cannot see it."""
+    with pytest.raises(ObserverError, match=r"container 6d2ae689cae7 runs on this login's kernel \(boot_id 0825dd82"):
+        check_pid_isolation(monkeypatch, BOOT_ID)
+
+
+@pytest.mark.red("engine.pid-isolation")
+def test_a_container_on_another_kernel_has_no_process_on_the_host(monkeypatch):
+    """Another boot_id inside (a VM's kernel): no such process on this host is the finding, as before."""
+    with pytest.raises(AssertionError, match="is 'no process' on the host"):
+        check_pid_isolation(monkeypatch, "5b7c3f0e-0a51-4a8e-9d39-1c0e2f6f9a11\n")  # made up: not this kernel's

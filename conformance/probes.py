@@ -1095,6 +1095,14 @@ def dockerd_unknown_flags(host, evidence, config: DaemonConfig, names: list[str]
     return [line for line in result.stdout.splitlines() if line in names]
 
 
+def dockerd_help(host, evidence, config: DaemonConfig) -> str:
+    """`dockerd --help` of the binary that reads the file: its flags, each with the type pflag names for it (cobra
+    prints it and exits; nothing started or written); '' where it does not answer."""
+    exe = config.argv[0] if config.argv else "dockerd"
+    result = evidence.cmd(host, SBIN_PATH + " %s --help", exe)
+    return result.stdout if result.rc == 0 else ""
+
+
 # docker.service's ExecStart as systemd keeps it (its D-Bus property, a(sasbttttuii): path, argv, ...), each word a JSON
 # string (busctl --json, systemd 240 on): `systemctl show` joins the words with spaces, so one that holds a space
 # ("--label=owner=ops team", quoted in the unit) reads as two, which dockerd refuses ("accepts no argument(s)").

@@ -103,20 +103,21 @@ def test_mirror_configured(host, target, evidence):
     config = dockerd_config(target, evidence)
     version = judge.dockerd_version(config.version_text)
     evidence.note(f"expected mirrors: {list(target.settings.mirrors) or 'any, at least one'}")
-    refused, unknown = None, []
+    refused, unknown, wrong_types = None, [], []
     if config.raw is not None and version >= judge.VALIDATE_FROM:
         refused = probes.dockerd_refuses(host, evidence, config)
     elif config.raw is not None:
         evidence.note(f"{config.version_text or 'dockerd version unknown'}: no dockerd --validate (23.0 on), so the "
-                      "file's JSON, registry-mirrors, its keys (asked of the binary's flags), a key set both ways and "
-                      "icc/iptables are judged, its values' types are not")
+                      "file's JSON, registry-mirrors, its keys (asked of the binary's flags), its values' types (those "
+                      "of the flags the binary's --help lists), a key set both ways and icc/iptables are judged")
         unknown = probes.dockerd_unknown_flags(host, evidence, config, judge.keys_to_ask(config.raw, version))
+        wrong_types = judge.mistyped(config.raw, version, judge.flag_types(probes.dockerd_help(host, evidence, config)))
     denied = judge.validate_denied(refused)
     if denied:  # dockerd (root) reads it: whether it accepts the file is unknown, what the file says still counts
         evidence.note(f"dockerd --validate could not read {denied} as this login: not dockerd's refusal")
         refused = None
     verdict = judge.mirror_configured(config.path, config.raw, version, list(config.flag_mirrors),
-                                      target.settings.mirrors, refused, config.argv, unknown)
+                                      target.settings.mirrors, refused, config.argv, unknown, wrong_types)
     if denied and verdict.ok:
         raise probes.observer_error(host, evidence, ("permission", denied),
                                     f"ask dockerd --validate whether dockerd accepts {config.path}")

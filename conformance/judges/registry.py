@@ -460,6 +460,50 @@ def keys_to_ask(raw: bytes | None, version: tuple[int, ...]) -> list[str]:
     return [k for k in dict.fromkeys(keys) if k not in named and k not in SKIP_VALIDATE]
 
 
+# dockerd before 23.0 then decodes the whole file into its configuration (encoding/json), whose field for a key has
+# the type of the key's flag. Per type `dockerd --help` names after a flag (pflag's Value.Type(); a bool flag names
+# none): the JSON its field takes (as Python reads it) and Go's name for it. `null` decodes into any of them; other
+# types (bytes, ulimit, pool-options, runtime) are not judged. NO_FIELD: flags with no field of their name (json tags
+# in the 20.10 binary), whose key dockerd ignores whatever its value.
+FLAG_JSON = {"": (bool, "bool"), "string": (str, "string"), "ip": (str, "net.IP"), "int": (int, "int"),
+             "list": (list, "[]string"), "map": (dict, "map[string]string")}
+NO_FIELD = ("help", "version", "config-file", "containerd-plugins-namespace")
+HELP_FLAG = re.compile(r"^  (?:-\w, |    )--([\w-]+)(?: ([\w-]+))?(?: {2,}|$)", re.M)  # "  -H, --host list   Daemon..."
+
+
+def flag_types(help_text: str) -> dict[str, str]:
+    """The file's key -> the type `dockerd --help` names for its flag ('' for a bool flag), for the keys dockerd
+    decodes into a field of that flag's type."""
+    return {FLAG_KEYS.get(name, name): kind for name, kind in HELP_FLAG.findall(help_text)
+            if name not in NO_FIELD and kind in FLAG_JSON}
+
+
+def mistyped(raw: bytes | None, version: tuple[int, ...], types: dict[str, str]) -> list[str]:
+    """The file's values dockerd before 23.0 cannot decode into its configuration (types: flag_types), each as
+    encoding/json says it (Debian 12's 20.10.24, for "log-opts": {"max-file": 3}: "json: cannot unmarshal number
+    into Go struct field Config.log-opts of type string"; here "... into log-opts['max-file'] of type string")."""
+    try:
+        data = parse_daemon_json(raw, version) if raw is not None else {}
+    except ValueError:
+        return []
+
+    def kind(value):  # encoding/json's word for a JSON value
+        return ("bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+                if isinstance(value, str) else "array" if isinstance(value, list) else "object")
+
+    found = []
+    for key, value in data.items():
+        if key not in types or value is None:
+            continue
+        python, go = FLAG_JSON[types[key]]
+        if not isinstance(value, python) or (python is int and isinstance(value, bool)):
+            found.append((key, value, go))
+        elif python in (list, dict):  # of strings
+            members = value.items() if python is dict else enumerate(value)
+            found += [(f"{key}[{name!r}]", m, "string") for name, m in members if m is not None and not isinstance(m, str)]
+    return [f"json: cannot unmarshal {kind(value)} into {where} of type {go}" for where, value, go in found]
+
+
 def set_both_ways(data: dict, argv) -> list[str]:
     """The keys of the file's top level that argv's flags set too, each as dockerd says it: `key: (from flag: [...],
     from file: ...)` (daemon/config findConfigurationConflicts: any flag given, whatever its value)."""
@@ -496,11 +540,13 @@ def _said(data: dict, argv, key: str) -> str:
 
 
 def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], flag_mirrors: list[str],
-                      expected: tuple[str, ...], refused: str | None = None, argv=(), unknown=()) -> Verdict:
+                      expected: tuple[str, ...], refused: str | None = None, argv=(), unknown=(),
+                      wrong_types=()) -> Verdict:
     """Judge registry.mirror-configured: the file dockerd reads, read as dockerd does, names the expected mirrors.
     refused: what `dockerd --validate` said of the file with the running dockerd's flags when it refused it (the
     other keys' types and values, a key also set as a flag); argv: those flags, for the conflicts it does not see;
-    unknown: the file's keys the dockerd binary has no flag for (before 23.0, which has no --validate)."""
+    unknown: the file's keys the dockerd binary has no flag for, wrong_types: its values dockerd cannot decode
+    (mistyped), both before 23.0, which has no --validate."""
     want = (f"{path} (the file dockerd reads) valid as dockerd parses it, with registry-mirrors "
             + (f"holding {', '.join(expected)}" if expected else "not empty"))
     if raw is None and not flag_mirrors:
@@ -513,6 +559,8 @@ def mirror_configured(path: str, raw: bytes | None, version: tuple[int, ...], fl
         return Verdict(False, want, f"dockerd refuses it at its next start: dockerd --validate: {refused}")
     if unknown:
         return Verdict(False, want, f"dockerd refuses it at its next start: {path}: {UNKNOWN_KEYS}{', '.join(unknown)}")
+    if wrong_types:
+        return Verdict(False, want, f"dockerd refuses it at its next start: {path}: {'; '.join(wrong_types)}")
     conflict = start_conflicts(parse_daemon_json(raw, version) if raw is not None else {}, argv)
     if conflict:
         return Verdict(False, want, f"dockerd refuses it at its next start: {path}: {conflict}")

@@ -631,6 +631,66 @@ def test_a_key_dockerd_20_10_has_no_flag_for_fails():
     assert probes.dockerd_unknown_flags(host, Evidence("ssh://h", 10), config, []) == [] and len(host.ran) == 1
 
 
+# Lines of `dockerd --help` recorded on lab host h45-a (Debian 12, docker.io 20.10.24), whose next start refuses
+# "log-opts": {"max-file": 3} ("json: cannot unmarshal number into Go struct field Config.log-opts of type string"),
+# "debug": "true", "dns": "8.8.8.8", "ip": 5 and "mtu"-like 3.0, and starts with null values and with
+# "containerd-plugins-namespace": 5 (no field of that name).
+HELP_20_10 = """\
+Options:
+      --config-file string                      Daemon configuration file
+                                                (default
+      --containerd-plugins-namespace string     Containerd namespace to
+                                                use for plugins (default
+  -D, --debug                                   Enable debug mode
+      --default-ulimit ulimit                   Default ulimits for
+                                                containers (default [])
+      --dns list                                DNS server to use
+      --help                                    Print usage
+  -H, --host list                               Daemon socket(s) to connect to
+      --ip ip                                   Default IP when binding
+                                                container ports (default
+      --log-opt map                             Default log driver
+                                                options for containers
+                                                (default map[])
+      --max-concurrent-downloads int            Set the max concurrent
+                                                downloads for each pull
+                                                (default 3)
+      --registry-mirror list                    Preferred Docker registry
+                                                mirror
+"""
+MAX_FILE_NUMBER = (b'{"registry-mirrors": ["http://10.0.0.5:5000"], "log-driver": "json-file", '
+                   b'"log-opts": {"max-size": "10m", "max-file": 3}}')
+
+
+@pytest.mark.red("registry.mirror-configured")
+def test_a_value_dockerd_20_10_cannot_decode_fails():
+    """Before: passed (20.10 has no --validate, and the file's values' types were not judged)."""
+    types = judge.flag_types(HELP_20_10)
+    assert types == {"debug": "", "dns": "list", "hosts": "list", "ip": "ip",  # not: a ulimit, help, no field
+                     "log-opts": "map", "max-concurrent-downloads": "int", "registry-mirrors": "list"}
+    assert judge.mistyped(MAX_FILE_NUMBER, V20, types) == [
+        "json: cannot unmarshal number into log-opts['max-file'] of type string"]
+    assert judge.mistyped(b'{"debug": "true", "dns": "8.8.8.8", "ip": 5, "max-concurrent-downloads": 3.0, '
+                          b'"hosts": ["unix:///run/d.sock", 1]}', V20, types) == [
+        "json: cannot unmarshal string into debug of type bool", "json: cannot unmarshal string into dns of type []string",
+        "json: cannot unmarshal number into ip of type net.IP",
+        "json: cannot unmarshal number into max-concurrent-downloads of type int",
+        "json: cannot unmarshal number into hosts[1] of type string"]
+    assert judge.mistyped(b'{"log-opts": {"max-file": null}, "debug": null, "containerd-plugins-namespace": 5, '
+                          b'"default-ulimits": {"nofile": {"Hard": 4096}}, "max-concurrent-downloads": 3}', V20, types) == []
+    assert judge.mistyped(b"{", V20, types) == [] and judge.mistyped(None, V20, types) == []
+    host = RecordedHost(("--help", Result(0, HELP_20_10)))
+    config = probes.DaemonConfig("812", SYSTEMD_ARGV, PATH, MAX_FILE_NUMBER, "Docker version 20.10.24", ())
+    assert probes.dockerd_help(host, Evidence("ssh://h", 10), config) == HELP_20_10
+    assert host.ran[0].endswith("/usr/sbin/dockerd --help'")
+    wrong = judge.mistyped(MAX_FILE_NUMBER, V20, types)
+    expected = ("http://10.0.0.5:5000",)
+    assert ("dockerd refuses it at its next start: /etc/docker/daemon.json: json: cannot unmarshal number into "
+            "log-opts['max-file'] of type string") in message(
+        judge.mirror_configured(PATH, MAX_FILE_NUMBER, V20, [], expected, None, SYSTEMD_ARGV, [], wrong))
+    assert judge.mirror_configured(PATH, MAX_FILE_NUMBER, V20, [], expected, None, SYSTEMD_ARGV, [], []).ok
+
+
 # Recorded on lab host h3-a (Debian 12, Docker 20.10): a drop-in gave docker.service ExecStart= then ExecStart=dockerd
 # ... --registry-mirror=..., daemon-reload done, no restart: the running dockerd's argv, then its unit's next start.
 PENDING_DROPIN = ("pid=987\n--- argv\n/usr/sbin/dockerd\n-H\nfd://\n--containerd=/run/containerd/containerd.sock\n"

@@ -182,8 +182,15 @@ def test_engine_version(host, engine, evidence):
 
 @ahead.work("engine.hello-world")
 def run_hello_world(target, make, evidence):
-    """Run hello-world to its exit, reading its output as `docker run` does (attached); (exit code, output)."""
-    return probes.output_to_exit(make, probes.HELLO_WORLD, None, evidence, target.settings.call_timeout)
+    """Run hello-world to its exit, reading its output as `docker run` does (attached); (exit code, output, the
+    RepoDigests of the hello-world:latest that was on the target before the run, or None when the run pulled it)."""
+    code, output = probes.output_to_exit(make, probes.HELLO_WORLD, None, evidence, target.settings.call_timeout)
+    if target.pulled_images.pulled_by_run(probes.HELLO_WORLD):
+        return code, output, None
+    image = target.engine.images.get(probes.HELLO_WORLD)
+    evidence.api(f"GET /images/{probes.HELLO_WORLD}/json", why="on the target before the run", Id=image.id,
+                 RepoDigests=image.attrs.get("RepoDigests"))
+    return code, output, image.attrs.get("RepoDigests") or []
 
 
 @pytest.mark.req("engine.hello-world")

@@ -355,9 +355,18 @@ def engine_version(cli_rc: int, cli_json: str, api_version: dict) -> Verdict:
                    found + ("" if same else f"; the API's server is {api_version.get('Version')}"))
 
 
-def hello_world(exit_code: int | None, output: str) -> Verdict:
-    """Judge engine.hello-world from the exit code and the output read attached to the container."""
+def hello_world(exit_code: int | None, output: str, found_before: list[str] | None = None) -> Verdict:
+    """Judge engine.hello-world from the exit code and the output read attached to the container. found_before: the
+    RepoDigests of a hello-world:latest that was on the target before the run (None: the run pulled it); one with
+    none of Docker's hello-world (a user's own image built or tagged as hello-world) that does not greet ran no
+    Docker hello-world: error, not judged."""
     found = f"exit code {exit_code if exit_code is not None else 'none (did not exit in time)'}; output: {clip(output.strip(), 200)!r}"
     greeted = HELLO_TEXT in output or OLD_HELLO_TEXT in output
+    if not greeted and found_before is not None and not any(
+            re.fullmatch(r"((.+/)?library/)?hello-world@.+", d) for d in found_before):
+        raise ObserverError(f"hello-world:latest was on the target before the run and is not Docker's hello-world "
+                            f"(RepoDigests {found_before or 'none'}: an image of the host's own, built or tagged as "
+                            f"hello-world); it ran with {found}: Docker's greeting was not run, not judged (remove or "
+                            "retag that image, or check a host without it)")
     return Verdict(exit_code == 0 and greeted, f"exit 0 and {HELLO_TEXT!r} (or {OLD_HELLO_TEXT!r}) in the output",
                    found)

@@ -653,6 +653,19 @@ def test_hello_world_without_greeting_or_exit_fails():
     assert "did not exit in time" in message(judge.hello_world(None, ""))
 
 
+def test_a_hello_world_of_the_hosts_own_is_not_judged():
+    """engine.hello-world on hello-world-own-build: hello-world:latest, there before the run, is a tutorial's image
+    built as hello-world (no RepoDigests); it printed 'Hello, World!', and Docker's hello-world never ran."""
+    with pytest.raises(ObserverError, match=r"not Docker's hello-world \(RepoDigests none.*'Hello, World!'"):
+        judge.hello_world(0, "Hello, World!\n", [])
+    with pytest.raises(ObserverError):  # pushed under another name, then tagged hello-world
+        judge.hello_world(0, "Hello, World!\n", ["registry.example.com/team/app@sha256:" + "0" * 64])
+    # Docker's own, there before the run (a pull of the user's, through a registry of the company's): judged
+    assert not judge.hello_world(1, "exec /hello: exec format error", ["hello-world@sha256:" + "0" * 64]).ok
+    assert not judge.hello_world(0, "", ["harbor.example.com/hub/library/hello-world@sha256:" + "0" * 64]).ok
+    assert judge.hello_world(0, "Hello from Docker!\n", []).ok  # Docker's, loaded from a tarball (no RepoDigests)
+
+
 @pytest.mark.red("install.repo")
 def test_a_mirror_of_dockers_tree_is_dockers_source_another_site_is_not():
     site, tree = "download.docker.com", "/docker-ce/linux/"

@@ -137,8 +137,10 @@ def test_run_leaves_host_as_found_and_user_objects_untouched(tmp_path, client, g
     assert audit["status"] == "passed", audit
     assert "(content of 2 compared by sha256)" in audit["message"], audit  # uservol and the look-alike volume
     assert f"run.leak-audit on {display_name(spec)}: passed" in out
-    # the swapped images make the nginx and hello-world checks fail: the suite does not "fix" them by pulling
-    assert results(tmp_path, spec)["requirements"]["engine.hello-world"]["status"] == "failed"
+    # the swapped images are not "fixed" by pulling: hello-world:latest, there before the run, is nginx's image
+    # (RepoDigests nginx@...), so Docker's hello-world never ran: an error, never a verdict
+    hello = results(tmp_path, spec)["requirements"]["engine.hello-world"]
+    assert hello["status"] == "error" and "is not Docker's hello-world" in hello["message"], hello
     assert code == 1
 
 

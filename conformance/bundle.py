@@ -34,7 +34,7 @@ def evidence_text(target: str, name: str, req_id: str, entry: dict) -> str:
             f"checks:      {', '.join(entry.get('checks', []))}"]
     if entry.get("by_construction"):
         head.append(f"by construction: {entry['by_construction']}")
-    # Masked apart: the body is the text the check's JUnit property masked already (masking.mask's cache), and
+    # Masked apart: the body is the text the check's JUnit property masked already (masking.shown's cache), and
     # the head ends with this suite's own lines, so no credential can run from one into the other.
     return redact("\n".join(head)) + "\n\n" + redact(render(entry["evidence"])) + "\n"
 

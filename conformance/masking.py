@@ -19,7 +19,13 @@ SECRET_NAME = re.compile(rf"(?i)[\w.-]*{_NAMES}[\w.-]*|(?:[\w.-]*[_.-])?pass|[\w
 # One value: quoted (may hold spaces; an unclosed quote runs to the end of the line) or a bare word.
 _VALUE = r"""(?:"[^"\n]*"?|'[^'\n]*'?|[^\s"'&,;]+)"""
 _REST = r"""(?:"[^"\n]*"|'[^'\n]*'|\S[^\n]*)"""  # a quoted value, or the rest of the line
-_NAME_MARKERS = ("token", "pass", "pwd", "secret", "key", "auth", "credential")
+# A name SECRET_NAME matches whole, looked for in a text in lower case (the patterns that mask a value by its name
+# take the name up to a character that is not [\w.-]). Those patterns run only where it finds one, not wherever "key",
+# "auth" or "pass" appears (.../keys/id_ed25519, authorized_keys, "status: passed").
+SECRET_NAME_IN = re.compile(rf"{_NAMES}|pass(?![\w.-])|[_.-]pwd(?![\w.-])")
+_NAME_PARTS = ("token", "pass", "pwd", "secret", "key", "auth", "credential")  # one is in each such name: the search
+# runs only where one is present
+NAMED = "<a secret's name>"  # the marker of those patterns: present where SECRET_NAME_IN finds a name
 # Schemes whose user part names an account; in any other URL a user part without a password is a token.
 _ACCOUNT_SCHEMES = ("ssh", "paramiko", "safe-ssh", "ansible", "docker", "podman", "kubectl", "winrm", "lxc",
                     "openshift", "salt", "chroot", "local", "sftp", "rsync")
@@ -55,7 +61,8 @@ def _named(match: re.Match) -> str:
     return _masked_value(match) if SECRET_NAME.fullmatch(match.group("name")) else match.group(0)
 
 
-# (markers, pattern, replacement): a pattern runs only on a text that holds one of its markers (in lower case).
+# (markers, pattern, replacement): a pattern runs only on a text that holds one of its markers (in lower case), or,
+# for NAMED, a secret's name.
 SECRET_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern, str | Callable[[re.Match], str]], ...] = (
     # PEM private keys (ssh, TLS, PGP): every line of the block, also when the text was cut inside it
     (("private key",), re.compile(r"(-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----)(.*?)(-----END \2-----|\Z)", re.S),
@@ -70,18 +77,18 @@ SECRET_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern, str | Callable[[re.Mat
     # Cookie and Set-Cookie headers: every cookie is a credential
     (("cookie",), re.compile(r"(?i)(?P<head>\b(?:set-)?cookie\s*:\s*)(?P<value>\S[^\n]*)"), _masked_value),
     # JSON string values of secret-named keys (Docker config auths, identity tokens)
-    ((*_NAME_MARKERS, "private", "cookie"),
+    (("auth", "pass", "pwd", "token", "secret", "private", "cookie", "credential", "key"),
      re.compile(r"""(?i)((["'])[^"'\s]*(?:auth|pass|pwd|token|secret|private|cookie|credential|api[_-]?key)"""
                 r"""[^"'\s]*\2\s*:\s*)(["'])(?:(?!\3)[^\\\n]|\\.)*\3"""), r"\1\3***\3"),
     # NAME=value / name: value at the start of a line (env output, config files): the value is the rest of the line
-    (_NAME_MARKERS, re.compile(r"""(?im)^(?P<head>\s*(?:export\s+|-\s+)?["']?(?P<name>[\w.-]+)["']?[ \t]*[=:][ \t]*)"""
-                               rf"(?P<value>{_REST})"), _named),
+    ((NAMED,), re.compile(r"""(?im)^(?P<head>\s*(?:export\s+|-\s+)?["']?(?P<name>[\w.-]+)["']?[ \t]*[=:][ \t]*)"""
+                          rf"(?P<value>{_REST})"), _named),
     # name: value elsewhere (headers, YAML, messages): the rest of the line
-    (_NAME_MARKERS, re.compile(rf"(?i)(?P<head>(?<![\w.-])(?P<name>[\w.-]+)[ \t]*:[ \t]+)(?P<value>{_REST})"), _named),
+    ((NAMED,), re.compile(rf"(?i)(?P<head>(?<![\w.-])(?P<name>[\w.-]+)[ \t]*:[ \t]+)(?P<value>{_REST})"), _named),
     # NAME=value and name:value elsewhere (command lines, query strings): one value
-    (_NAME_MARKERS, re.compile(rf"(?i)(?P<head>(?<![\w.-])(?P<name>[\w.-]+)\s*[=:]\s*)(?P<value>{_VALUE})"), _named),
+    ((NAMED,), re.compile(rf"(?i)(?P<head>(?<![\w.-])(?P<name>[\w.-]+)\s*[=:]\s*)(?P<value>{_VALUE})"), _named),
     # --password VALUE, --registry-token "two words", --cookie VALUE
-    ((*_NAME_MARKERS, "cookie"), re.compile(rf"(?i)(?P<head>(?<![\w-])--(?P<name>[\w-]+)\s+)(?P<value>(?!-){_VALUE})"),
+    ((NAMED, "cookie"), re.compile(rf"(?i)(?P<head>(?<![\w-])--(?P<name>[\w-]+)\s+)(?P<value>(?!-){_VALUE})"),
      lambda m: _named(m) if "cookie" not in m.group("name").lower() else _masked_value(m)),
     # curl -u user:password, --user user:password, --proxy-user ...
     (("-u", "--user", "--proxy-user"),
@@ -96,7 +103,8 @@ SECRET_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern, str | Callable[[re.Mat
      re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|glpat-[\w-]{20,}|xox[abprs]-[\w-]{10,}"
                 r"|AKIA[0-9A-Z]{16})\b"), "***"),
 )
-_MARKERS = frozenset(marker for markers, _, _ in SECRET_PATTERNS for marker in markers)  # each looked for once a text
+# Every marker, each looked for once a text
+_MARKERS = frozenset({*(marker for markers, _, _ in SECRET_PATTERNS for marker in markers), *_NAME_PARTS} - {NAMED})
 # Dict keys whose value is a secret as a whole.
 SECRET_KEYS = re.compile(r"(?i)^auths?$|password|passwd|passphrase|secret|token|authorization|api[_-]?key"
                          r"|private[_-]?key|credential|cookie|(?:^|[_.-])(?:pass|pwd)$")
@@ -110,26 +118,41 @@ def neutralise(text: str) -> str:
     return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-@functools.lru_cache(maxsize=16384)
 def mask(text: str) -> str:
-    """Credentials in text as ***. Cached: a run masks the same evidence when the check's result is recorded, again
-    when results.json and the evidence files are written (about 0.3 CPU-s of a worker's 3 before). A target brings
-    about 700 texts: room for 20 targets in one process (with 2048, 8 masked everything two or three times)."""
+    """Credentials in text as ***."""
     lower = text.lower()
     present = {marker for marker in _MARKERS if marker in lower}  # substring tests: a regex scan costs far more
+    if not present.isdisjoint(_NAME_PARTS) and SECRET_NAME_IN.search(lower):
+        present.add(NAMED)
     for markers, pattern, replacement in SECRET_PATTERNS:
         if not present.isdisjoint(markers):
             text = pattern.sub(replacement, text)
     return text
 
 
+@functools.lru_cache(maxsize=16384)
+def shown(text: str) -> str:
+    """What may be shown of a text: control characters made visible, then credentials masked. Cached: a run shows
+    the same evidence when the check's result is recorded, in each phase's captured sections, and again when
+    results.json and the evidence files are written (about 0.3 CPU-s of a worker's 3 before). A target brings about
+    700 texts: room for 20 targets in one process (with 2048, 8 masked everything two or three times)."""
+    return mask(neutralise(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def secret_key(name: str) -> bool:
+    """Whether a dict key names a secret as a whole (SECRET_KEYS). Cached: a run redacts the same few keys, again
+    and again."""
+    return SECRET_KEYS.search(name) is not None
+
+
 def redact(value: Any) -> Any:
     """What may be shown of a value: control characters made visible, credentials masked (in dict keys too),
     and the values of secret-named keys replaced by ***."""
     if isinstance(value, str):
-        return mask(neutralise(value))
+        return shown(value)
     if isinstance(value, dict):
-        return {redact(k) if isinstance(k, str) else k: ("***" if SECRET_KEYS.search(str(k)) else redact(v))
+        return {redact(k) if isinstance(k, str) else k: ("***" if secret_key(str(k)) else redact(v))
                 for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]

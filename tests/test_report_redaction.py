@@ -4,6 +4,7 @@ import json
 import pytest
 
 from conformance.evidence import Evidence, redact, trim
+from conformance.masking import SECRET_NAME, SECRET_NAME_IN
 from conformance.outcomes import one_line
 from report_project import CHECKS, bundle, readable, run_in
 
@@ -89,6 +90,26 @@ def test_masked_before_it_is_cut():
     assert "hunter2" not in trim("a" * 5000 + tail)
     line = "e" * 280 + " https://bob:hunter2@mirror.example/v2/"  # one_line cuts at 300, inside the URL
     assert "hunter" not in redact(one_line(line)) and "https://bob:***@m" in one_line(line)
+
+
+# Names of secrets in each spelling SECRET_NAME takes: the patterns that mask a value by its name run only where
+# SECRET_NAME_IN finds such a name, which a text holding no other marker (no "key" nor "auth") must not hide.
+SECRET_NAMES = ["DB_PASS", "pass", "MYSQL_PWD", "x.pwd", "PASSWORD", "ldap-passwd", "ssh_passphrase", "GITLAB_TOKEN",
+                "my.secret.value", "ApiKey", "api-key", "AWS_ACCESS_KEY", "accesskey", "PRIVATE_KEY", "private-key",
+                "registry_auth", "npm_credentials", "Credential"]
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_a_secret_named_value_is_masked_in_every_form(name):
+    assert SECRET_NAME.fullmatch(name) and SECRET_NAME_IN.search(name.lower())
+    for text in (f"{name}=hunter2", f"  {name}: hunter2", f"run {name}=hunter2 now", f"x {name}: hunter2",
+                 f'"{name}" = "hunter2"', *([f"cmd --{name} hunter2"] if "." not in name else [])):
+        assert "hunter2" not in redact(text), text
+
+
+@pytest.mark.parametrize("name", ["passed", "bypass", "PWD", "keys", "authorized_keys", "passenger", "tokens.d/x"])
+def test_names_that_only_contain_a_marker_are_not_secret_names(name):
+    assert not SECRET_NAME.fullmatch(name) and redact(f"{name}=kept") == f"{name}=kept"
 
 
 def test_command_output_is_masked_before_it_is_cut(host):

@@ -39,3 +39,16 @@ class CheckedParamikoBackend(ParamikoBackend):
         policy.apply(client, self.host.name, params["hostname"])
         policy.connect(client, **params)
         return client
+
+    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        """As testinfra 10.2.2's, with each stream read whole: testinfra joins it line by line, each line through
+        paramiko's pure-Python readline (about 4 µs of CPU a line, some 2,200 lines a host in a run)."""
+        transport = self.client.get_transport()
+        assert transport is not None
+        channel = transport.open_session()
+        if self.get_pty:
+            channel.get_pty()
+        channel.exec_command(command)
+        stdout = channel.makefile("rb").read()
+        stderr = channel.makefile_stderr("rb").read()
+        return channel.recv_exit_status(), stdout, stderr

@@ -273,7 +273,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=order)  # stable: within a requirement and target, collection order stays
 
 
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection built (modules, items, fixture definitions, the catalogue) lives as long as the run: frozen

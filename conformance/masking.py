@@ -77,7 +77,7 @@ SECRET_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern, str | Callable[[re.Mat
     # Cookie and Set-Cookie headers: every cookie is a credential
     (("cookie",), re.compile(r"(?i)(?P<head>\b(?:set-)?cookie\s*:\s*)(?P<value>\S[^\n]*)"), _masked_value),
     # JSON string values of secret-named keys (Docker config auths, identity tokens)
-    (("auth", "pass", "pwd", "token", "secret", "private", "cookie", "credential", "key"),
+    ((*_NAME_PARTS, "private", "cookie"),
      re.compile(r"""(?i)((["'])[^"'\s]*(?:auth|pass|pwd|token|secret|private|cookie|credential|api[_-]?key)"""
                 r"""[^"'\s]*\2\s*:\s*)(["'])(?:(?!\3)[^\\\n]|\\.)*\3"""), r"\1\3***\3"),
     # NAME=value / name: value at the start of a line (env output, config files): the value is the rest of the line

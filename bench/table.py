@@ -50,12 +50,14 @@ def rows(data: dict) -> list[tuple[str, str, str, str, str, str]]:
         out.append((label, _spread(f["wall_s"]), str(ssh["runs"]),
                     f"{f['runner_cpu_s']['median']:.2f}", f"{min(loads)}–{max(loads)}", goal))
     for r in data.get("fleet", {}).get("sizes", []):
-        per_host = r["runner_cpu_s_per_host"]
-        goal = (f"{per_host:.2f} CPU-s/host (goal ≤ {CPU_GOAL}: {'met' if per_host <= CPU_GOAL else 'not met'})"
+        per_host, runs = r["runner_cpu_s_per_host"], r.get("runner_cpu_s_per_host_runs", [])
+        spread = f" ({min(runs):.2f}–{max(runs):.2f})" if len(runs) > 1 else ""
+        goal = (f"{per_host:.2f}{spread} CPU-s/host (goal ≤ {CPU_GOAL}: {'met' if per_host <= CPU_GOAL else 'not met'})"
                 if r["hosts"] == 8 else f"{per_host:.2f} CPU-s/host")
         workers = f"-n {r['workers']}" if r["workers"] else "one process"
+        loads = [run["load_before"] for run in r.get("runs", [r])]
         out.append((f"fleet {r['hosts']} host(s), {r.get('backend', 'ssh')}://, {workers}", f"{r['wall_s']:.2f} (× {r['ratio_to_1']} of 1)",
-                    "1", f"{r['runner_cpu_s']:.2f}", str(r["load_before"]), goal))
+                    str(len(loads)), f"{r['runner_cpu_s']:.2f}", "–".join(map(str, sorted({min(loads), max(loads)}))), goal))
     return out
 
 

@@ -87,8 +87,8 @@ SECRET_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern, str | Callable[[re.Mat
     ((NAMED,), re.compile(rf"(?i)(?P<head>(?<![\w.-])(?P<name>[\w.-]+)[ \t]*:[ \t]+)(?P<value>{_REST})"), _named),
     # NAME=value and name:value elsewhere (command lines, query strings): one value
     ((NAMED,), re.compile(rf"(?i)(?P<head>(?<![\w.-])(?P<name>[\w.-]+)\s*[=:]\s*)(?P<value>{_VALUE})"), _named),
-    # --password VALUE, --registry-token "two words", --cookie VALUE
-    ((NAMED, "cookie"), re.compile(rf"(?i)(?P<head>(?<![\w-])--(?P<name>[\w-]+)\s+)(?P<value>(?!-){_VALUE})"),
+    # --password VALUE, --registry-token "two words", --db.password VALUE, --cookie VALUE
+    ((NAMED, "cookie"), re.compile(rf"(?i)(?P<head>(?<![\w-])--(?P<name>[\w.-]+)\s+)(?P<value>(?!-){_VALUE})"),
      lambda m: _named(m) if "cookie" not in m.group("name").lower() else _masked_value(m)),
     # curl -u user:password, --user user:password, --proxy-user ...
     (("-u", "--user", "--proxy-user"),

@@ -103,7 +103,7 @@ SECRET_NAMES = ["DB_PASS", "pass", "MYSQL_PWD", "x.pwd", "PASSWORD", "ldap-passw
 def test_a_secret_named_value_is_masked_in_every_form(name):
     assert SECRET_NAME.fullmatch(name) and SECRET_NAME_IN.search(name.lower())
     for text in (f"{name}=hunter2", f"  {name}: hunter2", f"run {name}=hunter2 now", f"x {name}: hunter2",
-                 f'"{name}" = "hunter2"', *([f"cmd --{name} hunter2"] if "." not in name else [])):
+                 f'"{name}" = "hunter2"', f"cmd --{name} hunter2"):
         assert "hunter2" not in redact(text), text
 
 

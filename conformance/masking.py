@@ -118,9 +118,19 @@ def neutralise(text: str) -> str:
     return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def as_ignorecase_reads(text: str) -> str:
+    """text in lower case as the patterns' (?i) reads its letters, for the marker tests: str.lower() keeps the dotless
+    ı and the long ſ, which (?i) takes for i and s, and turns İ into i and a combining dot (U+0307) that would split a
+    marker (the Kelvin sign K it lowers to k)."""
+    lower = text.lower()
+    if lower.isascii():
+        return lower
+    return lower.replace("ı", "i").replace("ſ", "s").replace("\u0307", "")
+
+
 def mask(text: str) -> str:
     """Credentials in text as ***."""
-    lower = text.lower()
+    lower = as_ignorecase_reads(text)
     present = {marker for marker in _MARKERS if marker in lower}  # substring tests: a regex scan costs far more
     if not present.isdisjoint(_NAME_PARTS) and SECRET_NAME_IN.search(lower):
         present.add(NAMED)

@@ -107,6 +107,13 @@ def test_a_secret_named_value_is_masked_in_every_form(name):
         assert "hunter2" not in redact(text), text
 
 
+@pytest.mark.parametrize("text", ["ſecret=hunter2", "DB_PAſS=hunter2", "credentİal: hunter2", "--regıstry-auth hunter2",
+                                  "Authorızation: hunter2", "api_\u212aey=hunter2"])
+def test_a_name_spelt_with_letters_ignorecase_folds_is_masked(text):
+    """ſ, ı, İ and the Kelvin sign K read as s, i, i and k in the patterns (?i): the marker tests read them so too."""
+    assert "hunter2" not in redact(text)
+
+
 @pytest.mark.parametrize("name", ["passed", "bypass", "PWD", "keys", "authorized_keys", "passenger", "tokens.d/x"])
 def test_names_that_only_contain_a_marker_are_not_secret_names(name):
     assert not SECRET_NAME.fullmatch(name) and redact(f"{name}=kept") == f"{name}=kept"

@@ -21,6 +21,11 @@ from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_EVERY_S = 0.2
+# The exit statuses of a suite run that judged its target (README: Exit status): 0 it conforms, 1 it does not. The
+# local:// runs check whatever engine the bench's machine has, which need not conform (a dockerd no systemd unit
+# starts fails service.enabled): they are timed all the same. 2-4 (interrupted, internal error, nothing could run)
+# time no judgement.
+VERDICT_REACHED = (0, 1)
 
 
 def become_subreaper() -> bool:

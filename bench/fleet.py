@@ -5,11 +5,12 @@ read from, run --repeats times in alternating rounds (ssh, paramiko, ssh, ...), 
 falls on both; each such row gives the median of its runs and their spread.
 
 Starts lab hosts <prefix>fleet-b1..fleet-b8 (debian variant; prefix: $CONFORMANCE_BENCH_HOST_PREFIX), runs
-`pytest -n N --hosts=...` once per row of plan(), and records wall time, the runner's CPU seconds (controller,
-workers and their ssh clients and ControlMasters, not the lab hosts' own work: bench/runner.py), the peak summed RSS
-of that process tree, the machine's busy CPU seconds and the load before each run. Before each run the
-ControlMasters to the hosts are closed, so the run pays for its own. Writes them under "fleet" in
-reports/bench.json (beside the other bench scripts' figures) and prints a table; stops every host it started.
+`pytest -n N --hosts=...` once per row of plan() (schedule(): the one-process rows --repeats times), and records
+wall time, the runner's CPU seconds (controller, workers and their ssh clients and ControlMasters, not the lab hosts'
+own work: bench/runner.py), the peak summed RSS of that process tree, the machine's busy CPU seconds and the load
+before each run. Before each run the ControlMasters to the hosts are closed, so the run pays for its own. Writes them
+under "fleet" in reports/bench.json (beside the other bench scripts' figures) and prints a table; stops every host it
+started.
 
     python bench/fleet.py [--sizes 1,4,8] [--repeats 3] [--out reports/bench.json] [--keep-hosts]
 """
@@ -110,8 +111,9 @@ def main(argv=None) -> int:
         row["ratio_to_1"] = round(row["wall_s"] / one, 2) if one else None
         row["runner_cpu_s_per_host"] = round(row["runner_cpu_s"] / row["hosts"], 2)  # issue #17: goal <= 1.1 at 8
         row["runner_cpu_s_per_host_runs"] = [round(run["runner_cpu_s"] / row["hosts"], 2) for run in row["runs"]]
-    result = {"sizes": rows, "goal": f"8 hosts <= {GOAL_RATIO}x the wall time of 1", "cpus": cores, "repeats": args.repeats,
-              "started_by": "bench/fleet.py", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    result = {"sizes": rows, "goal": f"8 hosts <= {GOAL_RATIO}x the wall time of 1", "cpus": cores,
+              "repeats": args.repeats, "started_by": "bench/fleet.py",
+              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     figures.save("fleet", result, out)
     print(f"\n{'hosts':>5}  {'backend':>8}  {'workers':>7}  {'wall s':>7}  {'x of 1':>6}  {'peak MiB':>8}  "
           f"{'runner CPU s':>12}  {'per host':>8}  {'machine CPU s':>13}  {'load':>5}  exit  runs (CPU-s per host)")

@@ -55,9 +55,11 @@ def rows(data: dict) -> list[tuple[str, str, str, str, str, str]]:
         goal = (f"{per_host:.2f}{spread} CPU-s/host (goal ≤ {CPU_GOAL}: {'met' if per_host <= CPU_GOAL else 'not met'})"
                 if r["hosts"] == 8 else f"{per_host:.2f} CPU-s/host")
         workers = f"-n {r['workers']}" if r["workers"] else "one process"
-        loads = [run["load_before"] for run in r.get("runs", [r])]
-        out.append((f"fleet {r['hosts']} host(s), {r.get('backend', 'ssh')}://, {workers}", f"{r['wall_s']:.2f} (× {r['ratio_to_1']} of 1)",
-                    str(len(loads)), f"{r['runner_cpu_s']:.2f}", "–".join(map(str, sorted({min(loads), max(loads)}))), goal))
+        loads = [run["load_before"] for run in r.get("runs", [r])]  # a bench.json of before --repeats: one run
+        load = str(loads[0]) if min(loads) == max(loads) else f"{min(loads)}–{max(loads)}"
+        out.append((f"fleet {r['hosts']} host(s), {r.get('backend', 'ssh')}://, {workers}",
+                    f"{r['wall_s']:.2f} (× {r['ratio_to_1']} of 1)", str(len(loads)), f"{r['runner_cpu_s']:.2f}", load,
+                    goal))
     return out
 
 
